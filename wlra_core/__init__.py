@@ -1,0 +1,44 @@
+"""wlra_core: weighted low rank approximation solvers, data and benchmarks.
+
+Find X minimising ``||W o (A - X)||_F^2`` with few stored parameters. Every algorithm
+of "Reweighted solutions for weighted low rank approximation" (Woodruff & Yasuda)
+and the baselines it compares against sit behind one API::
+
+    import wlra_core
+    res = wlra_core.solve("svd_w", A, W, rank=10)
+    res.loss, res.relative_loss, res.seconds, res.n_params
+
+TensorFlow is imported only by the ``adam`` solver and the MLP/Fisher pipeline.
+"""
+from .algorithms import ALGORITHMS, describe, get_algorithm
+from .api import relative_loss, solve, solve_ranks
+from .linalg import truncated_svd, weighted_loss, weighted_mass
+from .problem import Problem, validate_problem
+from .result import SolverFailed, Stopped, WLRAResult
+
+__all__ = [
+    "ALGORITHMS",
+    "Problem",
+    "SolverFailed",
+    "Stopped",
+    "WLRAResult",
+    "describe",
+    "get_algorithm",
+    "load_problem",
+    "relative_loss",
+    "solve",
+    "solve_ranks",
+    "truncated_svd",
+    "validate_problem",
+    "weighted_loss",
+    "weighted_mass",
+]
+
+
+def __getattr__(name):
+    # load_problem pulls in file parsers (scipy.io); keep `import wlra_core` light.
+    if name == "load_problem":
+        from .datasets.io import load_problem
+
+        return load_problem
+    raise AttributeError(f"module 'wlra_core' has no attribute {name!r}")

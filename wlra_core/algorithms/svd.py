@@ -1,0 +1,47 @@
+"""``svd``: truncated SVD of A, ignoring the weights (the unweighted baseline)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..linalg import truncated_svd
+from ..result import Fit
+from . import SVD_METHOD, Algorithm
+
+
+@dataclass
+class Factors:
+    """Top singular triplets of some matrix, shared by every rank up to ``len(s)``."""
+
+    U: np.ndarray
+    s: np.ndarray
+    Vt: np.ndarray
+
+    def approx(self, rank: int) -> np.ndarray:
+        return (self.U[:, :rank] * self.s[:rank]) @ self.Vt[:rank]
+
+
+def factorize(M, max_rank, *, seed, svd_method) -> Factors:
+    return Factors(*truncated_svd(M, max_rank, method=svd_method, seed=seed))
+
+
+def prepare(A, W, max_rank, *, seed, monitor, svd_method):
+    return factorize(A, max_rank, seed=seed, svd_method=svd_method)
+
+
+def finish(factors: Factors, rank: int) -> Fit:
+    n, d = factors.U.shape[0], factors.Vt.shape[1]
+    return Fit(factors.approx(rank), n_params=rank * (n + d))
+
+
+ALGORITHMS = {
+    "svd": Algorithm(
+        name="svd",
+        summary="Truncated SVD of A, ignoring W (Eckart-Young); the unweighted baseline.",
+        reference="Eckart & Young (1936)",
+        options={"svd_method": SVD_METHOD},
+        prepare=prepare,
+        finish=finish,
+    )
+}

@@ -1,0 +1,218 @@
+"""Linear algebra shared by every algorithm: one truncated SVD, losses, safe division.
+
+All functions are pure: explicit shapes in, arrays out, no hidden state.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+__all__ = [
+    "svd_flip",
+    "truncated_svd",
+    "low_rank_approx",
+    "tail_mass",
+    "weighted_loss",
+    "weighted_mass",
+    "divide_by_weights",
+    "weighted_row_fit",
+    "spectrum",
+    "first_singular_mass",
+    "numerical_rank",
+    "ROW_BLOCK",
+]
+
+# Rows processed at once by chunked reductions, so that a 67500 x 1024 problem never
+# needs a full n x d temporary beyond the inputs themselves.
+ROW_BLOCK = 4096
+
+SVD_METHODS = ("auto", "exact", "randomized")
+
+
+def svd_flip(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fix singular-vector signs: the largest-magnitude entry of each column of U is positive.
+
+    Parameters
+    ----------
+    U : ndarray of shape (n, k)
+    Vt : ndarray of shape (k, d)
+    """
+    if U.shape[1] == 0:
+        return U, Vt
+    rows = np.argmax(np.abs(U), axis=0)
+    signs = np.sign(U[rows, np.arange(U.shape[1])])
+    signs[signs == 0] = 1.0
+    return U * signs, Vt * signs[:, None]
+
+
+def _use_randomized(shape: tuple[int, int], k: int, n_oversamples: int) -> bool:
+    # A dense LAPACK SVD costs ~ n d min(n, d); the randomized one ~ n d (k + p) per pass.
+    # Small matrices or large k gain nothing from sketching.
+    small = min(shape)
+    return small > 300 and 4 * (k + n_oversamples) < small
+
+
+def truncated_svd(
+    M: np.ndarray,
+    k: int,
+    *,
+    method: str = "auto",
+    seed: int = 0,
+    n_oversamples: int = 10,
+    n_power_iter: int = 4,
+    warm_start: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-``k`` singular triplets of ``M`` with deterministic signs.
+
+    Parameters
+    ----------
+    M : ndarray of shape (n, d)
+    k : int
+        Number of singular triplets, ``1 <= k <= min(n, d)``.
+    method : {"auto", "exact", "randomized"}
+        ``exact`` is LAPACK's divide-and-conquer SVD; ``randomized`` is a seeded
+        range finder with ``n_power_iter`` QR-normalised power iterations (Halko,
+        Martinsson & Tropp 2011). ``auto`` picks randomized when it is much cheaper.
+    seed : int
+        Seed of the Gaussian test matrix.
+    warm_start : ndarray of shape (d, j), optional
+        Right vectors to include in the randomized search space. Iterative callers
+        pass their previous right singular vectors so the returned rank-k
+        approximation is never worse, on ``M``, than the previous one projected
+        (this keeps EM monotone).
+
+    Returns
+    -------
+    U : ndarray of shape (n, k)
+    s : ndarray of shape (k,)
+    Vt : ndarray of shape (k, d)
+    """
+    if method not in SVD_METHODS:
+        raise ValueError(f"method must be one of {SVD_METHODS}, got {method!r}")
+    n, d = M.shape
+    if not 1 <= k <= min(n, d):
+        raise ValueError(f"k must be between 1 and {min(n, d)}, got {k}")
+    if method == "exact" or (method == "auto" and not _use_randomized(M.shape, k, n_oversamples)):
+        U, s, Vt = scipy.linalg.svd(M, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+        U, Vt = svd_flip(U[:, :k], Vt[:k])
+        return U, s[:k], Vt
+    return _randomized_svd(M, k, seed, n_oversamples, n_power_iter, warm_start)
+
+
+def _orthonormal(Y: np.ndarray) -> np.ndarray:
+    return scipy.linalg.qr(Y, mode="economic", check_finite=False)[0]
+
+
+def _randomized_svd(M, k, seed, n_oversamples, n_power_iter, warm_start):
+    n, d = M.shape
+    width = min(k + n_oversamples, min(n, d))
+    rng = np.random.default_rng(seed)
+    # Work on the right (d-dimensional) side: the search space is a d x width basis.
+    V = _orthonormal(M.T @ rng.standard_normal((n, width)))
+    for _ in range(n_power_iter):
+        V = _orthonormal(M.T @ _orthonormal(M @ V))
+    if warm_start is not None and warm_start.size:
+        V = _orthonormal(np.hstack([V, warm_start]))
+    B = M @ V  # n x width': the projection of M onto the search space
+    Ub, s, Wt = scipy.linalg.svd(B, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    U, Vt = svd_flip(Ub[:, :k], Wt[:k] @ V.T)
+    return U, s[:k], Vt
+
+
+def low_rank_approx(M: np.ndarray, k: int, **svd_options) -> np.ndarray:
+    """Rank-``k`` approximation ``U diag(s) Vt`` of ``M`` (see :func:`truncated_svd`)."""
+    U, s, Vt = truncated_svd(M, k, **svd_options)
+    return (U * s) @ Vt
+
+
+def spectrum(M: np.ndarray) -> np.ndarray:
+    """All singular values of ``M``, descending."""
+    return scipy.linalg.svd(M, compute_uv=False, lapack_driver="gesdd", check_finite=False)
+
+
+def tail_mass(M: np.ndarray, k: int) -> float:
+    """``||M - M_k||_F^2``: the squared singular values of ``M`` beyond the k-th."""
+    s = spectrum(M)
+    return float(np.sum(s[k:] ** 2))
+
+
+def first_singular_mass(W: np.ndarray) -> float:
+    """Fraction of ``||W||_F^2`` in the first singular value, ``s_1^2 / sum s_i^2``."""
+    s = spectrum(W)
+    return float(s[0] ** 2 / np.sum(s**2))
+
+
+def numerical_rank(W: np.ndarray, rtol: float | None = None) -> int:
+    """Number of singular values above ``rtol * s_1`` (default: LAPACK eps * max(n, d))."""
+    s = spectrum(W)
+    if rtol is None:
+        rtol = np.finfo(np.float64).eps * max(W.shape)
+    return int(np.sum(s > rtol * s[0]))
+
+
+def _blockwise_sum_sq(block, n_rows: int) -> float:
+    total = 0.0
+    for start in range(0, n_rows, ROW_BLOCK):
+        R = block(slice(start, start + ROW_BLOCK))
+        total += float(np.einsum("ij,ij->", R, R))
+    return total
+
+
+def weighted_loss(A: np.ndarray, W: np.ndarray, X: np.ndarray) -> float:
+    """``||W o (A - X)||_F^2``, accumulated over row blocks to bound temporaries."""
+    return _blockwise_sum_sq(lambda rows: W[rows] * (A[rows] - X[rows]), A.shape[0])
+
+
+def weighted_mass(A: np.ndarray, W: np.ndarray) -> float:
+    """``||W o A||_F^2``: the loss of the zero approximation."""
+    return _blockwise_sum_sq(lambda rows: W[rows] * A[rows], A.shape[0])
+
+
+def divide_by_weights(M: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Entrywise ``M / W`` with 0 wherever ``W == 0`` (those entries do not count)."""
+    out = np.zeros(np.broadcast_shapes(M.shape, W.shape))
+    np.divide(M, W, out=out, where=W != 0)
+    return out
+
+
+def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray) -> np.ndarray:
+    """Coefficients ``U`` minimising ``sum_i ||w_i o (a_i - u_i Vt)||^2`` row by row.
+
+    Each row is an independent weighted least-squares problem with the Gram matrix
+    ``Vt diag(w_i^2) Vt^T``; all rows are solved in one batched call. Rows whose
+    weights are all zero (or whose Gram matrix is singular in the directions that
+    matter) get the minimum-norm solution, so zero rows give zero coefficients.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, d)
+    W2 : ndarray of shape (n, d)
+        Squared weights.
+    Vt : ndarray of shape (j, d)
+        Basis of the row space.
+
+    Returns
+    -------
+    U : ndarray of shape (n, j)
+    """
+    n, d = A.shape
+    j = Vt.shape[0]
+    outer = (Vt[:, None, :] * Vt[None, :, :]).reshape(j * j, d)
+    U = np.empty((n, j))
+    for start in range(0, n, ROW_BLOCK):
+        rows = slice(start, start + ROW_BLOCK)
+        gram = (W2[rows] @ outer.T).reshape(-1, j, j)
+        rhs = (W2[rows] * A[rows]) @ Vt.T
+        U[rows] = _solve_psd_batch(gram, rhs)
+    return U
+
+
+def _solve_psd_batch(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    # Eigen-decomposition based pseudo-inverse: robust to rank-deficient Gram matrices
+    # (zero-weight rows, weights supported on fewer than j columns).
+    vals, vecs = np.linalg.eigh(gram)
+    cutoff = vals[:, -1:] * (gram.shape[-1] * np.finfo(np.float64).eps * 10)
+    inv_vals = np.zeros_like(vals)
+    np.divide(1.0, vals, out=inv_vals, where=vals > np.maximum(cutoff, 1e-300))
+    coef = np.einsum("bji,bj->bi", vecs, rhs) * inv_vals
+    return np.einsum("bij,bj->bi", vecs, coef)

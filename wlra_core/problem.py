@@ -1,0 +1,126 @@
+"""The WLRA problem: a matrix ``A``, nonnegative weights ``W`` and validation.
+
+Validation happens here, at the boundary, once; the algorithms trust their inputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Problem", "validate_problem", "validate_rank", "as_float_matrix"]
+
+
+def as_float_matrix(M, name: str) -> np.ndarray:
+    """Return ``M`` as a C-contiguous float64 2-D array or raise ValueError.
+
+    Parameters
+    ----------
+    M : array_like
+        Candidate matrix.
+    name : str
+        How the message names the matrix (e.g. ``"A"`` or ``"W"``).
+    """
+    arr = np.asarray(M)
+    if arr.dtype == object:
+        raise ValueError(f"{name} must be a numeric matrix, got Python objects")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} is complex; only real matrices are supported")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got {arr.ndim}-D with shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} has {int(bad.sum())} NaN/Inf entries (first at row {i}, column {j})"
+        )
+    return arr
+
+
+def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
+    """Check a WLRA instance and return ``(A, W)`` as float64 arrays.
+
+    ``W=None`` means all ones (ordinary low rank approximation).
+
+    Raises
+    ------
+    ValueError
+        With a message naming the problem: non-numeric, NaN/Inf, wrong
+        dimension, shape mismatch, negative or all-zero weights.
+    """
+    A = as_float_matrix(A, "A")
+    if W is None:
+        return A, np.ones_like(A)
+    W = as_float_matrix(W, "W")
+    if W.shape != A.shape:
+        raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
+    if (W < 0).any():
+        raise ValueError(
+            f"W has {int((W < 0).sum())} negative entries; weights must be >= 0"
+        )
+    if not W.any():
+        raise ValueError("W is all zeros: every entry would be ignored")
+    return A, W
+
+
+def validate_rank(rank, shape: tuple[int, int]) -> int:
+    """Return ``rank`` as int if ``1 <= rank <= min(shape)``, else raise ValueError."""
+    if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, (int, np.integer)):
+        raise ValueError(f"rank must be an integer, got {rank!r}")
+    limit = min(shape)
+    if not 1 <= rank <= limit:
+        raise ValueError(f"rank must be between 1 and min(n, d) = {limit}, got {rank}")
+    return int(rank)
+
+
+@dataclass
+class Problem:
+    """A loaded WLRA instance plus where it came from.
+
+    Attributes
+    ----------
+    A : ndarray of shape (n, d)
+        Matrix to approximate (for an MLP: the hidden layer's kernel).
+    W : ndarray of shape (n, d)
+        Nonnegative weights (for an MLP: the empirical Fisher information).
+    name : str
+        Short label shown in the UI and CLI.
+    source : str
+        Where it came from (``"shipped"``, ``"tfds"``, ``"upload"``, ``"synthetic"``...).
+    meta : dict
+        Settings and figures (dataset, hidden size, test accuracy, image shape...).
+    model : dict of ndarray
+        For problems made from a trained MLP: the network's other parameters and a
+        test set so a compressed kernel can be put back and evaluated (see
+        ``wlra_core.datasets``). Empty otherwise.
+    """
+
+    A: np.ndarray
+    W: np.ndarray
+    name: str = "problem"
+    source: str = "array"
+    meta: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.A, self.W = validate_problem(self.A, self.W)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape
+
+    @property
+    def image_shape(self):
+        """Input image shape when rows of A are pixels of an image dataset, else None."""
+        shape = self.meta.get("image_shape")
+        return tuple(shape) if shape is not None else None
+
+    @property
+    def has_model(self) -> bool:
+        return bool(self.model)
