@@ -10,6 +10,7 @@ import scipy.linalg
 __all__ = [
     "svd_flip",
     "truncated_svd",
+    "uses_randomized",
     "low_rank_approx",
     "tail_mass",
     "weighted_loss",
@@ -45,7 +46,10 @@ def svd_flip(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return U * signs, Vt * signs[:, None]
 
 
-def _use_randomized(shape: tuple[int, int], k: int, n_oversamples: int) -> bool:
+def uses_randomized(shape: tuple[int, int], k: int, method: str = "auto", n_oversamples: int = 10) -> bool:
+    """Whether :func:`truncated_svd` with these arguments takes the randomized path."""
+    if method != "auto":
+        return method == "randomized"
     # A dense LAPACK SVD costs ~ n d min(n, d); the randomized one ~ n d (k + p) per pass.
     # Small matrices or large k gain nothing from sketching.
     small = min(shape)
@@ -92,7 +96,7 @@ def truncated_svd(
     n, d = M.shape
     if not 1 <= k <= min(n, d):
         raise ValueError(f"k must be between 1 and {min(n, d)}, got {k}")
-    if method == "exact" or (method == "auto" and not _use_randomized(M.shape, k, n_oversamples)):
+    if not uses_randomized(M.shape, k, method, n_oversamples):
         U, s, Vt = scipy.linalg.svd(M, full_matrices=False, lapack_driver="gesdd", check_finite=False)
         U, Vt = svd_flip(U[:, :k], Vt[:k])
         return U, s[:k], Vt

@@ -109,6 +109,11 @@ class Monitor:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
+    def nested(self) -> "Monitor":
+        """A monitor for a sub-solve (e.g. an initialisation): same stop request, silent
+        progress, its own history (so the outer solve's history stays its own)."""
+        return Monitor(None, self._should_stop)
+
     def report(self, fraction: float, message: str = "") -> None:
         if self._progress is not None:
             self._progress(float(min(max(fraction, 0.0), 1.0)), message)

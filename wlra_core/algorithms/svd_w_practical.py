@@ -22,15 +22,23 @@ from . import SVD_METHOD, WEIGHT_RANK, Algorithm, Option, one_of
 from .svd import Factors, factorize
 
 
+def perron_factors(W: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nonnegative ``a`` (n,) and ``b`` (d,) with ``a b^T`` the best rank-1 approximation of ``W >= 0``.
+
+    The top singular pair of a nonnegative matrix can be chosen nonnegative (Perron-Frobenius).
+    """
+    U, s, Vt = truncated_svd(W, 1, method="exact" if min(W.shape) <= 300 else "randomized", seed=seed)
+    return np.abs(U[:, 0]) * s[0], np.abs(Vt[0])
+
+
 def nonnegative_low_rank(W: np.ndarray, rank: int, *, seed: int) -> np.ndarray:
     """A rank-``rank`` nonnegative approximation of nonnegative ``W``.
 
-    Rank 1 uses the Perron singular pair (nonnegative for W >= 0); higher ranks use
+    Rank 1 uses the Perron singular pair (see :func:`perron_factors`); higher ranks use
     NMF started from NNDSVD.
     """
     if rank == 1:
-        U, s, Vt = truncated_svd(W, 1, method="exact" if min(W.shape) <= 300 else "randomized", seed=seed)
-        return np.outer(np.abs(U[:, 0]) * s[0], np.abs(Vt[0]))
+        return np.outer(*perron_factors(W, seed=seed))
     from sklearn.decomposition import NMF  # heavy import, only for r > 1
 
     model = NMF(n_components=rank, init="nndsvda", random_state=seed, max_iter=1000)
@@ -45,9 +53,11 @@ def entrywise_inverse(W: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Scaled:
-    factors: Factors  # of the rescaled A, up to rank max_rank
-    scale: np.ndarray  # output = scale * (rescaled A)_k ... see finish()
-    multiply: bool  # True: output = scale * M_k; False: output = M_k / scale
+    """Factors of the rescaled A; the output is ``scale * M_k`` or ``M_k / scale``."""
+
+    factors: Factors
+    scale: np.ndarray
+    multiply: bool
     weight_rank: int
 
 

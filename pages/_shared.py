@@ -1,0 +1,75 @@
+"""What every dashboard page shares: the loaded problem in session state, cached loaders,
+the sidebar summary and the chart-with-caption convention.
+
+Session state keys (other pages read them too):
+
+* ``st.session_state["problem"]`` -- the current :class:`wlra_core.Problem`;
+* ``st.session_state["problem_fingerprint"]`` -- :func:`wlra_core.views.fingerprint` of it,
+  the key of every cached computation on it.
+
+Only :func:`set_problem` writes them, so a failed load never replaces a good problem.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from wlra_core import Problem
+from wlra_core.views import fingerprint
+
+PROBLEM = "problem"
+FINGERPRINT = "problem_fingerprint"
+
+
+@st.cache_resource(show_spinner="Loading the shipped Fashion-MNIST problem...")
+def shipped_problem() -> tuple[Problem, str]:
+    """The shipped default problem and its fingerprint (loaded once per server)."""
+    from wlra_core.datasets.io import default_problem
+
+    problem = default_problem()
+    return problem, fingerprint(problem)
+
+
+def set_problem(problem: Problem, problem_fingerprint: str | None = None) -> None:
+    """Make ``problem`` the current problem of this session (every page sees it)."""
+    st.session_state[PROBLEM] = problem
+    st.session_state[FINGERPRINT] = problem_fingerprint or fingerprint(problem)
+
+
+def current_problem() -> tuple[Problem, str]:
+    """The session's problem and fingerprint; the shipped problem on first use.
+
+    Stops the page with an error if there is no problem and the shipped one is missing.
+    """
+    if PROBLEM not in st.session_state:
+        try:
+            set_problem(*shipped_problem())
+        except (OSError, ValueError) as err:
+            st.error(f"No problem loaded and the shipped problem cannot be read: {err}")
+            st.stop()
+    return st.session_state[PROBLEM], st.session_state[FINGERPRINT]
+
+
+def problem_summary(problem: Problem) -> str:
+    """Two short markdown lines naming the problem (sidebar, page headers)."""
+    n, d = problem.shape
+    lines = [f"**{problem.name}**", f"{n} x {d} · source: {problem.source}"]
+    accuracy = problem.meta.get("test_accuracy")
+    if accuracy is not None:
+        lines.append(f"MLP test accuracy {100 * float(accuracy):.1f}%")
+    return "  \n".join(lines)
+
+
+def show_sidebar(slot) -> None:
+    """Write the loaded-problem box into ``slot`` (an ``st.sidebar.empty()``)."""
+    with slot.container():
+        st.markdown("##### Loaded problem")
+        if PROBLEM in st.session_state:
+            st.markdown(problem_summary(st.session_state[PROBLEM]))
+        else:
+            st.markdown("none yet (the shipped problem loads on first use)")
+
+
+def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> None:
+    """A plotly chart with its one-line caption: what it shows and what to look for."""
+    st.plotly_chart(figure, key=key, width=width, config={"displaylogo": False})
+    st.caption(caption)

@@ -1,0 +1,131 @@
+"""Data: choose the problem every other page works on, and see its basic facts."""
+import inspect
+
+import streamlit as st
+
+from pages._shared import current_problem, problem_summary, set_problem, shipped_problem
+from wlra_core import Problem, load_problem
+from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
+from wlra_core.datasets.sources import DATASETS
+from wlra_core.datasets.synthetic import GENERATORS
+from wlra_core.report import problem_info
+from wlra_core.views import parse_option_text
+
+SOURCES = {
+    "shipped": "Shipped Fashion-MNIST MLP",
+    "tfds": "tfds dataset: train an MLP",
+    "digits": "scikit-learn digits",
+    "synthetic": "Synthetic",
+    "upload": "Upload A and W",
+}
+UPLOAD_TYPES = [ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS]
+
+
+@st.cache_data(max_entries=32)
+def facts(problem_fingerprint: str, _problem: Problem) -> dict:
+    return problem_info(_problem)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def mlp_problem(dataset: str, hidden: int, epochs: int, download: bool, _progress) -> Problem:
+    """Train the MLP and compute its Fisher weights (the pipeline also caches on disk)."""
+    from wlra_core.datasets.pipeline import fisher_problem  # imports TensorFlow
+
+    return fisher_problem(dataset, hidden=hidden, epochs=epochs, download=download, progress=_progress)
+
+
+@st.cache_resource(show_spinner="Generating...", max_entries=16)
+def synthetic_problem(generator: str, params: tuple) -> Problem:
+    return GENERATORS[generator](**dict(params))
+
+
+def try_load(make, what: str) -> None:
+    """Replace the current problem with ``make()``; on a ValueError keep the old one."""
+    try:
+        problem = make()
+    except ValueError as err:
+        st.error(f"Could not load {what}: {err}  \nThe previously loaded problem is kept.")
+        return
+    set_problem(problem)
+    st.success(f"Loaded {problem.name} ({problem.shape[0]} x {problem.shape[1]}).")
+
+
+def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) -> Problem:
+    bar = st.progress(0.0, text=f"{dataset}: starting (importing TensorFlow)...")
+    problem = mlp_problem(dataset, hidden, epochs, download,
+                          lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
+    bar.empty()
+    return problem
+
+
+st.title("Data")
+problem, key = current_problem()
+
+source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="data-source")
+
+if source == "shipped":
+    st.markdown("A 784 x 128 hidden kernel of an MLP trained on the real Fashion-MNIST images, with "
+                "its empirical Fisher information as W. Ships with the project: no network, no training.")
+    if st.button("Load the shipped problem", type="primary", key="load-shipped"):
+        try_load(lambda: shipped_problem()[0], "the shipped problem")
+
+elif source in ("tfds", "digits"):
+    if source == "tfds":
+        names = [name for name, spec in DATASETS.items() if spec.origin == "tfds"]
+        dataset = st.selectbox("Dataset", names, index=names.index("fashion_mnist"), key="tfds-dataset")
+        st.markdown(
+            "Trains Flatten -> Dense(hidden, relu) -> Dense(classes) with TensorFlow, then computes the "
+            "empirical Fisher information of the hidden kernel (the paper's section 4). Data comes from "
+            "tensorflow_datasets under `data/tfds`; `fashion_mnist` falls back to Debian's "
+            "dataset-fashion-mnist files. Nothing is downloaded unless you allow it below."
+        )
+        download = st.checkbox("Allow download (needs network; large datasets take minutes)", value=False,
+                               key="tfds-download")
+    else:
+        dataset, download = "digits", False
+        st.markdown("scikit-learn's bundled 8 x 8 digits (1797 images, no download): a small MLP and its "
+                    "Fisher weights in a few seconds.")
+    spec = DATASETS[dataset]
+    col_hidden, col_epochs = st.columns(2)
+    hidden = int(col_hidden.number_input("Hidden units", min_value=1, max_value=4096, value=spec.hidden,
+                                         step=1, key=f"{source}-hidden"))
+    epochs = int(col_epochs.number_input("Epochs", min_value=1, max_value=200, value=spec.epochs,
+                                         step=1, key=f"{source}-epochs"))
+    if st.button("Train MLP and compute Fisher weights", type="primary", key=f"load-{source}"):
+        try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset)
+
+elif source == "synthetic":
+    generator = st.selectbox("Generator", list(GENERATORS), key="synthetic-generator")
+    function = GENERATORS[generator]
+    st.markdown(inspect.getdoc(function))
+    params = {}
+    columns = st.columns(4)
+    for i, (name, parameter) in enumerate(inspect.signature(function).parameters.items()):
+        default = parameter.default
+        widget_key = f"synthetic-{generator}-{name}"
+        with columns[i % 4]:
+            if isinstance(default, int) and not isinstance(default, bool):
+                params[name] = int(st.number_input(name, value=default, step=1, key=widget_key))
+            elif isinstance(default, float):
+                params[name] = float(st.number_input(name, value=default, format="%g", key=widget_key))
+            else:
+                text = st.text_input(name, value="" if default is None else str(default), key=widget_key,
+                                     help=f"empty: default ({default!r})")
+                params[name] = parse_option_text(text, default)
+    if st.button("Generate", type="primary", key="load-synthetic"):
+        try_load(lambda: synthetic_problem(generator, tuple(params.items())), generator)
+
+else:
+    st.markdown(f"A as `{', '.join(SUPPORTED_EXTENSIONS)}` (a .npz may hold arrays `A` and `W`); W "
+                "optional (default all ones). Files are never unpickled.")
+    upload_a = st.file_uploader("Matrix A", type=UPLOAD_TYPES, key="upload-A")
+    upload_w = st.file_uploader("Weights W (optional)", type=UPLOAD_TYPES, key="upload-W")
+    if st.button("Load the uploaded files", type="primary", key="load-upload", disabled=upload_a is None):
+        try_load(lambda: load_problem(upload_a, weights=upload_w), upload_a.name)
+
+st.divider()
+problem, key = current_problem()
+st.subheader("Current problem")
+st.markdown(problem_summary(problem))
+st.dataframe([{"fact": name, "value": str(value)} for name, value in facts(key, problem).items()],
+             hide_index=True)

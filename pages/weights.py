@@ -1,0 +1,100 @@
+"""Weights: heatmaps of W, A and W o A, W's spectrum, and which input pixels matter."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._shared import chart, current_problem, problem_summary
+from wlra_core import Problem
+from wlra_core.report import problem_info
+from wlra_core.views import HeatmapView, heatmap_view, pixel_importance, spectrum_view
+
+
+@st.cache_data(show_spinner="Preparing heatmaps...", max_entries=16)
+def heatmaps(problem_fingerprint: str, log: bool, _problem: Problem) -> dict[str, HeatmapView]:
+    A, W = _problem.A, _problem.W
+    return {"W": heatmap_view(W, log=log), "A": heatmap_view(A, log=log), "W o A": heatmap_view(W * A, log=log)}
+
+
+@st.cache_data(show_spinner="Computing W's spectrum...", max_entries=16)
+def spectrum_facts(problem_fingerprint: str, _problem: Problem):
+    return spectrum_view(_problem.W), problem_info(_problem)
+
+
+@st.cache_data(max_entries=16)
+def pixel_image(problem_fingerprint: str, _problem: Problem):
+    return pixel_importance(_problem)
+
+
+problem, key = current_problem()
+st.title("Weights")
+st.markdown(problem_summary(problem))
+
+CAPTIONS = {
+    "W": "The weights W (rows: inputs, columns: hidden units for an MLP); stripes in both "
+         "directions mean W is close to an outer product, i.e. nearly rank 1.",
+    "A": "The matrix A being approximated; compare with W: large entries of A are not "
+         "necessarily the ones W says matter.",
+    "W o A": "W o A, the matrix svd_w factorises before dividing by W; its dominant "
+             "structure is what a weighted fit keeps.",
+}
+
+log = st.toggle("Log colour scale", value=True,
+                help="Colour by log10 of the magnitude: weights span many orders of magnitude.")
+views = heatmaps(key, log, problem)
+for tab, (name, view) in zip(st.tabs(list(views)), views.items()):
+    with tab:
+        if view.log:
+            scale, label, mid = "Viridis", "log10 |value|", None
+        elif view.signed:
+            scale, label, mid = "RdBu", "value", 0.0
+        else:
+            scale, label, mid = "Viridis", "value", None
+        aggregated = view.block != (1, 1)
+        fig = go.Figure(go.Heatmap(
+            z=view.z, x=view.cols, y=view.rows, colorscale=scale, zmid=mid,
+            colorbar=dict(title=label),
+            hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>",
+        ))
+        note = f" (block means of {view.block[0]} x {view.block[1]} entries)" if aggregated else ""
+        fig.update_layout(title=f"{name}{note}", height=520, margin=dict(l=10, r=10, t=50, b=10))
+        fig.update_yaxes(autorange="reversed", title="row")
+        fig.update_xaxes(title="column")
+        chart(fig, CAPTIONS[name] + (" Large matrices are shown as block means." if aggregated else ""),
+              key=f"heatmap-{name}")
+
+spec, info = spectrum_facts(key, problem)
+left, right = st.columns(2)
+left.metric("% Frobenius mass in first singular value", info["% Frobenius mass of W in s_1"],
+            help="s_1^2 / ||W||_F^2, the paper's Table 2 (fashion_mnist: 95.9%)")
+right.metric("Numerical rank of W", info["numerical rank of W"],
+             help="Singular values above s_1 * eps * max(n, d)")
+
+left, right = st.columns(2)
+index = np.arange(1, spec.singular_values.size + 1)
+with left:
+    fig = go.Figure(go.Scatter(x=index, y=spec.singular_values, mode="lines+markers", marker=dict(size=4)))
+    fig.update_layout(title="Singular values of W", height=360, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_yaxes(type="log", title="singular value", exponentformat="power")
+    fig.update_xaxes(title="index i")
+    chart(fig, "W's singular values on a log scale; a steep drop after the first means W is "
+               "nearly rank 1, the case where svd_w is provably good.")
+with right:
+    fig = go.Figure(go.Scatter(x=index, y=100 * spec.cumulative_mass, mode="lines+markers", marker=dict(size=4)))
+    fig.update_layout(title="Cumulative Frobenius mass of W", height=360, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_yaxes(title="% of ||W||_F^2 in the first i")
+    fig.update_xaxes(title="i", type="log")
+    chart(fig, "Share of ||W||_F^2 held by the first i singular values; the first point is the "
+               "metric above, and how fast the curve reaches 100% says which weight rank r "
+               "svd_w needs.")
+
+image = pixel_image(key, problem)
+if image is not None:
+    st.subheader("Which input pixels matter")
+    fig = go.Figure(go.Heatmap(z=image, colorscale="Viridis", colorbar=dict(title="row sum of W"),
+                               hovertemplate="pixel (%{y}, %{x}): %{z:.3g}<extra></extra>"))
+    fig.update_layout(height=420, width=460, margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    chart(fig, "Row sums of W reshaped to the input image: bright pixels are the inputs whose "
+               "kernel rows the loss weights most; pixels that are always black get no weight.",
+          width="content")

@@ -1,0 +1,99 @@
+"""The info and bench commands, run as a user runs them (a subprocess)."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wlra_core
+from wlra_core.bench import summarize
+from wlra_core.cli import parse_ranks
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "wlra_core", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def problem_file(tmp_path):
+    rng = np.random.default_rng(1)
+    u = rng.random(40)
+    u[:3] = 0  # three zero rows
+    W = np.outer(u, rng.random(25) + 0.5)
+    A = rng.standard_normal((40, 25))
+    path = tmp_path / "problem.npz"
+    np.savez(path, A=A, W=W)
+    return path, A, W
+
+
+def test_parse_ranks():
+    assert parse_ranks("1-3,5, 10") == [1, 2, 3, 5, 10]
+    for bad in ("", "a-b", "5-1"):
+        with pytest.raises(ValueError):
+            parse_ranks(bad)
+
+
+def info_value(stdout: str, key: str) -> str:
+    line = next(l for l in stdout.splitlines() if l.startswith(key))
+    return line[len(key):].strip()
+
+
+def test_info_reports_spectrum_facts(problem_file):
+    path, _, W = problem_file
+    out = run_cli("info", str(path))
+    assert out.returncode == 0, out.stderr
+    assert info_value(out.stdout, "shape") == "40 x 25"
+    assert info_value(out.stdout, "zero rows of W") == "3"
+    assert info_value(out.stdout, "zero columns of W") == "0"
+    # W is exactly rank 1: all of its mass is in s_1 and its numerical rank is 1.
+    assert info_value(out.stdout, "% Frobenius mass of W in s_1") == "100.00%"
+    assert info_value(out.stdout, "numerical rank of W") == "1"
+
+
+def test_bench_csv_matches_solver(problem_file, tmp_path):
+    path, A, W = problem_file
+    out_csv = tmp_path / "results.csv"
+    out = run_cli("bench", str(path), "--algorithms", "svd,svd_w", "--ranks", "1-5",
+                  "--trials", "2", "--out", str(out_csv))
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 2 * 5 * 2
+    assert set(rows[0]) >= {"algorithm", "rank", "trial", "loss", "relative_loss", "seconds", "n_params"}
+    # Each CSV loss is what the library computes for the same input (independent re-solve).
+    for row in rows:
+        expected = wlra_core.solve(row["algorithm"], A, W, int(row["rank"]))
+        assert float(row["loss"]) == pytest.approx(expected.loss, rel=1e-9)
+        assert int(row["n_params"]) == expected.n_params
+    assert "rank 5" in out.stdout and "svd_w" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["info", "missing.npz"], "missing.npz"),
+    (["bench", "PROBLEM", "--algorithms", "svd,nope"], "unknown algorithm 'nope'"),
+    (["bench", "PROBLEM", "--ranks", "0-3"], "rank must be between 1 and"),
+    (["bench", "PROBLEM", "--ranks", "x"], "cannot read ranks"),
+    (["bench", "PROBLEM", "--trials", "0"], "trials must be >= 1"),
+])
+def test_bad_input_is_one_line_exit_2(problem_file, args, message):
+    path, _, _ = problem_file
+    args = [str(path) if a == "PROBLEM" else a for a in args]
+    out = run_cli(*args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_summarize_mean_and_std():
+    rows = [
+        {"algorithm": "x", "rank": 5, "trial": t, "loss": v, "relative_loss": v / 10,
+         "seconds": 1.0, "n_params": 7, "failed": False, "message": ""}
+        for t, v in enumerate([1.0, 3.0])
+    ]
+    (entry,) = summarize(rows, [5])
+    assert entry["loss_mean"] == 2.0 and entry["loss_std"] == 1.0 and entry["trials"] == 2

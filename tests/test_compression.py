@@ -1,0 +1,124 @@
+"""Compression: numpy accuracy vs Keras, the sweep's rows, the `compress` CLI."""
+import numpy as np
+import pytest
+
+import wlra_core
+from wlra_core.compression import compression_sweep, mlp_accuracy, mlp_logits, uncompressed_row
+
+IMAGE_SHAPE = (4, 4, 1)
+HIDDEN, CLASSES, N_TEST = 8, 3, 400
+SCALE = 1 / 255
+
+
+def mlp_problem(seed=0, name="tiny_mlp"):
+    """A small trained-MLP problem whose labels mostly agree with the network."""
+    rng = np.random.default_rng(seed)
+    n_inputs = int(np.prod(IMAGE_SHAPE))
+    kernel = 2 * rng.standard_normal((n_inputs, HIDDEN))
+    model = {
+        "hidden_bias": -0.5 * kernel.sum(axis=0),  # centres the pre-activations
+        "output_kernel": rng.standard_normal((HIDDEN, CLASSES)),
+        "output_bias": rng.standard_normal(CLASSES) / 10,
+        "x_test": rng.integers(0, 256, size=(N_TEST, n_inputs)).astype(np.uint8),
+    }
+    x = model["x_test"] * SCALE
+    logits = np.maximum(x @ kernel + model["hidden_bias"], 0) @ model["output_kernel"] + model["output_bias"]
+    labels = np.argmax(logits, axis=1)
+    flip = rng.random(N_TEST) < 0.2
+    labels[flip] = rng.integers(0, CLASSES, size=int(flip.sum()))
+    model["y_test"] = labels
+    W = rng.random((n_inputs, 1)) @ rng.random((1, HIDDEN)) + 0.01 * rng.random((n_inputs, HIDDEN))
+    W[0] = 0.0  # a dead pixel: zero Fisher row
+    meta = {"input_scale": SCALE, "image_shape": list(IMAGE_SHAPE), "hidden": HIDDEN}
+    return wlra_core.Problem(kernel, W, name=name, meta=meta, model=model)
+
+
+def keras_predictions(problem, kernel):
+    """Class predictions of the same weights run through a Keras model (the oracle)."""
+    import tensorflow as tf
+
+    model = tf.keras.Sequential([
+        tf.keras.Input(shape=IMAGE_SHAPE),
+        tf.keras.layers.Flatten(),
+        tf.keras.layers.Dense(HIDDEN, activation="relu"),
+        tf.keras.layers.Dense(CLASSES),
+    ])
+    model.set_weights([
+        kernel.astype(np.float32),
+        problem.model["hidden_bias"].astype(np.float32),
+        problem.model["output_kernel"].astype(np.float32),
+        problem.model["output_bias"].astype(np.float32),
+    ])
+    images = (problem.model["x_test"] * SCALE).astype(np.float32).reshape((-1, *IMAGE_SHAPE))
+    logits = model(images, training=False).numpy()
+    return logits
+
+
+def test_accuracy_matches_keras_for_original_and_compressed_kernels():
+    problem = mlp_problem()
+    compressed = wlra_core.solve("svd_w", problem.A, problem.W, 2).approx
+    for kernel in (problem.A, compressed):
+        keras_logits = keras_predictions(problem, kernel)
+        np.testing.assert_allclose(mlp_logits(problem, kernel), keras_logits, rtol=1e-4, atol=1e-4)
+        keras_accuracy = float(np.mean(np.argmax(keras_logits, axis=1) == problem.model["y_test"]))
+        assert mlp_accuracy(problem, kernel) == keras_accuracy
+    # The test is only meaningful if compression changes the accuracy.
+    assert mlp_accuracy(problem, compressed) != mlp_accuracy(problem, problem.A)
+
+
+def test_sweep_rows_match_independent_solves():
+    problem = mlp_problem()
+    n, d = problem.shape
+    seen, fractions = [], []
+    rows = compression_sweep(problem, ["svd", "svd_w"], [1, 3], on_row=seen.append,
+                             progress=lambda f, m: fractions.append(f))
+    assert [(r["algorithm"], r["rank"]) for r in rows] == [("svd", 1), ("svd", 3), ("svd_w", 1), ("svd_w", 3)]
+    assert seen == rows
+    assert fractions[-1] == pytest.approx(1.0) and fractions == sorted(fractions)
+    for row in rows:
+        result = wlra_core.solve(row["algorithm"], problem.A, problem.W, row["rank"])
+        assert row["accuracy"] == mlp_accuracy(problem, result.approx)
+        assert row["loss"] == pytest.approx(result.loss, rel=1e-10)
+        assert row["n_params"] == result.n_params
+        assert row["compression_ratio"] == pytest.approx(n * d / result.n_params)
+    reference = uncompressed_row(problem)
+    assert reference["n_params"] == n * d and reference["loss"] == 0.0
+    assert reference["accuracy"] == mlp_accuracy(problem, problem.A)
+
+
+def test_sweep_options_and_stop():
+    problem = mlp_problem()
+    rows = compression_sweep(problem, ["svd_w"], [2], options={"svd_w": {"weight_rank": 2}})
+    expected = wlra_core.solve("svd_w", problem.A, problem.W, 2, weight_rank=2)
+    assert rows[0]["loss"] == pytest.approx(expected.loss, rel=1e-10)
+    with pytest.raises(wlra_core.Stopped):
+        compression_sweep(problem, ["em"], [1, 2], should_stop=lambda: True)
+
+
+def test_problem_without_model_is_a_clear_error():
+    plain = wlra_core.Problem(np.ones((4, 3)), None, name="plain")
+    with pytest.raises(ValueError, match="'plain' has no trained model"):
+        compression_sweep(plain, ["svd"], [1])
+    with pytest.raises(ValueError, match="kernel has shape"):
+        mlp_accuracy(mlp_problem(), np.ones((3, 3)))
+
+
+def test_compress_cli_table_csv_and_errors(tmp_path, capsys):
+    from wlra_core.cli import main
+    from wlra_core.datasets.io import save_problem
+
+    path = tmp_path / "mlp.npz"
+    save_problem(mlp_problem(), path)
+    out = tmp_path / "rows.csv"
+    assert main(["compress", str(path), "--algorithms", "svd,svd_w", "--ranks", "1,2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "uncompressed" in printed and "svd_w" in printed
+    lines = out.read_text().strip().splitlines()
+    assert lines[0].startswith("algorithm,rank,n_params,compression_ratio")
+    assert len(lines) == 1 + 1 + 4  # header, uncompressed, 2 algorithms x 2 ranks
+
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, A=np.ones((5, 4)))
+    assert main(["compress", str(plain), "--ranks", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "no trained model" in err and "\n" not in err

@@ -1,0 +1,97 @@
+"""The shared linear algebra against numpy's own SVD and least squares."""
+import numpy as np
+import pytest
+
+from wlra_core.linalg import svd_flip, truncated_svd, uses_randomized, weighted_row_fit
+
+
+def matrix_with_spectrum(rng, s, n):
+    d = len(s)
+    U = np.linalg.qr(rng.standard_normal((n, d)))[0]
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    return (U * s) @ V.T
+
+
+def sq_error(M, U, s, Vt):
+    return float(np.linalg.norm(M - (U * s) @ Vt) ** 2)
+
+
+def test_randomized_matches_exact_on_a_decaying_spectrum():
+    rng = np.random.default_rng(0)
+    s = 0.8 ** np.arange(400)
+    M = matrix_with_spectrum(rng, s, 500)
+    assert uses_randomized(M.shape, 10)  # "auto" would sketch this one
+    U, sr, Vt = truncated_svd(M, 10, method="randomized", seed=1)
+    np.testing.assert_allclose(sr, s[:10], rtol=1e-10)
+    Ue, se, Vte = np.linalg.svd(M, full_matrices=False)
+    # Same signs too: both go through svd_flip's convention.
+    Ue, Vte = svd_flip(Ue[:, :10], Vte[:10])
+    np.testing.assert_allclose(U, Ue, atol=1e-8)
+    np.testing.assert_allclose(Vt, Vte, atol=1e-8)
+
+
+def test_auto_uses_the_exact_svd_on_small_matrices():
+    rng = np.random.default_rng(1)
+    M = rng.standard_normal((60, 40))
+    assert not uses_randomized(M.shape, 3)
+    assert uses_randomized(M.shape, 3, "randomized") and not uses_randomized((1000, 1000), 3, "exact")
+    np.testing.assert_array_equal(truncated_svd(M, 3)[1], truncated_svd(M, 3, method="exact")[1])
+    np.testing.assert_allclose(truncated_svd(M, 3)[1], np.linalg.svd(M, compute_uv=False)[:3], rtol=1e-12)
+
+
+def test_warm_start_keeps_the_previous_directions():
+    # A flat spectrum and a one-pass sketch of width k: the sketch alone misses the top
+    # subspace, the warm-started one cannot do worse than projecting onto the warm basis.
+    rng = np.random.default_rng(2)
+    M = rng.standard_normal((200, 150))
+    k = 5
+    sketch = dict(method="randomized", n_power_iter=0, n_oversamples=0, seed=0)
+    _, s, Vt = np.linalg.svd(M, full_matrices=False)
+    best = float(np.sum(s[k:] ** 2))
+    cold = sq_error(M, *truncated_svd(M, k, **sketch))
+    assert cold > 1.02 * best
+    warm = sq_error(M, *truncated_svd(M, k, warm_start=Vt[:k].T, **sketch))
+    assert warm <= best * (1 + 1e-12)
+    # Any warm basis V: never worse than M's projection onto span(V), a rank-k candidate.
+    V = np.linalg.qr(rng.standard_normal((150, k)))[0]
+    projected = float(np.linalg.norm(M - M @ V @ V.T) ** 2)
+    assert sq_error(M, *truncated_svd(M, k, warm_start=V, **sketch)) <= projected * (1 + 1e-12)
+
+
+def test_svd_flip_fixes_signs_deterministically():
+    rng = np.random.default_rng(3)
+    M = rng.standard_normal((30, 20))
+    U, s, Vt = np.linalg.svd(M, full_matrices=False)
+    flips = np.where(rng.random(20) < 0.5, -1.0, 1.0)
+    a = svd_flip(U, Vt)
+    b = svd_flip(U * flips, Vt * flips[:, None])
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    biggest = np.argmax(np.abs(a[0]), axis=0)
+    assert np.all(a[0][biggest, np.arange(20)] > 0)
+    np.testing.assert_allclose((a[0] * s) @ a[1], M, atol=1e-12)
+    # truncated_svd is deterministic and follows the same convention.
+    U1, _, Vt1 = truncated_svd(M, 4, method="randomized", seed=5)
+    U2, _, Vt2 = truncated_svd(M, 4, method="randomized", seed=5)
+    np.testing.assert_array_equal(U1, U2)
+    np.testing.assert_array_equal(Vt1, Vt2)
+
+
+def test_weighted_row_fit_matches_row_by_row_least_squares():
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((25, 12))
+    W = rng.random((25, 12)) * (rng.random((25, 12)) < 0.8)
+    W[3] = 0.0  # a zero row: zero coefficients
+    W[5, 2:] = 0.0  # two weighted entries for three unknowns: the minimum-norm solution
+    Vt = rng.standard_normal((3, 12))
+    U = weighted_row_fit(A, W * W, Vt)
+    for i in range(25):
+        expected = np.linalg.lstsq(W[i][:, None] * Vt.T, W[i] * A[i], rcond=None)[0]
+        np.testing.assert_allclose(U[i], expected, atol=1e-9)
+    assert np.all(U[3] == 0)
+
+
+@pytest.mark.parametrize("bad", [0, 41])
+def test_truncated_svd_rejects_bad_k(bad):
+    with pytest.raises(ValueError, match="k must be between 1 and 40"):
+        truncated_svd(np.ones((60, 40)), bad)

@@ -1,0 +1,55 @@
+"""``fwsvd``: Fisher-weighted SVD (Hsu et al. 2022).
+
+FWSVD keeps one importance per row: ``rho_i = sqrt(sum_j W_ij^2)`` (the square root of the
+row's total Fisher information, as the loss weights enter squared). The rank-k SVD of
+``diag(rho) A`` scaled back by ``diag(rho)^-1`` is then the exact minimiser of the
+row-weighted loss ``||diag(rho) (A - X)||_F^2``. Rows with zero weight get 0.
+One SVD at the largest rank serves every smaller rank.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..linalg import divide_by_weights
+from ..result import Fit
+from . import SVD_METHOD, Algorithm
+from .svd import Factors, factorize
+
+
+@dataclass
+class RowScaled:
+    factors: Factors  # of diag(rho) A, up to rank max_rank
+    rho: np.ndarray  # (n, 1) row importances
+
+
+def row_importance(W: np.ndarray) -> np.ndarray:
+    """``sqrt`` of the row sums of ``W^2``, shape (n, 1)."""
+    return np.sqrt(np.einsum("ij,ij->i", W, W))[:, None]
+
+
+def prepare(A, W, max_rank, *, seed, monitor, svd_method):
+    rho = row_importance(W)
+    return RowScaled(factorize(rho * A, max_rank, seed=seed, svd_method=svd_method), rho)
+
+
+def finish(state: RowScaled, rank: int) -> Fit:
+    approx = divide_by_weights(state.factors.approx(rank), state.rho)
+    n, d = approx.shape
+    # 1 / rho folds into the left factor.
+    return Fit(approx, n_params=rank * (n + d))
+
+
+ALGORITHMS = {
+    "fwsvd": Algorithm(
+        name="fwsvd",
+        summary="Fisher-weighted SVD: rank-k SVD of A with rows scaled by sqrt(row sums of W^2), "
+        "scaled back (exact for weights constant along rows).",
+        reference="Hsu et al., Language model compression with weighted low-rank "
+        "factorization, ICLR 2022",
+        options={"svd_method": SVD_METHOD},
+        prepare=prepare,
+        finish=finish,
+    )
+}

@@ -1,0 +1,199 @@
+"""Command line: ``python -m wlra_core {info,bench,...} ...``.
+
+Every subcommand turns a bad input into one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "parse_ranks"]
+
+
+class UsageError(ValueError):
+    """Bad command-line input (reported as one line, exit code 2)."""
+
+
+def parse_ranks(text: str) -> list[int]:
+    """``"1-20"``, ``"5,10,20"`` or ``"1-5,10"`` -> sorted unique ranks."""
+    ranks: set[int] = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise UsageError(f"rank range {part!r} is empty")
+                ranks.update(range(lo, hi + 1))
+            elif part:
+                ranks.add(int(part))
+    except ValueError as err:
+        if isinstance(err, UsageError):
+            raise
+        raise UsageError(f"cannot read ranks {text!r}; use e.g. 1-20 or 5,10,20") from None
+    if not ranks:
+        raise UsageError("no ranks given")
+    return sorted(ranks)
+
+
+def parse_names(text: str) -> list[str]:
+    """``"svd,svd_w,em"`` -> algorithm names, each checked against ALGORITHMS."""
+    from .algorithms import ALGORITHMS
+
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in ALGORITHMS]
+    if unknown or not names:
+        problem = f"unknown algorithm {unknown[0]!r}" if unknown else "no algorithms given"
+        raise UsageError(f"{problem}; choose from {', '.join(ALGORITHMS)}")
+    return names
+
+
+def _load(path: str):
+    from .datasets.io import load_problem
+
+    return load_problem(path)
+
+
+def cmd_info(args) -> int:
+    from .report import problem_info
+
+    problem = _load(args.problem)
+    for key, value in problem_info(problem).items():
+        print(f"{key:<32} {value}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    problem = _load(args.problem)
+    return run_bench(
+        problem,
+        algorithms=parse_names(args.algorithms),
+        ranks=parse_ranks(args.ranks),
+        trials=args.trials,
+        out=args.out,
+        seed=args.seed,
+        scheduler=getattr(args, "scheduler", None),
+    )
+
+
+def cmd_compress(args) -> int:
+    from .compression import compression_sweep, format_table, rows_to_csv, uncompressed_row
+
+    problem = _load(args.problem)
+    rows = [uncompressed_row(problem)]
+    rows += compression_sweep(problem, parse_names(args.algorithms), parse_ranks(args.ranks), seed=args.seed)
+    print(format_table(rows))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(rows_to_csv(rows))
+        print(f"wrote {len(rows)} rows to {args.out}")
+    return 0
+
+
+def _progress_printer(step: float = 0.05):
+    """progress(fraction, message) printing to stderr at most once per ``step`` of progress."""
+    last = [-1.0]
+
+    def report(fraction: float, message: str) -> None:
+        if fraction - last[0] >= step or fraction >= 1.0:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+            last[0] = fraction
+
+    return report
+
+
+def cmd_fisher(args) -> int:
+    import os
+    import time
+
+    # TensorFlow's C++ INFO/WARNING lines would bury the report; errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .datasets.io import save_problem
+    from .datasets.pipeline import DEFAULT_CACHE_DIR, fisher_problem, fisher_summary
+
+    start = time.perf_counter()
+    problem = fisher_problem(
+        args.dataset, hidden=args.hidden, epochs=args.epochs, seed=args.seed,
+        max_train=args.max_train, data_dir=args.data_dir, idx_dir=args.idx_dir,
+        cache_dir=None if args.no_cache else (args.cache_dir or DEFAULT_CACHE_DIR),
+        download=args.download,
+        progress=_progress_printer(),
+    )
+    if args.out:
+        save_problem(problem, args.out)
+    seconds = time.perf_counter() - start
+    facts = fisher_summary(problem)
+    meta = problem.meta
+    paper = facts["paper_first_singular_mass"]
+    n, d = facts["shape"]
+    print(f"{'dataset':<28} {meta['dataset']} ({problem.source}: {meta['data_location']})")
+    print(f"{'network':<28} {n} -> {meta['hidden']} relu -> {problem.model['output_kernel'].shape[1]}, "
+          f"{meta['epochs']} epochs, {meta['n_train']} training images, seed {meta['seed']}")
+    print(f"{'test accuracy':<28} {facts['test_accuracy']:.4f} ({meta['n_test']} test images)")
+    print(f"{'% Frobenius mass of W in s_1':<28} {facts['first_singular_mass']:.1%} "
+          f"(paper Table 2: {'n/a' if paper is None else f'{paper:.1%}'})")
+    print(f"{'zero rows of W':<28} {facts['zero_rows']} of {n}")
+    print(f"{'zero columns of W':<28} {facts['zero_columns']} of {d}")
+    print(f"{'wall time':<28} {seconds:.1f} s")
+    if args.out:
+        print(f"{'saved':<28} {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m wlra_core", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="shape, zero rows/columns and spectrum facts of a problem")
+    p.add_argument("problem", help="PROBLEM.npz with arrays A and W (or .npy/.csv/.mtx)")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("bench", help="run algorithms over ranks and trials; CSV + summary table")
+    p.add_argument("problem")
+    p.add_argument("--algorithms", default="svd,svd_w,svd_w_practical,em,svd_w_em,greedy,sample,als,fwsvd")
+    p.add_argument("--ranks", default="1-20", help="e.g. 1-20 or 5,10,20")
+    p.add_argument("--trials", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="CSV file for every result")
+    p.add_argument("--scheduler", help="dask scheduler address (tcp://...) or 'local'")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compress", help="put each approximation back into the problem's MLP; test accuracy table")
+    p.add_argument("problem", help="PROBLEM.npz made from a trained MLP (arrays A, W, model_*)")
+    p.add_argument("--algorithms", default="svd,svd_w,svd_w_practical,fwsvd")
+    p.add_argument("--ranks", default="1,2,5,10,20", help="e.g. 1-20 or 5,10,20")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="CSV file for every row")
+    p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("fisher", help="train the paper's MLP on a dataset; save (kernel A, Fisher W)")
+    from .datasets.sources import DATASETS
+
+    p.add_argument("--dataset", required=True, choices=list(DATASETS))
+    p.add_argument("--out", help="PROBLEM.npz to write (it is also cached under data/cache)")
+    p.add_argument("--hidden", type=int, help="hidden units (default: the paper's Table 1; 32 for digits)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 5; 50 for digits)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-train", type=int, help="use only the first N training images")
+    p.add_argument("--data-dir", help="tensorflow_datasets folder (default $WLRA_TFDS_DIR or data/tfds)")
+    p.add_argument("--idx-dir", help="fashion_mnist: folder of the four IDX files to use instead of tfds")
+    p.add_argument("--download", action="store_true", help="allow a tfds download when the data is absent")
+    p.add_argument("--cache-dir", default=None, help="cache folder (default data/cache)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache: always retrain")
+    p.set_defaults(func=cmd_fisher)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,199 @@
+"""Dataset -> trained MLP -> (A = hidden kernel, W = empirical Fisher) as a cached Problem.
+
+The returned :class:`~wlra_core.problem.Problem` follows the trained-MLP convention:
+``model`` holds ``hidden_bias``, ``output_kernel``, ``output_bias`` (float32, as trained),
+``x_test`` (uint8 raw pixels, one flattened image per row) and ``y_test``; ``meta``
+holds the settings, ``image_shape``, ``input_scale`` and ``test_accuracy``. Results are
+cached as ``.npz`` under ``data/cache`` keyed by dataset and settings, so the second call
+with the same settings loads in milliseconds.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..linalg import first_singular_mass
+from ..problem import Problem
+from .fisher import FISHER_BATCH, empirical_fisher
+from .io import DATA_DIR, load_problem, save_problem
+from .mlp import BATCH_SIZE, mlp_parameters, train_mlp
+from .sources import get_spec, load_image_data
+
+__all__ = ["DEFAULT_CACHE_DIR", "CACHE_VERSION", "cache_path", "fisher_problem", "fisher_summary"]
+
+DEFAULT_CACHE_DIR = DATA_DIR / "cache"
+# Bump when the pipeline's output for the same settings changes, to invalidate caches.
+CACHE_VERSION = 1
+
+# Share of the progress bar per stage.
+_LOAD_END, _TRAIN_END, _FISHER_END = 0.05, 0.85, 0.98
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def cache_path(cache_dir, dataset: str, *, hidden: int, epochs: int, seed: int, max_train: int | None) -> Path:
+    """The cache file for one setting, e.g. ``fashion_mnist-h128-e5-s0-all-v1.npz``."""
+    examples = "all" if max_train is None else f"n{max_train}"
+    return Path(cache_dir) / f"{dataset}-h{hidden}-e{epochs}-s{seed}-{examples}-v{CACHE_VERSION}.npz"
+
+
+def _stage(progress, start: float, end: float):
+    """Map a stage's own 0..1 progress onto ``[start, end]`` of the overall bar."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(start + (end - start) * fraction, message)
+
+
+def fisher_problem(
+    dataset: str,
+    *,
+    hidden: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    max_train: int | None = None,
+    data_dir=None,
+    idx_dir=None,
+    cache_dir=DEFAULT_CACHE_DIR,
+    progress: Callable[[float, str], None] | None = None,
+    download: bool = False,
+) -> Problem:
+    """Train the paper's MLP on ``dataset`` and return (hidden kernel, Fisher) as a Problem.
+
+    Parameters
+    ----------
+    dataset : str
+        ``mnist``, ``fashion_mnist``, ``smallnorb``, ``colorectal_histology`` or ``digits``.
+    hidden : int, optional
+        Hidden width (default: Table 1 of the paper, 32 for digits).
+    epochs : int, optional
+        Training epochs (default per dataset, see ``sources.DATASETS``).
+    seed : int
+        Seeds weight initialisation and shuffling.
+    max_train : int, optional
+        Train (and compute the Fisher) on the first ``max_train`` training examples only.
+    data_dir : path, optional
+        tfds data folder (default ``$WLRA_TFDS_DIR`` or ``data/tfds``).
+    idx_dir : path, optional
+        fashion_mnist: read IDX files from this folder instead of tfds.
+    cache_dir : path or None
+        Where results are cached (default ``data/cache`` in the repository); None
+        disables the cache.
+    progress : callable(fraction, message), optional
+        Called with the overall fraction done (0..1) and the current stage.
+    download : bool
+        Allow a tfds download when the data is absent (never by default).
+
+    Returns
+    -------
+    Problem
+        ``source`` is where the images came from (``"tfds"``, ``"idx"``, ``"sklearn"``).
+
+    Raises
+    ------
+    ValueError
+        Unknown dataset, bad option, or data unavailable (the message says what to do).
+    """
+    spec = get_spec(dataset)
+    hidden = spec.hidden if hidden is None else _positive_int("hidden", hidden)
+    epochs = spec.epochs if epochs is None else _positive_int("epochs", epochs)
+    if max_train is not None:
+        max_train = _positive_int("max_train", max_train)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    cached = None
+    if cache_dir is not None:
+        cached = cache_path(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train)
+        if cached.is_file():
+            problem = load_problem(cached, max_bytes=None, max_entries=None)
+            if progress is not None:
+                progress(1.0, f"loaded from cache {cached.name}")
+            return problem
+
+    if progress is not None:
+        progress(0.0, f"loading {dataset}")
+    data = load_image_data(dataset, data_dir=data_dir, idx_dir=idx_dir, download=download, max_train=max_train)
+    if progress is not None:
+        progress(_LOAD_END, f"training on {len(data.x_train)} images")
+    trained = train_mlp(
+        data.x_train, data.y_train, data.x_test, data.y_test,
+        image_shape=spec.image_shape, n_classes=spec.n_classes, hidden=hidden, epochs=epochs,
+        input_scale=spec.input_scale, seed=seed, progress=_stage(progress, _LOAD_END, _TRAIN_END),
+    )
+    start = time.perf_counter()
+    W = empirical_fisher(
+        trained.model, data.x_train, data.y_train, input_scale=spec.input_scale,
+        progress=_stage(progress, _TRAIN_END, _FISHER_END),
+    )
+    fisher_seconds = time.perf_counter() - start
+    params = mlp_parameters(trained.model)
+    meta = {
+        "dataset": dataset,
+        "hidden": hidden,
+        "epochs": epochs,
+        "seed": seed,
+        "batch_size": BATCH_SIZE,
+        "max_train": max_train,
+        "n_train": len(data.x_train),
+        "n_test": len(data.x_test),
+        "test_accuracy": trained.test_accuracy,
+        "train_loss": trained.history["loss"],
+        "train_accuracy": trained.history["accuracy"],
+        "image_shape": list(spec.image_shape),
+        "input_scale": spec.input_scale,
+        "data_source": data.source,
+        "data_location": data.location,
+        "weights": "empirical Fisher of the hidden kernel: mean over the training examples "
+                   "of squared per-example gradients of the cross-entropy loss",
+        "fisher_batch": FISHER_BATCH,
+        "train_seconds": round(trained.seconds, 3),
+        "fisher_seconds": round(fisher_seconds, 3),
+        "paper_first_singular_mass": spec.paper_first_singular_mass,
+        "cache_version": CACHE_VERSION,
+    }
+    model = {
+        "hidden_bias": params["hidden_bias"],
+        "output_kernel": params["output_kernel"],
+        "output_bias": params["output_bias"],
+        "x_test": data.x_test,
+        "y_test": data.y_test,
+    }
+    n_inputs = spec.n_inputs
+    problem = Problem(
+        params["kernel"].astype(np.float64), W,
+        name=f"{dataset} MLP ({n_inputs} x {hidden})", source=data.source, meta=meta, model=model,
+    )
+    if cached is not None:
+        if progress is not None:
+            progress(_FISHER_END, f"saving {cached.name}")
+        save_problem(problem, cached)
+    if progress is not None:
+        progress(1.0, "done")
+    return problem
+
+
+def fisher_summary(problem: Problem) -> dict:
+    """Figures the CLI and dashboard report for a trained-MLP problem.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``first_singular_mass`` (fraction of ``||W||_F^2`` in s_1),
+        ``paper_first_singular_mass`` (Table 2, or None), ``zero_rows`` and
+        ``zero_columns`` of W, ``shape``.
+    """
+    W = problem.W
+    return {
+        "shape": problem.shape,
+        "test_accuracy": problem.meta.get("test_accuracy"),
+        "first_singular_mass": first_singular_mass(W),
+        "paper_first_singular_mass": problem.meta.get("paper_first_singular_mass"),
+        "zero_rows": int(np.sum(~W.any(axis=1))),
+        "zero_columns": int(np.sum(~W.any(axis=0))),
+    }

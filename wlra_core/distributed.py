@@ -1,0 +1,342 @@
+"""WLRA on a dask.distributed cluster: sweeps across workers, and svd_w on column-partitioned data.
+
+Two jobs:
+
+* :func:`run_sweep` / :func:`run_problems_sweep` run algorithms x ranks x trials (over one
+  problem, or many such as every layer of a model) as one task per (problem, algorithm,
+  trial). Each task is exactly the in-process path of :func:`wlra_core.bench.iter_sweep`
+  (``solve_ranks`` with seed ``trial_seed(seed, trial)``), so the rows are the same
+  apart from wall time: bit for bit when the in-process BLAS is single-threaded like the
+  workers', otherwise up to floating-point rounding (~1e-15 relative). A and W are scattered to the workers once, not embedded in the graph.
+* :func:`svd_w_dask` is Algorithm 1 in the paper's m-server setting: the columns of A and W
+  are partitioned among workers, ``W o A`` and the division by W happen chunk by chunk,
+  and the rank-rk approximation of ``W o A`` comes from
+  :func:`dask.array.linalg.svd_compressed`; only sketches of size n x (rk + p) and
+  (rk + p) x d_i travel, never a whole chunk of A. :func:`column_partitioned` builds such
+  arrays from a per-chunk generator, so no n x d array is ever held by one process.
+
+Clusters: ``scheduler=None`` (or ``"local"``) starts a :class:`distributed.LocalCluster`
+on 127.0.0.1 (worker processes, one thread each, no dashboard) for the duration of the call;
+an address such as ``"tcp://10.0.0.5:8786"`` connects to an existing scheduler; a
+:class:`distributed.Client` is used as is. Scripts that start a LocalCluster spawn worker
+processes and must keep that code under ``if __name__ == "__main__":``.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from .algorithms import get_algorithm
+from .api import solve_ranks
+from .bench import result_row, trial_seed
+from .linalg import divide_by_weights, svd_flip
+from .problem import Problem, validate_problem, validate_rank
+from .result import Stopped
+
+__all__ = [
+    "LOCAL_WORKERS",
+    "CONNECT_TIMEOUT",
+    "local_cluster",
+    "connect",
+    "run_sweep",
+    "run_problems_sweep",
+    "column_partitioned",
+    "svd_w_dask",
+    "DaskSVDW",
+]
+
+LOCAL_WORKERS = 2
+CONNECT_TIMEOUT = 5.0  # seconds to reach an existing scheduler before giving up
+
+
+def local_cluster(n_workers: int = LOCAL_WORKERS, *, processes: bool = True):
+    """A :class:`distributed.LocalCluster` bound to 127.0.0.1 only, without a dashboard.
+
+    ``n_workers`` workers with one thread each (each worker's BLAS is single-threaded
+    too: distributed sets ``OPENBLAS_NUM_THREADS=1`` in worker processes). The
+    scheduler's small HTTP endpoint (health, metrics) listens on a free loopback port.
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes, host="127.0.0.1",
+                        dashboard_address=None,
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+
+
+@contextlib.contextmanager
+def connect(scheduler=None, *, n_workers: int = LOCAL_WORKERS, timeout: float = CONNECT_TIMEOUT):
+    """A :class:`distributed.Client` for ``scheduler``, closed on exit if we opened it.
+
+    Parameters
+    ----------
+    scheduler : None, "local", str or distributed.Client
+        None/"local": a fresh :func:`local_cluster` with ``n_workers`` single-threaded
+        worker processes, closed on exit. A string with ``://``: the address of a running
+        scheduler. A Client: used as is (not closed).
+    timeout : float
+        Seconds to wait for an existing scheduler.
+
+    Raises
+    ------
+    ValueError
+        For a malformed address or a scheduler that cannot be reached within ``timeout``.
+    """
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler is None or scheduler == "local":
+        with local_cluster(n_workers) as cluster, Client(cluster) as client:
+            yield client
+        return
+    if not isinstance(scheduler, str) or "://" not in scheduler:
+        raise ValueError(f"scheduler must be 'local' or an address like tcp://host:8786, got {scheduler!r}")
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
+    with client:
+        yield client
+
+
+def _trial_rows(A, W, name, ranks, trial, seed, options) -> list[dict]:
+    # The task body: one trial of iter_sweep's loop, on a worker. Scattered arrays can
+    # arrive at addresses not aligned to 8 bytes; NumPy then takes slower loops whose
+    # rounding differs from the in-process path. An aligned copy (only then) avoids both.
+    A, W = (np.require(M, requirements=["C", "A"]) for M in (A, W))
+    finished = []
+    solve_ranks(name, A, W, ranks, seed=trial_seed(seed, trial), on_result=finished.append,
+                keep_approx=False, **options)
+    return [result_row(result, trial) for result in finished]
+
+
+def run_problems_sweep(
+    problems: Mapping[str, Problem | tuple],
+    algorithms: Iterable[str],
+    ranks: Iterable[int],
+    trials: int = 1,
+    *,
+    seed: int = 0,
+    scheduler=None,
+    options: dict[str, dict] | None = None,
+    on_result: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[dict]:
+    """Sweep algorithms x ranks x trials over several problems on a Dask cluster.
+
+    Parameters
+    ----------
+    problems : mapping of name -> Problem or (A, W)
+        E.g. every layer of a model. Each is validated here and scattered to every
+        worker once.
+    algorithms, ranks, trials, seed, options
+        As in :func:`wlra_core.bench.iter_sweep` (``options`` maps an algorithm name to
+        its options); trial ``t`` uses seed ``trial_seed(seed, t)``.
+    scheduler : see :func:`connect`
+    on_result : callable(row), optional
+        Called with each row as its task finishes (completion order).
+    should_stop : callable() -> bool, optional
+        Polled as tasks finish; True cancels the rest and raises :class:`wlra_core.Stopped`.
+
+    Returns
+    -------
+    list of dict
+        The columns of :data:`wlra_core.bench.ROW_FIELDS` plus ``problem``, ordered by
+        problem, algorithm, trial and rank like the in-process sweep.
+    """
+    from distributed import as_completed
+
+    algorithms = list(algorithms)
+    if not algorithms:
+        raise ValueError("algorithms is empty: give at least one algorithm")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    ranks = list(ranks)
+    if not ranks:
+        raise ValueError("ranks is empty: give at least one rank")
+    options = options or {}
+    resolved = {name: get_algorithm(name).resolve_options(options.get(name, {})) for name in algorithms}
+    checked = {}
+    for label, problem in problems.items():
+        A, W = (problem.A, problem.W) if isinstance(problem, Problem) else validate_problem(*problem)
+        for k in ranks:
+            validate_rank(k, A.shape)
+        checked[label] = (A, W)
+    if not checked:
+        raise ValueError("problems is empty: give at least one problem")
+
+    with connect(scheduler) as client:
+        futures = {}
+        for label, (A, W) in checked.items():
+            A_remote, W_remote = client.scatter([A, W], broadcast=True)
+            for name in algorithms:
+                for trial in range(trials):
+                    future = client.submit(_trial_rows, A_remote, W_remote, name, ranks, trial, seed,
+                                           resolved[name], pure=False)
+                    futures[future] = (label, name, trial)
+        done: dict[tuple, list[dict]] = {}
+        try:
+            for future in as_completed(futures):
+                key = futures[future]
+                rows = [{"problem": key[0], **row} for row in future.result()]
+                done[key] = rows
+                if on_result is not None:
+                    for row in rows:
+                        on_result(row)
+                if should_stop is not None and should_stop():
+                    raise Stopped("stopped by request")
+        finally:
+            client.cancel(list(futures))
+    return [row for key in futures.values() for row in done[key]]
+
+
+def run_sweep(A, W, algorithms, ranks, trials: int = 1, *, seed: int = 0, scheduler=None,
+              options: dict[str, dict] | None = None, on_result: Callable[[dict], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> list[dict]:
+    """:func:`run_problems_sweep` for one problem; rows have the bench columns only.
+
+    The rows equal those of :func:`wlra_core.bench.iter_sweep` with the same arguments
+    (same order, same losses up to BLAS rounding, see the module docstring) except ``seconds``.
+    """
+    def strip(row: dict) -> dict:
+        return {key: value for key, value in row.items() if key != "problem"}
+
+    callback = None if on_result is None else (lambda row: on_result(strip(row)))
+    rows = run_problems_sweep({"problem": (A, W)}, algorithms, ranks, trials, seed=seed, scheduler=scheduler,
+                              options=options, on_result=callback, should_stop=should_stop)
+    return [strip(row) for row in rows]
+
+
+def column_partitioned(make_block: Callable[[slice], tuple[np.ndarray, np.ndarray]], n: int, d: int,
+                       n_chunks: int):
+    """Dask arrays ``(A, W)`` of shape (n, d) whose column chunks are generated where they live.
+
+    Parameters
+    ----------
+    make_block : callable(cols: slice) -> (A[:, cols], W[:, cols])
+        Run once per chunk on a worker, e.g.
+        ``functools.partial(FisherLike(...).block, slice(None))``.
+    n_chunks : int
+        Number of column chunks (the paper's m servers), ``1 <= n_chunks <= d``.
+    """
+    import dask
+    import dask.array as da
+
+    if not 1 <= n_chunks <= d:
+        raise ValueError(f"n_chunks must be between 1 and d = {d}, got {n_chunks}")
+    edges = np.linspace(0, d, n_chunks + 1).astype(int)
+    A_parts, W_parts = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        block = dask.delayed(make_block, pure=True)(slice(int(lo), int(hi)))
+        A_parts.append(da.from_delayed(block[0], shape=(n, int(hi - lo)), dtype=np.float64))
+        W_parts.append(da.from_delayed(block[1], shape=(n, int(hi - lo)), dtype=np.float64))
+    return da.concatenate(A_parts, axis=1), da.concatenate(W_parts, axis=1)
+
+
+@dataclass
+class DaskSVDW:
+    """svd_w on a Dask array: small factors here, the n x d parts still on the workers.
+
+    Attributes
+    ----------
+    U : ndarray of shape (n, rk)
+    s : ndarray of shape (rk,)
+    Vt : ndarray of shape (rk, d)
+        Top singular triplets of ``W o A``; the output is ``(U s Vt) / W``, 0 where W == 0.
+    approx : dask array of shape (n, d)
+        That output, lazily, chunked like W (``approx.compute()`` only for small problems).
+    loss, relative_loss : float
+        ``||W o (A - approx)||_F^2`` and its ratio to ``||W o A||_F^2``, summed chunk by chunk.
+    seconds : float
+    n_params : int
+        ``(rk + r)(n + d)`` as for the in-memory svd_w.
+    """
+
+    U: np.ndarray
+    s: np.ndarray
+    Vt: np.ndarray
+    approx: object
+    loss: float
+    relative_loss: float
+    seconds: float
+    n_params: int
+
+    def dense(self) -> np.ndarray:
+        """The n x d output as one NumPy array (gathers it: small problems only)."""
+        return self.approx.compute()
+
+
+def svd_w_dask(A, W, rank: int, *, weight_rank: int = 1, n_power_iter: int = 4, n_oversamples: int = 20,
+               seed: int = 0) -> DaskSVDW:
+    """Algorithm 1 (svd_w) on dask arrays, typically column-partitioned among workers.
+
+    Runs on the active Dask scheduler (inside ``with connect(...)`` that is the cluster).
+
+    Parameters
+    ----------
+    A, W : dask.array.Array of shape (n, d)
+        Same shape and chunks (e.g. from :func:`column_partitioned`; persist them first
+        if producing them is expensive, since the SVD reads them several times).
+    rank : int
+        Target rank k; the SVD of ``W o A`` has rank ``weight_rank * k``.
+    n_power_iter : int >= 2
+        QR-stabilised power iterations of the randomized SVD (default 4, as
+        :func:`wlra_core.truncated_svd`).
+    n_oversamples : int >= 0
+        Extra sketch columns. The default 20 (not the usual 10) because trained kernels
+        have a flat noise floor below their learned rank, where the randomized SVD
+        converges slowly; with 4 iterations it keeps svd_w's relative loss within about
+        1e-6 of the exact one up to rank 20 on Fisher-like problems.
+    seed : int
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes/chunks, bad ranks or iteration counts, NaN/Inf, negative or
+        all-zero weights (checked in one chunkwise pass).
+    """
+    import dask
+    import dask.array as da
+
+    start = time.perf_counter()
+    for label, M in (("A", A), ("W", W)):
+        if not isinstance(M, da.Array) or M.ndim != 2:
+            raise ValueError(f"{label} must be a 2-D dask array (see column_partitioned)")
+    if A.shape != W.shape or A.chunks != W.chunks:
+        raise ValueError(f"A and W must have the same shape and chunks, got {A.shape}/{A.chunks} and "
+                         f"{W.shape}/{W.chunks}")
+    rank = validate_rank(rank, A.shape)
+    for label, value, low in (("weight_rank", weight_rank, 1), ("n_power_iter", n_power_iter, 2),
+                              ("n_oversamples", n_oversamples, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{label} must be an integer >= {low}, got {value!r}")
+    n, d = A.shape
+    inner = min(weight_rank * rank, min(n, d))
+
+    weighted = W * A
+    mass, n_bad, n_negative = dask.compute(
+        (weighted**2).sum(), (~da.isfinite(A)).sum() + (~da.isfinite(W)).sum(), (W < 0).sum())
+    if n_bad:
+        raise ValueError(f"A or W has {int(n_bad)} NaN/Inf entries")
+    if n_negative:
+        raise ValueError(f"W has {int(n_negative)} negative entries; weights must be >= 0")
+    if mass == 0 and not dask.compute(W.any())[0]:
+        raise ValueError("W is all zeros: every entry would be ignored")
+
+    U, s, Vt = da.linalg.svd_compressed(weighted, inner, iterator="QR", n_power_iter=n_power_iter,
+                                        n_oversamples=n_oversamples, seed=seed, coerce_signs=False)
+    U, s, Vt = dask.compute(U, s, Vt)
+    U, Vt = svd_flip(U, Vt)
+
+    scaled_left = da.from_array(U * s, chunks=(W.chunks[0], (inner,)))
+    right = da.from_array(Vt, chunks=((inner,), W.chunks[1]))
+    approx = da.map_blocks(divide_by_weights, scaled_left @ right, W, dtype=np.float64)
+    loss = float(dask.compute(((W * (A - approx)) ** 2).sum())[0])
+    relative = loss / mass if mass > 0 else 0.0
+    return DaskSVDW(U, s, Vt, approx, loss, relative, time.perf_counter() - start,
+                    n_params=(inner + weight_rank) * (n + d))

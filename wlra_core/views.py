@@ -1,0 +1,548 @@
+"""The numbers the dashboard pages draw, prepared without Streamlit.
+
+The pages in ``pages/`` hold widgets and plots only; everything they display is computed
+here (or elsewhere in :mod:`wlra_core`) so that it can be tested without a browser:
+
+* :func:`fingerprint` -- a content hash of a problem, the key of every cache;
+* :func:`heatmap_view` -- a matrix block-aggregated to at most ``max_cells`` rows and
+  columns, so a 67500 x 1024 kernel never travels to the browser whole;
+* :func:`spectrum_view` and :func:`pixel_importance` -- W's singular spectrum with its
+  cumulative Frobenius mass, and W's row sums reshaped to the input image;
+* :class:`ComparePlan`, :func:`run_compare` -- the Compare page's sweep, streamed result
+  by result from a worker thread and cached per (problem, algorithm, options, rank, seed);
+* :func:`curves`, :func:`rank_table`, :func:`rows_to_csv` -- chart series, the paper's
+  Tables 3-5 (mean +- std over trials) and the CSV export;
+* :func:`refine_runs` -- the paper's Figure 4 (EM from three starting points);
+* :func:`teaching_example` -- the landing page's rank-1 line fit with weighted points.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import queue
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from .algorithms import Option, get_algorithm
+from .api import solve, solve_ranks
+from .bench import ROW_FIELDS, result_row, summarize, trial_seed
+from .linalg import spectrum, truncated_svd
+from .problem import Problem, validate_rank
+from .result import Stopped, WLRAResult
+
+__all__ = [
+    "DISPLAY_CELLS",
+    "fingerprint",
+    "HeatmapView",
+    "heatmap_view",
+    "SpectrumView",
+    "spectrum_view",
+    "pixel_importance",
+    "ComparePlan",
+    "CompareUpdate",
+    "ResultCache",
+    "option_choices",
+    "parse_option_text",
+    "make_plan",
+    "cached_rows",
+    "run_compare",
+    "curves",
+    "rank_table",
+    "CSV_FIELDS",
+    "rows_to_csv",
+    "REFINE_STARTS",
+    "refine_runs",
+    "relative_history",
+    "TeachingExample",
+    "teaching_example",
+]
+
+# Largest number of heatmap rows (and columns) sent to the browser.
+DISPLAY_CELLS = 200
+
+
+def fingerprint(problem: Problem) -> str:
+    """Hex digest of ``A`` and ``W`` (shape and bytes): equal problems share cached results."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(problem.shape).encode())
+    digest.update(memoryview(problem.A))
+    digest.update(memoryview(problem.W))
+    return digest.hexdigest()
+
+
+# --- Weights page ----------------------------------------------------------------------
+
+
+@dataclass
+class HeatmapView:
+    """A matrix reduced for display.
+
+    Attributes
+    ----------
+    z : ndarray of shape (r, c), float32
+        Block means (of the values, or of their magnitudes in log10 when ``log``);
+        NaN marks blocks whose magnitude is exactly zero on a log scale.
+    rows, cols : ndarray of int
+        First row / column index of each block (axis labels in matrix coordinates).
+    block : tuple of int
+        Rows and columns per block (1 x 1 when nothing was aggregated).
+    log : bool
+    signed : bool
+        True when ``z`` holds signed values (draw with a diverging colour scale).
+    """
+
+    z: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    block: tuple[int, int]
+    log: bool
+    signed: bool
+
+
+def _block_starts(length: int, max_blocks: int) -> np.ndarray:
+    size = max(1, math.ceil(length / max_blocks))
+    return np.arange(0, length, size)
+
+
+def heatmap_view(M: np.ndarray, *, log: bool = False, max_cells: int = DISPLAY_CELLS) -> HeatmapView:
+    """Block means of ``M`` on a grid of at most ``max_cells`` x ``max_cells`` blocks.
+
+    With ``log=True`` the blocks average magnitudes ``|M|`` and the result is their
+    log10 (zero blocks become NaN: plotted as gaps, not as -inf). Blocks at the end of
+    an axis may be smaller; each is averaged over its own size.
+    """
+    n, d = M.shape
+    rows, cols = _block_starts(n, max_cells), _block_starts(d, max_cells)
+    values = np.abs(M) if log else M
+    sums = np.add.reduceat(np.add.reduceat(values, rows, axis=0), cols, axis=1)
+    counts = np.outer(np.diff(np.append(rows, n)), np.diff(np.append(cols, d)))
+    z = sums / counts
+    if log:
+        z = np.log10(z, out=np.full_like(z, np.nan), where=z > 0)
+    signed = not log and bool((M < 0).any())
+    block = (int(rows[1] - rows[0]) if rows.size > 1 else n, int(cols[1] - cols[0]) if cols.size > 1 else d)
+    return HeatmapView(z.astype(np.float32), rows, cols, block, log, signed)
+
+
+@dataclass
+class SpectrumView:
+    """W's singular values and the fraction of ``||W||_F^2`` in the first ``i`` of them."""
+
+    singular_values: np.ndarray
+    cumulative_mass: np.ndarray
+
+    @property
+    def first_mass(self) -> float:
+        """``s_1^2 / ||W||_F^2`` (the paper's Table 2)."""
+        return float(self.cumulative_mass[0])
+
+
+def spectrum_view(W: np.ndarray) -> SpectrumView:
+    """Singular spectrum of ``W`` and its cumulative Frobenius mass."""
+    s = spectrum(W)
+    energy = np.cumsum(s**2)
+    return SpectrumView(s, energy / energy[-1])
+
+
+def pixel_importance(problem: Problem) -> np.ndarray | None:
+    """Row sums of W reshaped to the input image (channels summed), or None.
+
+    For a problem made from an MLP the rows of A are input pixels, so this image shows
+    which pixels the Fisher information says matter. None when the problem has no
+    ``image_shape`` or its size does not match the number of rows.
+    """
+    shape = problem.image_shape
+    if shape is None or int(np.prod(shape)) != problem.shape[0]:
+        return None
+    image = problem.W.sum(axis=1).reshape(shape)
+    return image.sum(axis=2) if image.ndim == 3 else image
+
+
+# --- Compare page ----------------------------------------------------------------------
+
+CSV_FIELDS = ROW_FIELDS + ("seed", "options")
+
+
+@dataclass(frozen=True)
+class ComparePlan:
+    """Everything that determines a Compare sweep's results (and so its cache keys).
+
+    Build it with :func:`make_plan`, which validates the inputs and resolves options.
+    """
+
+    fingerprint: str
+    algorithms: tuple[str, ...]
+    ranks: tuple[int, ...]
+    trials: int
+    seed: int
+    options: tuple[tuple[str, str], ...]  # (algorithm, JSON of its resolved options)
+
+    def options_for(self, name: str) -> dict:
+        return json.loads(dict(self.options)[name])
+
+    @property
+    def size(self) -> int:
+        return len(self.algorithms) * len(self.ranks) * self.trials
+
+    def key(self, name: str, rank: int, trial: int) -> tuple:
+        """Cache key of one result: problem, algorithm, its options, rank and seed."""
+        return (self.fingerprint, name, dict(self.options)[name], rank, trial_seed(self.seed, trial))
+
+
+def _accepts(option: Option, value) -> bool:
+    try:
+        return bool(option.check(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def option_choices(option: Option) -> list[str] | None:
+    """The valid values of a string option, for a select box; None if it has no short list.
+
+    Candidates are the default and every quoted word of the option's help text (which
+    lists the choices, e.g. ``'"auto", "exact" or "randomized"'``); each is kept only
+    if the option's own check accepts it.
+    """
+    if not isinstance(option.default, str):
+        return None
+    quoted = re.findall(r"[\"']([A-Za-z0-9_]+)[\"']", option.help)
+    choices = [c for c in dict.fromkeys([option.default, *quoted]) if _accepts(option, c)]
+    return choices if len(choices) > 1 else None
+
+
+def parse_option_text(text: str, default=None):
+    """A typed-in parameter value: empty means ``default``, JSON numbers/booleans/null
+    are parsed, anything else is taken as a string. Validity is the callee's to judge."""
+    text = text.strip()
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def make_plan(problem: Problem, problem_fingerprint: str, algorithms, ranks, trials: int = 1,
+              seed: int = 0, options: dict[str, dict] | None = None) -> ComparePlan:
+    """Validate the Compare settings and freeze them into a :class:`ComparePlan`.
+
+    Raises
+    ------
+    ValueError
+        No algorithm or rank, unknown algorithm, rank outside ``1..min(n, d)``,
+        ``trials < 1``, or an invalid option (the algorithm's own message).
+    """
+    algorithms = tuple(dict.fromkeys(algorithms))
+    if not algorithms:
+        raise ValueError("choose at least one algorithm")
+    ranks = tuple(sorted({validate_rank(int(k), problem.shape) for k in ranks}))
+    if not ranks:
+        raise ValueError("choose at least one rank")
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials}")
+    options = options or {}
+    resolved = tuple(
+        (name, json.dumps(get_algorithm(name).resolve_options(options.get(name, {})), sort_keys=True))
+        for name in algorithms
+    )
+    return ComparePlan(problem_fingerprint, algorithms, ranks, int(trials), int(seed), resolved)
+
+
+class ResultCache:
+    """Result rows by :meth:`ComparePlan.key`, oldest evicted beyond ``max_rows``.
+
+    Rows are small dicts (no matrices), so even 100 000 of them fit in a few tens of MB.
+    """
+
+    def __init__(self, max_rows: int = 100_000):
+        self.max_rows = max_rows
+        self._rows: OrderedDict[tuple, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: tuple) -> dict | None:
+        return self._rows.get(key)
+
+    def put(self, key: tuple, row: dict) -> None:
+        with self._lock:
+            self._rows[key] = row
+            self._rows.move_to_end(key)
+            while len(self._rows) > self.max_rows:
+                self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
+def cached_rows(plan: ComparePlan, cache: ResultCache) -> list[dict]:
+    """The rows of ``plan`` already in ``cache``, in plan order."""
+    rows = []
+    for name in plan.algorithms:
+        for trial in range(plan.trials):
+            for rank in plan.ranks:
+                row = cache.get(plan.key(name, rank, trial))
+                if row is not None:
+                    rows.append(row)
+    return rows
+
+
+@dataclass
+class CompareUpdate:
+    """One step of :func:`run_compare`.
+
+    ``row`` is a new result row (None for a progress tick); ``done`` counts finished
+    results of the plan, cached ones included; ``error`` reports an algorithm that
+    raised instead of returning (the sweep goes on with the next one).
+    """
+
+    done: int
+    total: int
+    message: str
+    row: dict | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Task:
+    name: str
+    trial: int
+    ranks: list[int]
+    options: dict = field(default_factory=dict)
+
+
+def _pending_tasks(plan: ComparePlan, cache: ResultCache) -> list[_Task]:
+    tasks = []
+    for name in plan.algorithms:
+        for trial in range(plan.trials):
+            missing = [k for k in plan.ranks if cache.get(plan.key(name, k, trial)) is None]
+            if missing:
+                tasks.append(_Task(name, trial, missing, plan.options_for(name)))
+    return tasks
+
+
+def _work(A, W, plan: ComparePlan, tasks: list[_Task], events: queue.SimpleQueue, stop: threading.Event):
+    """Worker thread: run each task with solve_ranks and post its results as they come."""
+    for task in tasks:
+        if stop.is_set():
+            break
+        seed = trial_seed(plan.seed, task.trial)
+        try:
+            solve_ranks(
+                task.name, A, W, task.ranks, seed=seed, keep_approx=False,
+                should_stop=stop.is_set,
+                on_result=lambda result, task=task: events.put(("result", task, result)),
+                progress=lambda fraction, message: events.put(("progress", message)),
+                **task.options,
+            )
+        except Stopped:
+            break
+        except Exception as err:  # a solver bug must not kill the sweep or the page
+            events.put(("error", f"{task.name} (trial {task.trial}) raised {type(err).__name__}: {err}"))
+    events.put(("finished", None))
+
+
+def _row(plan: ComparePlan, task: _Task, result: WLRAResult) -> dict:
+    row = result_row(result, task.trial)
+    row["seed"] = trial_seed(plan.seed, task.trial)
+    row["options"] = dict(plan.options)[task.name]
+    return row
+
+
+def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *,
+                tick_seconds: float = 0.25) -> Iterator[CompareUpdate]:
+    """Run the results of ``plan`` missing from ``cache``, yielding each as it arrives.
+
+    The solvers run in one worker thread (one at a time, so measured runtimes are not
+    distorted by each other); this generator stays in the caller's thread and yields a
+    progress tick at least every ``tick_seconds`` so a UI can redraw and notice a Stop.
+    Each new row is stored in ``cache`` before it is yielded. Closing the generator
+    (a Stop, or the caller going away) asks the worker to stop at its next check.
+    """
+    tasks = _pending_tasks(plan, cache)
+    done = plan.size - sum(len(t.ranks) for t in tasks)
+    if not tasks:
+        return
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    worker = threading.Thread(target=_work, args=(problem.A, problem.W, plan, tasks, events, stop),
+                              name="wlra-compare", daemon=True)
+    message = f"running {tasks[0].name}"
+    last_tick = time.perf_counter()
+    worker.start()
+    try:
+        while True:
+            try:
+                kind, *payload = events.get(timeout=tick_seconds)
+            except queue.Empty:
+                kind, payload = "tick", []
+            if kind == "finished":
+                return
+            if kind == "result":
+                task, result = payload
+                row = _row(plan, task, result)
+                cache.put(plan.key(task.name, result.rank, task.trial), row)
+                done += 1
+                message = f"{task.name}: rank {result.rank} done (trial {task.trial + 1})"
+                last_tick = time.perf_counter()
+                yield CompareUpdate(done, plan.size, message, row=row)
+            elif kind == "error":
+                yield CompareUpdate(done, plan.size, message, error=payload[0])
+            else:
+                if kind == "progress":
+                    message = payload[0]
+                now = time.perf_counter()
+                if now - last_tick >= tick_seconds:
+                    last_tick = now
+                    yield CompareUpdate(done, plan.size, message)
+    finally:
+        stop.set()
+
+
+def curves(rows: list[dict], value: str = "relative_loss") -> dict[str, dict[str, np.ndarray]]:
+    """Chart series per algorithm: mean and std over trials of ``value`` at each rank.
+
+    ``value`` is ``"loss"``, ``"relative_loss"`` or ``"seconds"``. Each series has arrays
+    ``rank``, ``n_params``, ``mean``, ``std`` (ranks where every trial failed are left
+    out) and ``failed_ranks``. Means and stds are :func:`wlra_core.bench.summarize`'s.
+    """
+    ranks = sorted({r["rank"] for r in rows})
+    table = summarize(rows, ranks)
+    series: dict[str, dict[str, np.ndarray]] = {}
+    for name in dict.fromkeys(r["algorithm"] for r in rows):
+        entries = [e for e in table if e["algorithm"] == name]
+        ok = [e for e in entries if e["trials"] > 0]
+        series[name] = {
+            "rank": np.array([e["rank"] for e in ok], dtype=int),
+            "n_params": np.array([e["n_params"] for e in ok], dtype=int),
+            "mean": np.array([e[f"{value}_mean"] for e in ok], dtype=float),
+            "std": np.array([e[f"{value}_std"] for e in ok], dtype=float),
+            "failed_ranks": np.array([e["rank"] for e in entries if e["failed"]], dtype=int),
+        }
+    return series
+
+
+def _mean_std(mean: float, std: float) -> str:
+    return "failed" if math.isnan(mean) else f"{mean:.4g} ± {std:.2g}"
+
+
+def rank_table(rows: list[dict], ranks=(5, 10, 20), value: str = "relative_loss") -> list[dict]:
+    """The paper's Tables 3-5: one row per algorithm, a "mean ± std" column per rank.
+
+    Only ranks present in ``rows`` appear. A cell reads ``failed`` when every trial
+    failed at that rank, and notes ``(k failed)`` when some did.
+    """
+    present = [k for k in ranks if any(r["rank"] == k for r in rows)]
+    table = summarize(rows, present)
+    out = []
+    for name in dict.fromkeys(r["algorithm"] for r in rows):
+        line = {"algorithm": name}
+        for e in (e for e in table if e["algorithm"] == name):
+            cell = _mean_std(e[f"{value}_mean"], e[f"{value}_std"])
+            if e["failed"] and e["trials"]:
+                cell += f" ({e['failed']} failed)"
+            line[f"rank {e['rank']}"] = cell
+        out.append(line)
+    return out
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    """Every result row as CSV text (columns :data:`CSV_FIELDS`)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+# --- Refine page (the paper's Figure 4) ------------------------------------------------
+
+# Label -> (algorithm, options). The EM iterations count is added by refine_runs.
+REFINE_STARTS = {
+    "EM from svd_w_practical (svd_w_em)": ("svd_w_em", {}),
+    "EM from zero": ("em", {"init": "zero"}),
+    "EM from svd": ("em", {"init": "svd"}),
+}
+
+
+def refine_runs(A: np.ndarray, W: np.ndarray, rank: int, n_iter: int, *, seed: int = 0) -> dict[str, WLRAResult]:
+    """Run EM for ``n_iter`` iterations from each start in :data:`REFINE_STARTS`.
+
+    Each result's ``history`` holds ``(iteration, loss, elapsed)``; elapsed time includes
+    computing the start (so svd_w_em's curve begins after its SVD, as in Figure 4).
+    """
+    return {
+        label: solve(name, A, W, rank, seed=seed, keep_approx=False, n_iter=n_iter, **options)
+        for label, (name, options) in REFINE_STARTS.items()
+    }
+
+
+def relative_history(result: WLRAResult) -> dict[str, np.ndarray]:
+    """A result's loss history as arrays ``iteration``, ``seconds``, ``relative_loss``.
+
+    The relative loss divides by ``||W o A||_F^2``, the same reference as
+    ``result.relative_loss`` (whose ratio to ``result.loss`` supplies it).
+    """
+    history = np.array(result.history, dtype=float).reshape(-1, 3)
+    scale = result.relative_loss / result.loss if result.loss > 0 else 0.0
+    return {
+        "iteration": history[:, 0].astype(int),
+        "seconds": history[:, 2],
+        "relative_loss": history[:, 1] * scale,
+    }
+
+
+# --- Home page -------------------------------------------------------------------------
+
+
+@dataclass
+class TeachingExample:
+    """Points in the plane (rows of A), their weights and two rank-1 fits.
+
+    ``W`` gives each point (row) one weight on both coordinates, so W has rank 1 and
+    ``svd_w_practical`` returns the exact weighted optimum.
+    """
+
+    A: np.ndarray  # (n, 2) points
+    W: np.ndarray  # (n, 2) weights, equal across each row
+    heavy: np.ndarray  # bool (n,): the points whose weight the slider sets
+    svd: WLRAResult
+    weighted: WLRAResult
+
+    @staticmethod
+    def direction(result: WLRAResult) -> np.ndarray:
+        """Unit direction of a rank-1 fit's line through the origin."""
+        return truncated_svd(result.approx, 1, method="exact")[2][0]
+
+
+def teaching_example(heavy_weight: float, *, n_points: int = 14, n_heavy: int = 3, seed: int = 0) -> TeachingExample:
+    """A cloud of points along one direction plus ``n_heavy`` points off it.
+
+    The off-direction points get weight ``heavy_weight``, all others 1. The unweighted
+    rank-1 SVD ignores the weights; the weighted rank-1 solution turns toward the heavy
+    points as their weight grows.
+    """
+    if heavy_weight <= 0:
+        raise ValueError(f"heavy_weight must be > 0, got {heavy_weight}")
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(-3, 3, n_points - n_heavy)
+    main = np.column_stack([t, 0.35 * t]) + 0.25 * rng.standard_normal((t.size, 2))
+    angle = np.deg2rad(70)
+    s = rng.uniform(1.2, 2.2, n_heavy) * rng.choice([-1, 1], n_heavy)
+    off = np.column_stack([s * np.cos(angle), s * np.sin(angle)]) + 0.1 * rng.standard_normal((n_heavy, 2))
+    A = np.vstack([main, off])
+    heavy = np.arange(n_points) >= n_points - n_heavy
+    W = np.where(heavy, float(heavy_weight), 1.0)[:, None] * np.ones((1, 2))
+    return TeachingExample(A, W, heavy, solve("svd", A, W, 1), solve("svd_w_practical", A, W, 1))
+
