@@ -40,16 +40,18 @@ def option_widgets(name: str) -> dict:
         default = option.default
         choices = option_choices(option)
         if choices is not None:
-            value = st.selectbox(option_name, choices, key=key, help=option.help)
+            value = st.selectbox(option_name, choices, key=key, help=option.help, persist_state="session")
         elif isinstance(default, bool):
-            value = st.checkbox(option_name, value=default, key=key, help=option.help)
+            value = st.checkbox(option_name, value=default, key=key, help=option.help, persist_state="session")
         elif isinstance(default, int):
-            value = int(st.number_input(option_name, value=default, step=1, key=key, help=option.help))
+            value = int(st.number_input(option_name, value=default, step=1, key=key, help=option.help,
+                                        persist_state="session"))
         elif isinstance(default, float):
-            value = float(st.number_input(option_name, value=default, format="%g", key=key, help=option.help))
+            value = float(st.number_input(option_name, value=default, format="%g", key=key, help=option.help,
+                                          persist_state="session"))
         else:
             text = st.text_input(option_name, value="" if default is None else str(default), key=key,
-                                 help=f"{option.help} (empty: default {default!r})")
+                                 help=f"{option.help} (empty: default {default!r})", persist_state="session")
             value = parse_option_text(text, default)
         if value != default:
             chosen[option_name] = value
@@ -108,14 +110,15 @@ n, d = problem.shape
 st.title("Compare")
 st.markdown(problem_summary(problem))
 
-algorithms = st.multiselect("Algorithms", ALGORITHMS, default=[a for a in ALGORITHMS if a != "adam"], key="compare-algorithms",
+algorithms = st.multiselect("Algorithms", ALGORITHMS, default=[a for a in ALGORITHMS if a != "adam"], key="compare-algorithms", persist_state="session",
                             help="adam is off by default: it trains with TensorFlow and is slow.")
 col_ranks, col_trials, col_seed = st.columns([3, 1, 1])
 max_rank = min(n, d)
-low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key="compare-ranks")
-trials = int(col_trials.number_input("Trials", min_value=1, max_value=20, value=1, step=1, key="compare-trials",
+low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=f"compare-ranks-{max_rank}",
+                             persist_state="session")
+trials = int(col_trials.number_input("Trials", min_value=1, max_value=20, value=1, step=1, key="compare-trials", persist_state="session",
                                      help="Runs per rank with seeds seed, seed+1, ...; charts show mean ± std."))
-seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed"))
+seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed", persist_state="session"))
 
 options = {}
 if algorithms:
@@ -140,8 +143,8 @@ if col_clear.button("Forget cached results", help="Clear every cached Compare re
                     key="compare-clear"):
     cache.clear()
     rows = []
-value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative") else "loss"
-log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y")
+value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative", persist_state="session") else "loss"
+log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session")
 
 status = st.empty()
 stop_slot = st.empty()

@@ -61,7 +61,8 @@ def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) 
 st.title("Data")
 problem, key = current_problem()
 
-source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="data-source")
+source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="data-source",
+                  persist_state="session")
 
 if source == "shipped":
     st.markdown("A 784 x 128 hidden kernel of an MLP trained on the real Fashion-MNIST images, with "
@@ -72,7 +73,8 @@ if source == "shipped":
 elif source in ("tfds", "digits"):
     if source == "tfds":
         names = [name for name, spec in DATASETS.items() if spec.origin == "tfds"]
-        dataset = st.selectbox("Dataset", names, index=names.index("fashion_mnist"), key="tfds-dataset")
+        dataset = st.selectbox("Dataset", names, index=names.index("fashion_mnist"), key="tfds-dataset",
+                               persist_state="session")
         st.markdown(
             "Trains Flatten -> Dense(hidden, relu) -> Dense(classes) with TensorFlow, then computes the "
             "empirical Fisher information of the hidden kernel (the paper's section 4). Data comes from "
@@ -80,7 +82,7 @@ elif source in ("tfds", "digits"):
             "dataset-fashion-mnist files. Nothing is downloaded unless you allow it below."
         )
         download = st.checkbox("Allow download (needs network; large datasets take minutes)", value=False,
-                               key="tfds-download")
+                               key="tfds-download", persist_state="session")
     else:
         dataset, download = "digits", False
         st.markdown("scikit-learn's bundled 8 x 8 digits (1797 images, no download): a small MLP and its "
@@ -88,14 +90,14 @@ elif source in ("tfds", "digits"):
     spec = DATASETS[dataset]
     col_hidden, col_epochs = st.columns(2)
     hidden = int(col_hidden.number_input("Hidden units", min_value=1, max_value=4096, value=spec.hidden,
-                                         step=1, key=f"{source}-hidden"))
+                                         step=1, key=f"{source}-{dataset}-hidden", persist_state="session"))
     epochs = int(col_epochs.number_input("Epochs", min_value=1, max_value=200, value=spec.epochs,
-                                         step=1, key=f"{source}-epochs"))
+                                         step=1, key=f"{source}-{dataset}-epochs", persist_state="session"))
     if st.button("Train MLP and compute Fisher weights", type="primary", key=f"load-{source}"):
         try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset)
 
 elif source == "synthetic":
-    generator = st.selectbox("Generator", list(GENERATORS), key="synthetic-generator")
+    generator = st.selectbox("Generator", list(GENERATORS), key="synthetic-generator", persist_state="session")
     function = GENERATORS[generator]
     st.markdown(inspect.getdoc(function))
     params = {}
@@ -105,12 +107,13 @@ elif source == "synthetic":
         widget_key = f"synthetic-{generator}-{name}"
         with columns[i % 4]:
             if isinstance(default, int) and not isinstance(default, bool):
-                params[name] = int(st.number_input(name, value=default, step=1, key=widget_key))
+                params[name] = int(st.number_input(name, value=default, step=1, key=widget_key, persist_state="session"))
             elif isinstance(default, float):
-                params[name] = float(st.number_input(name, value=default, format="%g", key=widget_key))
+                params[name] = float(st.number_input(name, value=default, format="%g", key=widget_key,
+                                                         persist_state="session"))
             else:
                 text = st.text_input(name, value="" if default is None else str(default), key=widget_key,
-                                     help=f"empty: default ({default!r})")
+                                     help=f"empty: default ({default!r})", persist_state="session")
                 params[name] = parse_option_text(text, default)
     if st.button("Generate", type="primary", key="load-synthetic"):
         try_load(lambda: synthetic_problem(generator, tuple(params.items())), generator)

@@ -28,6 +28,7 @@ st.subheader("Try it: weights pull the best fit")
 heavy_weight = st.slider(
     "Weight of the three orange points", min_value=1.0, max_value=30.0, value=8.0, step=0.5,
     help="Every other point has weight 1. The weights enter the loss squared.",
+    key="home-weight", persist_state="session",
 )
 example = teaching_example(heavy_weight)
 

@@ -27,9 +27,10 @@ st.markdown(
     "to reach. EM from the unweighted SVD is a third start for comparison."
 )
 col_rank, col_iter, col_seed = st.columns([2, 2, 1])
-rank = int(col_rank.slider("Rank k", 1, min(n, d, 100), min(20, n, d), key="refine-rank"))
-n_iter = int(col_iter.slider("EM iterations", 1, 100, 25, key="refine-iterations"))
-seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="refine-seed"))
+rank = int(col_rank.slider("Rank k", 1, min(n, d, 100), min(20, n, d), key=f"refine-rank-{min(n, d, 100)}",
+                                 persist_state="session"))
+n_iter = int(col_iter.slider("EM iterations", 1, 100, 25, key="refine-iterations", persist_state="session"))
+seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="refine-seed", persist_state="session"))
 settings = (key, rank, n_iter, seed)
 
 if st.button("Run EM from three starts", type="primary", icon=":material/play_arrow:", key="refine-run"):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 import wlra_core
@@ -16,6 +17,24 @@ from wlra_core.views import relative_history, teaching_example
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")  # AppTest resolves relative paths against this file's folder
 TIMEOUT = 60  # the first run of a page may import heavy modules
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """Run app.py on every AppTest run, as the server does.
+
+    AppTest resets ``PagesManager.uses_pages_directory`` before each run; with a
+    ``pages/`` folder next to app.py, Streamlit then re-enters its old multipage mode and
+    runs the page file alone, without app.py (no sidebar). The server leaves that mode
+    for good at the first ``st.navigation`` call; this restores that behaviour.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def fresh_app(page: str | None = None) -> AppTest:
@@ -105,10 +124,10 @@ def test_weights_page_heatmaps_spectrum_and_pixels(shipped):
 def test_compare_run_plots_exactly_what_wlra_core_returns(shipped):
     at = fresh_app("pages/compare.py")
     assert at.multiselect(key="compare-algorithms").value == [a for a in wlra_core.ALGORITHMS if a != "adam"]
-    assert at.slider(key="compare-ranks").value == (1, 20)
+    assert at.slider(key="compare-ranks-128").value == (1, 20)
     names, ranks = ["svd", "svd_w", "svd_w_practical", "em"], [1, 2, 3]
     at.multiselect(key="compare-algorithms").set_value(names)
-    at.slider(key="compare-ranks").set_value((1, 3))
+    at.slider(key="compare-ranks-128").set_value((1, 3))
     at.number_input(key="opt-em-n_iter").set_value(4)
     at.button(key="compare-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -136,8 +155,8 @@ def test_compare_run_plots_exactly_what_wlra_core_returns(shipped):
 
 def test_compare_shows_a_diverged_run_as_failed():
     at = fresh_app("pages/compare.py")
-    at.multiselect(key="compare-algorithms").set_value(["svd", "adam"])
-    at.slider(key="compare-ranks").set_value((5, 5))
+    at.multiselect(key="compare-algorithms").set_value(["svd", "adam"]).run()  # adam's settings appear
+    at.slider(key="compare-ranks-128").set_value((5, 5))
     at.number_input(key="opt-adam-n_epochs").set_value(2)
     at.number_input(key="opt-adam-learning_rate").set_value(1e30)
     at.button(key="compare-run").click().run()
@@ -151,14 +170,14 @@ def test_compare_shows_a_diverged_run_as_failed():
 
 def test_compare_rejects_an_invalid_option_with_its_message():
     at = fresh_app("pages/compare.py")
-    at.multiselect(key="compare-algorithms").set_value(["svd_w"])
+    at.multiselect(key="compare-algorithms").set_value(["svd_w"]).run()
     at.number_input(key="opt-svd_w-weight_rank").set_value(0).run()
     assert any("invalid weight_rank" in e.value for e in at.error)
 
 
 def test_refine_plots_em_histories_from_three_starts(shipped):
     at = fresh_app("pages/refine.py")
-    at.slider(key="refine-rank").set_value(5)
+    at.slider(key="refine-rank-100").set_value(5)
     at.slider(key="refine-iterations").set_value(6)
     at.button(key="refine-run").click().run()
     assert not at.exception and not at.error

@@ -170,3 +170,32 @@ def test_lower_bound_instance_validation():
         lower_bound_instance(10, 3, 1, 1)
     with pytest.raises(ValueError, match="n/r"):
         lower_bound_instance(12, 3, 5, 1)
+
+
+def test_lower_bound_demo_solutions():
+    from wlra_core.communication import LOWER_BOUND_SOLUTIONS, lower_bound_solution, recovery_report
+
+    instance = lower_bound_instance(30, 3, 5, 3, seed=1)
+    reports = {m: recovery_report(instance, lower_bound_solution(instance, m)) for m in LOWER_BOUND_SOLUTIONS}
+    for method in ("svd_w (weight rank r)", "A* (rank-k construction)"):
+        assert reports[method]["recovered"] and reports[method]["wrong_bits"] == 0
+        assert reports[method]["loss"] < 1e-20 and reports[method]["max_support_error"] < 1e-9
+    plain = reports["svd (unweighted)"]
+    assert plain["loss"] > 0 and not plain["recovered"] and plain["wrong_bits"] > 0
+    assert plain["bits"] == 5 * 3 * 3
+
+
+def test_bits_sweep_runs_the_protocol_per_value():
+    from wlra_core.communication import bits_sweep, sweep_values
+
+    base = Setting(n=40, d=30, sparsity=20, rank=2, weight_rank=1, eps=0.5, servers=2, bit_width=32)
+    values = sweep_values(base, "sparsity", 4)
+    assert values[0] == 1 and values[-1] == 40
+    rows = bits_sweep(base, "sparsity", values, noise=0)
+    for value, row in zip(values, rows):
+        setting = Setting(n=40, d=30, sparsity=value, rank=2, weight_rank=1, eps=0.5, servers=2, bit_width=32)
+        A, W = make_instance(setting, noise=0, seed=0)
+        assert row["CSS protocol (this run)"] == run_protocol(A, W, setting).n_bits
+        assert row["lower bound srk"] == value * 2
+    with pytest.raises(ValueError, match="parameter"):
+        bits_sweep(base, "n", [10])

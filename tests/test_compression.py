@@ -122,3 +122,21 @@ def test_compress_cli_table_csv_and_errors(tmp_path, capsys):
     assert main(["compress", str(plain), "--ranks", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "no trained model" in err and "\n" not in err
+
+
+def test_pareto_front_and_loss_accuracy_correlation():
+    from wlra_core.compression import loss_accuracy_correlation, pareto_front
+
+    rng = np.random.default_rng(0)
+    rows = [{"n_params": int(p), "accuracy": float(a), "relative_loss": float(l), "failed": False}
+            for p, a, l in zip(rng.integers(1, 50, 40), rng.random(40), rng.random(40))]
+    rows.append({"n_params": 1, "accuracy": float("nan"), "relative_loss": float("nan"), "failed": True})
+    front = pareto_front(rows)
+    ok = [r for r in rows if not r["failed"]]
+    # Brute force: a row is on the front iff no row has <= parameters and higher accuracy.
+    expected = [r for r in ok if not any(o["n_params"] <= r["n_params"] and o["accuracy"] > r["accuracy"] for o in ok)]
+    assert sorted(map(id, front)) == sorted(map(id, expected))
+    assert [r["n_params"] for r in front] == sorted(r["n_params"] for r in front)
+    monotone = [{"relative_loss": x, "accuracy": 1 - x ** 2, "failed": False} for x in (0.1, 0.3, 0.2, 0.9)]
+    assert loss_accuracy_correlation(monotone) == pytest.approx(-1.0)
+    assert np.isnan(loss_accuracy_correlation(monotone[:2]))

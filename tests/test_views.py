@@ -224,3 +224,14 @@ def test_teaching_example_line_turns_toward_heavy_points():
     assert abs(heavy.direction(heavy.weighted) @ toward) > abs(light.direction(light.weighted) @ toward) + 0.3
     with pytest.raises(ValueError, match="heavy_weight"):
         teaching_example(0.0)
+
+
+def test_heatmap_colour_range_ignores_tiny_outliers():
+    M = np.full((50, 50), 1e-3)
+    M[0, 0] = 1e-20  # one near-zero weight must not stretch the log scale over 17 decades
+    low, high = heatmap_view(M, log=True).color_range
+    assert -4 < low <= -3 <= high
+    signed = heatmap_view(np.array([[-2.0, 1.0], [0.5, 100.0]]))
+    assert signed.color_range[0] == -signed.color_range[1]
+    constant = heatmap_view(np.ones((3, 3)))
+    assert constant.color_range[0] < 1 < constant.color_range[1]

@@ -51,7 +51,9 @@ def parse_names(text: str) -> list[str]:
 def _load(path: str):
     from .datasets.io import load_problem
 
-    return load_problem(path)
+    # A local file the user names is trusted: no upload size caps (paper-size kernels
+    # such as colorectal_histology's 67500 x 1024 exceed them).
+    return load_problem(path, max_bytes=None, max_entries=None)
 
 
 def cmd_info(args) -> int:

@@ -51,11 +51,15 @@ __all__ = [
     "lower_bound_bits",
     "bits_table",
     "SWEEPABLE",
+    "sweep_values",
     "bits_sweep",
     "LowerBoundInstance",
     "block_diagonal_mask",
     "lower_bound_instance",
     "recover_dense",
+    "LOWER_BOUND_SOLUTIONS",
+    "lower_bound_solution",
+    "recovery_report",
 ]
 
 BIT_WIDTHS = (16, 32, 64)
@@ -560,6 +564,22 @@ def bits_table(run: ProtocolRun, A: np.ndarray) -> list[dict]:
 SWEEPABLE = ("sparsity", "d", "rank", "weight_rank", "eps", "servers")
 
 
+def sweep_values(base: Setting, parameter: str, n_points: int = 8) -> list:
+    """A geometric grid of values of ``parameter`` around ``base`` that keep it valid."""
+    if parameter not in SWEEPABLE:
+        raise ValueError(f"parameter must be one of {SWEEPABLE}, got {parameter!r}")
+    if parameter == "eps":
+        return [float(v) for v in np.geomspace(0.1, 2.0, n_points).round(3)]
+    low, high = {
+        "sparsity": (1, base.n),
+        "d": (max(base.rank, base.servers, 2), 4 * base.d),
+        "rank": (1, min(base.n, base.d, 32)),
+        "weight_rank": (1, 8),
+        "servers": (1, min(base.d, 32)),
+    }[parameter]
+    return [int(v) for v in np.unique(np.geomspace(low, high, n_points).round().astype(int))]
+
+
 def bits_sweep(base: Setting, parameter: str, values, *, noise: int = 1, selection: str = "pivoted_qr",
                seed: int = 0) -> list[dict]:
     """Run the protocol on a fresh instance for each value of one parameter of ``base``.
@@ -640,3 +660,44 @@ def recover_dense(instance: LowerBoundInstance, approx: np.ndarray) -> np.ndarra
     s, k = instance.s, instance.k
     rows = [approx[j * block:j * block + s, j * block:j * block + k] for j in range(instance.r)]
     return np.rint(np.vstack(rows)).astype(np.int64)
+
+
+# Solutions the lower-bound demo can try: label -> (algorithm or None for A*, uses weight rank).
+LOWER_BOUND_SOLUTIONS = {
+    "svd_w (weight rank r)": ("svd_w", True),
+    "A* (rank-k construction)": (None, False),
+    "svd (unweighted)": ("svd", False),
+    "em": ("em", False),
+    "als": ("als", False),
+}
+
+
+def lower_bound_solution(instance: LowerBoundInstance, method: str, *, seed: int = 0) -> np.ndarray:
+    """A solution of the rank-k WLRA problem on the hard instance (see :data:`LOWER_BOUND_SOLUTIONS`)."""
+    if method not in LOWER_BOUND_SOLUTIONS:
+        raise ValueError(f"method must be one of {list(LOWER_BOUND_SOLUTIONS)}, got {method!r}")
+    from .api import solve
+
+    name, with_weight_rank = LOWER_BOUND_SOLUTIONS[method]
+    if name is None:
+        return instance.A_star
+    options = {"weight_rank": instance.r} if with_weight_rank else {}
+    return solve(name, instance.A, instance.W, instance.k, seed=seed, **options).approx
+
+
+def recovery_report(instance: LowerBoundInstance, approx: np.ndarray) -> dict:
+    """What a solution reveals: its loss, its largest error on W's support, and A_dense.
+
+    ``recovered`` is True when rounding the solution's diagonal blocks gives back the
+    planted ``A_dense`` exactly (its ``s r k`` random bits).
+    """
+    support = instance.W > 0
+    dense = recover_dense(instance, approx)
+    return {
+        "loss": weighted_loss(instance.A, instance.W, approx),
+        "max_support_error": float(np.abs(approx - instance.A)[support].max()),
+        "recovered_dense": dense,
+        "wrong_bits": int(np.count_nonzero(dense != instance.A_dense)),
+        "recovered": bool(np.array_equal(dense, instance.A_dense)),
+        "bits": instance.A_dense.size,
+    }

@@ -19,6 +19,7 @@ from .result import WLRAResult
 __all__ = [
     "MODEL_KEYS",
     "require_model",
+    "network_inputs",
     "mlp_logits",
     "mlp_accuracy",
     "uncompressed_row",
@@ -26,6 +27,8 @@ __all__ = [
     "SWEEP_COLUMNS",
     "rows_to_csv",
     "format_table",
+    "pareto_front",
+    "loss_accuracy_correlation",
 ]
 
 MODEL_KEYS = ("hidden_bias", "output_kernel", "output_bias", "x_test", "y_test")
@@ -70,7 +73,20 @@ def require_model(problem: Problem) -> None:
         raise ValueError("model y_test must hold one label per row of x_test")
 
 
-def mlp_logits(problem: Problem, kernel: np.ndarray) -> np.ndarray:
+def network_inputs(problem: Problem) -> np.ndarray:
+    """The stored test inputs as the network sees them: float64 ``x_test * input_scale``.
+
+    Converting 10 000 Fashion-MNIST images costs about as much as one forward pass, so a
+    sweep computes this once and passes it to every evaluation.
+    """
+    require_model(problem)
+    scale = float(problem.meta.get("input_scale", 1.0))
+    inputs = np.asarray(problem.model["x_test"], dtype=np.float64)
+    inputs *= scale
+    return inputs
+
+
+def mlp_logits(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | None = None) -> np.ndarray:
     """Output logits of the problem's MLP with its hidden kernel replaced by ``kernel``.
 
     ``relu(x * input_scale @ kernel + hidden_bias) @ output_kernel + output_bias`` in
@@ -81,6 +97,8 @@ def mlp_logits(problem: Problem, kernel: np.ndarray) -> np.ndarray:
     problem : Problem
         A trained-MLP problem (``problem.model`` filled).
     kernel : ndarray of shape (n_inputs, hidden)
+    inputs : ndarray of shape (n_test, n_inputs), optional
+        :func:`network_inputs` of the problem, if already computed.
 
     Returns
     -------
@@ -90,23 +108,23 @@ def mlp_logits(problem: Problem, kernel: np.ndarray) -> np.ndarray:
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.shape != problem.shape:
         raise ValueError(f"kernel has shape {kernel.shape}, expected {problem.shape}")
+    if inputs is None:
+        inputs = network_inputs(problem)
     model = problem.model
-    scale = float(problem.meta.get("input_scale", 1.0))
     b1 = np.asarray(model["hidden_bias"], dtype=np.float64)
     W2 = np.asarray(model["output_kernel"], dtype=np.float64)
     b2 = np.asarray(model["output_bias"], dtype=np.float64)
-    x = model["x_test"]
-    logits = np.empty((x.shape[0], W2.shape[1]))
-    for start in range(0, x.shape[0], EVAL_BATCH):
+    logits = np.empty((inputs.shape[0], W2.shape[1]))
+    for start in range(0, inputs.shape[0], EVAL_BATCH):
         rows = slice(start, start + EVAL_BATCH)
-        hidden = np.maximum(np.asarray(x[rows], dtype=np.float64) * scale @ kernel + b1, 0.0)
+        hidden = np.maximum(inputs[rows] @ kernel + b1, 0.0)
         logits[rows] = hidden @ W2 + b2
     return logits
 
 
-def mlp_accuracy(problem: Problem, kernel: np.ndarray) -> float:
+def mlp_accuracy(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | None = None) -> float:
     """Test accuracy (fraction of argmax predictions equal to ``y_test``) with ``kernel``."""
-    predictions = np.argmax(mlp_logits(problem, kernel), axis=1)
+    predictions = np.argmax(mlp_logits(problem, kernel, inputs=inputs), axis=1)
     return float(np.mean(predictions == np.asarray(problem.model["y_test"])))
 
 
@@ -121,7 +139,7 @@ def uncompressed_row(problem: Problem) -> dict:
     }
 
 
-def _row(problem: Problem, result: WLRAResult) -> dict:
+def _row(problem: Problem, result: WLRAResult, inputs: np.ndarray) -> dict:
     n, d = problem.shape
     failed = result.failed or result.approx is None
     return {
@@ -131,7 +149,7 @@ def _row(problem: Problem, result: WLRAResult) -> dict:
         "compression_ratio": n * d / result.n_params if result.n_params > 0 else float("nan"),
         "loss": result.loss,
         "relative_loss": result.relative_loss,
-        "accuracy": float("nan") if failed else mlp_accuracy(problem, result.approx),
+        "accuracy": float("nan") if failed else mlp_accuracy(problem, result.approx, inputs=inputs),
         "seconds": result.seconds,
         "failed": result.failed,
         "message": result.message,
@@ -182,11 +200,12 @@ def compression_sweep(
     if not algorithms:
         raise ValueError("no algorithms given")
     options = dict(options or {})
+    inputs = network_inputs(problem)
     rows: list[dict] = []
 
     for index, name in enumerate(algorithms):
         def on_result(result: WLRAResult) -> None:
-            row = _row(problem, result)
+            row = _row(problem, result, inputs)
             # The dense approximation is only needed for the accuracy just computed;
             # releasing it keeps a sweep over large kernels at one n x d matrix at a time.
             result.approx = None
@@ -228,3 +247,36 @@ def format_table(rows: Iterable[dict]) -> str:
             f"{row['loss']:>11.4g} {row['relative_loss']:>9.4f} {row['accuracy']:>8.4f} {row['seconds']:>8.3f}{note}"
         )
     return "\n".join(lines)
+
+
+def pareto_front(rows: Iterable[dict]) -> list[dict]:
+    """Rows no other row beats: none has at most as many parameters and higher accuracy.
+
+    Failed rows are ignored; the front is returned by increasing ``n_params`` (and so
+    increasing accuracy).
+    """
+    ok = sorted((r for r in rows if not r["failed"] and np.isfinite(r["accuracy"])),
+                key=lambda r: (r["n_params"], -r["accuracy"]))
+    front: list[dict] = []
+    for row in ok:
+        if not front or row["accuracy"] > front[-1]["accuracy"]:
+            front.append(row)
+    return front
+
+
+def loss_accuracy_correlation(rows: Iterable[dict]) -> float:
+    """Spearman rank correlation of relative weighted loss and accuracy over the rows.
+
+    Near -1: a lower weighted loss reliably means a higher accuracy; near 0 or positive:
+    the loss does not predict accuracy. NaN with fewer than 3 usable rows.
+    """
+    from scipy.stats import spearmanr
+
+    ok = [r for r in rows if not r["failed"] and np.isfinite(r["accuracy"]) and np.isfinite(r["relative_loss"])]
+    if len(ok) < 3:
+        return float("nan")
+    losses = [r["relative_loss"] for r in ok]
+    accuracies = [r["accuracy"] for r in ok]
+    if np.ptp(losses) == 0 or np.ptp(accuracies) == 0:
+        return float("nan")
+    return float(spearmanr(losses, accuracies).statistic)

@@ -31,6 +31,7 @@ __all__ = [
     "AXES",
     "RANDOM_SELECTIONS",
     "max_selected",
+    "size_grid",
     "select_features",
     "selection_curve",
     "summarize_curve",
@@ -48,6 +49,13 @@ def max_selected(shape: tuple[int, int], axis: str) -> int:
     if axis not in AXES:
         raise ValueError(f"axis must be one of {AXES}, got {axis!r}")
     return shape[1] if axis == "columns" else shape[0]
+
+
+def size_grid(largest: int, n_points: int = 20) -> list[int]:
+    """About ``n_points`` numbers of selected columns from 1 to ``largest`` (geometric spacing)."""
+    if largest < 1 or n_points < 1:
+        raise ValueError(f"largest and n_points must be >= 1, got {largest} and {n_points}")
+    return [int(v) for v in np.unique(np.geomspace(1, largest, n_points).round().astype(int))]
 
 
 def select_features(A, W, n_selected: int, *, selection: str = "pivoted_qr", axis: str = "columns",

@@ -98,6 +98,10 @@ class HeatmapView:
     log : bool
     signed : bool
         True when ``z`` holds signed values (draw with a diverging colour scale).
+    color_range : tuple of float
+        Colour limits that ignore outliers: the 2nd to 100th percentile on a log scale
+        (a few 1e-20 weights would otherwise wash out every other decade), +- the 99th
+        percentile of magnitudes for signed values, else the 0.5th to 99.5th percentile.
     """
 
     z: np.ndarray
@@ -106,6 +110,7 @@ class HeatmapView:
     block: tuple[int, int]
     log: bool
     signed: bool
+    color_range: tuple[float, float]
 
 
 def _block_starts(length: int, max_blocks: int) -> np.ndarray:
@@ -130,7 +135,23 @@ def heatmap_view(M: np.ndarray, *, log: bool = False, max_cells: int = DISPLAY_C
         z = np.log10(z, out=np.full_like(z, np.nan), where=z > 0)
     signed = not log and bool((M < 0).any())
     block = (int(rows[1] - rows[0]) if rows.size > 1 else n, int(cols[1] - cols[0]) if cols.size > 1 else d)
-    return HeatmapView(z.astype(np.float32), rows, cols, block, log, signed)
+    return HeatmapView(z.astype(np.float32), rows, cols, block, log, signed, _color_range(z, log, signed))
+
+
+def _color_range(z: np.ndarray, log: bool, signed: bool) -> tuple[float, float]:
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    if log:
+        low, high = np.percentile(finite, [2, 100])
+    elif signed:
+        high = float(np.percentile(np.abs(finite), 99))
+        low = -high
+    else:
+        low, high = np.percentile(finite, [0.5, 99.5])
+    if not high > low:  # constant matrix
+        low, high = low - 0.5, high + 0.5
+    return float(low), float(high)
 
 
 @dataclass

@@ -62,8 +62,8 @@ def em_iterations(
         Right singular vectors spanning the row space of ``X``; they join the randomized
         search space of the first iteration (later iterations use their predecessor's).
     """
-    Q = W * W
-    Q /= Q.max()
+    Q = W / W.max()
+    Q *= Q  # W^2 / max(W^2), without squaring W itself (no overflow for huge weights)
     filled = np.empty_like(A)
     monitor.record(0, weighted_loss(A, W, X))
     for iteration in range(1, n_iter + 1):

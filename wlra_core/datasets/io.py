@@ -48,7 +48,10 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DEFAULT_PROBLEM_PATH = DATA_DIR / "fashion_mnist_mlp.npz"
 
 _MODEL_PREFIX = "model_"
-_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:.1f} MiB" if n_bytes >= 2**20 else f"{n_bytes:,} bytes"
 
 
 class _Limits:
@@ -60,10 +63,7 @@ class _Limits:
 
     def check_bytes(self, label: str, size: int) -> None:
         if self.max_bytes is not None and size > self.max_bytes:
-            raise ValueError(
-                f"{label}: file is {size / 2**20:.1f} MiB; the limit is "
-                f"{self.max_bytes / 2**20:.0f} MiB"
-            )
+            raise ValueError(f"{label}: file is {_size(size)}; the limit is {_size(self.max_bytes)}")
 
     def check_shape(self, label: str, shape: tuple[int, ...]) -> None:
         entries = int(np.prod(shape, dtype=np.int64))

@@ -148,6 +148,11 @@ def _image_data(spec, x_train, y_train, x_test, y_test, source, location, max_tr
             )
         if x.shape[0] == 0:
             raise ValueError(f"{spec.name} {split} split is empty ({location})")
+    for split, y in (("train", y_train), ("test", y_test)):
+        if y.min() < 0 or y.max() >= spec.n_classes:
+            raise ValueError(
+                f"{spec.name} {split} labels span {y.min()}..{y.max()}, expected 0..{spec.n_classes - 1}"
+            )
     return ImageData(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), source, location)
 
 
