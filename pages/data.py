@@ -124,11 +124,11 @@ else:
     upload_a = st.file_uploader("Matrix A", type=UPLOAD_TYPES, key="upload-A")
     upload_w = st.file_uploader("Weights W (optional)", type=UPLOAD_TYPES, key="upload-W")
     if st.button("Load the uploaded files", type="primary", key="load-upload", disabled=upload_a is None):
-        try_load(lambda: load_problem(upload_a, weights=upload_w), upload_a.name)
+        try_load(lambda: load_problem(upload_a, weights=upload_w), "the upload")
 
 st.divider()
 problem, key = current_problem()
 st.subheader("Current problem")
 st.markdown(problem_summary(problem))
-st.dataframe([{"fact": name, "value": str(value)} for name, value in facts(key, problem).items()],
-             hide_index=True)
+st.table([{"fact": name, "value": str(value)} for name, value in facts(key, problem).items()],
+         hide_index=True, hide_header=True, width="content")

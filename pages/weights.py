@@ -71,7 +71,8 @@ for tab, (name, view) in zip(st.tabs(list(views)), views.items()):
         fig.update_layout(title=f"{name}{note}", height=520, margin=dict(l=10, r=10, t=50, b=10))
         fig.update_yaxes(autorange="reversed", title="row")
         fig.update_xaxes(title="column")
-        chart(fig, CAPTIONS[name] + (" Large matrices are shown as block means." if aggregated else ""),
+        notes = (" White: exactly zero." if view.log else "") + (" Large matrices are shown as block means." if aggregated else "")
+        chart(fig, CAPTIONS[name] + notes,
               key=f"heatmap-{name}")
 
 left, right = st.columns(2)

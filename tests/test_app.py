@@ -91,7 +91,7 @@ def test_home_explains_and_moves_the_weighted_fit(shipped):
 
 def test_data_page_shows_the_facts_of_the_shipped_problem(shipped):
     at = fresh_app("pages/data.py")
-    table = at.dataframe[0].value
+    table = at.table[0].value
     facts = dict(zip(table["fact"], table["value"]))
     assert facts["shape"] == "784 x 128"
     assert facts["zero rows of W"] == str(int(np.sum(~shipped.W.any(axis=1))))
@@ -216,7 +216,8 @@ def test_bad_upload_shows_the_loader_message_and_keeps_the_problem(shipped):
         assert not at.exception
         assert at.session_state["problem"].name == "mine"
         assert "**mine**" in " ".join(m.value for m in at.sidebar.markdown)
-    assert dict(zip(*at.dataframe[0].value.T.values))["shape"] == "30 x 20"
+    table = at.table[0].value
+    assert dict(zip(table["fact"], table["value"]))["shape"] == "30 x 20"
 
 
 def test_synthetic_problem_survives_page_switches():

@@ -111,9 +111,13 @@ def sidebar_problem(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
 
 
-def shoot(page, name: str, anchor=None) -> None:
+def shoot(page, name: str, anchor=None, *, top: bool = False) -> None:
+    """Screenshot the viewport, scrolled to ``anchor`` (to its top edge when ``top``)."""
     if anchor is not None:
-        anchor.scroll_into_view_if_needed()
+        if top:
+            anchor.evaluate("element => element.scrollIntoView({block: 'start'})")
+        else:
+            anchor.scroll_into_view_if_needed()
         page.wait_for_timeout(500)  # let plotly finish its transition
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
@@ -137,7 +141,7 @@ def test_walk_the_dashboard(page, tmp_path):
     bad.write_text("1,2,3\n4,5\n")
     page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(str(bad))
     page.get_by_text("ragged.csv").first.wait_for()
-    page.get_by_role("button", name="Load the uploaded files").click()
+    page.locator(".st-key-load-upload button").click()
     error = page.locator('[data-testid="stAlertContentError"]')
     error.wait_for()
     assert "ragged rows" in error.inner_text() and "previously loaded problem is kept" in error.inner_text()
@@ -156,29 +160,30 @@ def test_walk_the_dashboard(page, tmp_path):
     open_page(page, "Compare")
     assert "fashion_mnist MLP" in sidebar_problem(page)
     assert charts(page).count() == 0
-    page.get_by_role("button", name="Run").click()
+    page.locator(".st-key-compare-run button").click()
     charts(page).first.wait_for()
-    page.get_by_role("button", name="Stop").wait_for()
+    stop = page.locator(".st-key-compare-stop button")
+    stop.wait_for()
     legend = page.locator(".js-plotly-plot").first.locator(".legendtext")
     try:  # a few algorithms' curves for the screenshot, then stop the sweep
         page.wait_for_function("() => document.querySelector('.js-plotly-plot')"
                                "?.querySelectorAll('.legendtext').length >= 4", timeout=60_000)
     except Exception:  # noqa: BLE001 - a slow machine: stop with what there is
         pass
-    page.get_by_role("button", name="Stop").click()
+    stop.click()
     page.get_by_text(re.compile(r"^Stopped\.")).wait_for()
     wait_idle(page)
     assert charts(page).count() == 3
-    assert legend.count() >= 1 and legend.first.inner_text() == "svd"
+    assert legend.count() >= 1 and legend.first.text_content() == "svd"
     no_exception(page)
-    shoot(page, "compare", anchor=charts(page).first)
+    shoot(page, "compare", anchor=page.get_by_text(re.compile(r"^Stopped\.")), top=True)
 
     # Refine: the paper's Figure 4.
     open_page(page, "Refine")
-    page.get_by_role("button", name="Run EM from three starts").click()
+    page.locator(".st-key-refine-run button").click()
     charts(page).nth(1).wait_for()
     wait_idle(page)
-    names = charts(page).first.locator(".legendtext").all_inner_texts()
+    names = charts(page).first.locator(".legendtext").all_text_contents()
     assert names == ["EM from svd_w_practical (svd_w_em)", "EM from zero", "EM from svd"]
     no_exception(page)
     shoot(page, "refine", anchor=charts(page).first)

@@ -104,6 +104,7 @@ def test_coordinator_output_from_payload_equals_direct_solution(servers, bit_wid
     np.testing.assert_allclose(run.approx, direct, rtol=1e-9, atol=1e-9 * np.abs(direct).max())
     assert run.loss == pytest.approx(wlra_core.weighted_loss(A, W, direct), rel=1e-9)
     assert run.lower_bound == pytest.approx(tail_mass(WA, 4))
+    assert run.approximation_ratio == pytest.approx(run.loss / run.lower_bound)
     assert run.n_bits <= protocol_bits_bound(setting)
     assert run.n_bytes == sum(math.ceil(m.n_bits / 8) for m in run.messages)
     if servers > 1:
@@ -120,6 +121,7 @@ def test_protocol_is_near_optimal_on_a_planted_instance():
     run = run_protocol(A, W, setting)
     # A has rank k, so W o A has rank rk and the CSS protocol is exact.
     assert run.loss <= 1e-12 * wlra_core.weighted_mass(A, W)
+    assert run.approximation_ratio == 1.0
     assert run.n_bits < raw_bits(A, setting)["sparse"]
 
 

@@ -101,6 +101,10 @@ def test_problem_without_model_is_a_clear_error():
         compression_sweep(plain, ["svd"], [1])
     with pytest.raises(ValueError, match="kernel has shape"):
         mlp_accuracy(mlp_problem(), np.ones((3, 3)))
+    broken = mlp_problem()
+    broken.model["x_test"] = broken.model["x_test"][:, :5]
+    with pytest.raises(ValueError, match=r"model x_test has shape \(400, 5\), expected \* x 16"):
+        compression_sweep(broken, ["svd"], [1])
 
 
 def test_compress_cli_table_csv_and_errors(tmp_path, capsys):
@@ -140,3 +144,13 @@ def test_pareto_front_and_loss_accuracy_correlation():
     monotone = [{"relative_loss": x, "accuracy": 1 - x ** 2, "failed": False} for x in (0.1, 0.3, 0.2, 0.9)]
     assert loss_accuracy_correlation(monotone) == pytest.approx(-1.0)
     assert np.isnan(loss_accuracy_correlation(monotone[:2]))
+
+
+def test_shipped_problem_accuracy_matches_the_keras_evaluation_recorded_at_training():
+    from wlra_core.datasets.io import default_problem
+
+    problem = default_problem()
+    n_test = problem.model["y_test"].size
+    # meta["test_accuracy"] is Keras' float32 evaluation of the same weights on the same test set;
+    # float64 here may flip at most a near-tie or two.
+    assert abs(mlp_accuracy(problem, problem.A) - problem.meta["test_accuracy"]) <= 2 / n_test

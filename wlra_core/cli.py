@@ -83,9 +83,10 @@ def cmd_bench(args) -> int:
 def cmd_compress(args) -> int:
     from .compression import compression_sweep, format_table, rows_to_csv, uncompressed_row
 
+    algorithms, ranks = parse_names(args.algorithms), parse_ranks(args.ranks)
     problem = _load(args.problem)
     rows = [uncompressed_row(problem)]
-    rows += compression_sweep(problem, parse_names(args.algorithms), parse_ranks(args.ranks), seed=args.seed)
+    rows += compression_sweep(problem, algorithms, ranks, seed=args.seed)
     print(format_table(rows))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .algorithms.css import select_columns
-from .linalg import divide_by_weights, numerical_rank, tail_mass, weighted_loss
+from .linalg import divide_by_weights, numerical_rank, tail_mass, weighted_loss, weighted_mass
 
 __all__ = [
     "BIT_WIDTHS",
@@ -350,6 +350,8 @@ class ProtocolRun:
         ``||W o (A - approx)||_F^2``.
     lower_bound : float
         ``||(W o A)_{-rk}||_F^2``, a lower bound on the rank-k optimum when rank(W) <= r.
+    reference : float
+        ``||W o A||_F^2``, the loss of the zero matrix.
     weight_rank_observed : int
         Numerical rank of W (the bound is proven only if this is <= r).
     """
@@ -361,6 +363,7 @@ class ProtocolRun:
     approx: np.ndarray
     loss: float
     lower_bound: float
+    reference: float
     weight_rank_observed: int
     extra: dict = field(default_factory=dict)
 
@@ -380,10 +383,15 @@ class ProtocolRun:
 
     @property
     def approximation_ratio(self) -> float:
-        """loss / lower bound: an upper bound on the true approximation factor."""
-        if self.lower_bound > 0:
+        """loss / lower bound: an upper bound on the true approximation factor.
+
+        Both are compared with ``||W o A||_F^2`` first: when the bound is zero up to
+        rounding, an exact solution has ratio 1 and any other an infinite ratio.
+        """
+        tolerance = 1e-12 * self.reference
+        if self.lower_bound > tolerance:
             return self.loss / self.lower_bound
-        return 1.0 if self.loss <= 1e-9 * max(1.0, float(np.abs(self.approx).max())) else float("inf")
+        return 1.0 if self.loss <= tolerance else float("inf")
 
 
 def _selection_rank(setting: Setting, n_columns: int) -> int:
@@ -488,6 +496,7 @@ def run_protocol(
         approx=approx,
         loss=weighted_loss(A.astype(np.float64), W, approx),
         lower_bound=tail_mass(WA, min(setting.weight_rank * setting.rank, min(n, d))),
+        reference=weighted_mass(A.astype(np.float64), W),
         weight_rank_observed=numerical_rank(W),
         extra={"selection": selection, "seed": seed},
     )

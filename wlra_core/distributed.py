@@ -5,14 +5,15 @@ Two jobs:
 * :func:`run_sweep` / :func:`run_problems_sweep` run algorithms x ranks x trials (over one
   problem, or many such as every layer of a model) as one task per (problem, algorithm,
   trial). Each task is exactly the in-process path of :func:`wlra_core.bench.iter_sweep`
-  (``solve_ranks`` with seed ``trial_seed(seed, trial)``), so the rows are the same
-  apart from wall time: bit for bit when the in-process BLAS is single-threaded like the
-  workers', otherwise up to floating-point rounding (~1e-15 relative). A and W are scattered to the workers once, not embedded in the graph.
+  (``solve_ranks`` with seed ``trial_seed(seed, trial)``), so the rows are the same apart
+  from wall time: bit for bit when the in-process BLAS is single-threaded like the
+  workers', otherwise up to floating-point rounding. A and W are scattered to the
+  workers once, not embedded in the graph.
 * :func:`svd_w_dask` is Algorithm 1 in the paper's m-server setting: the columns of A and W
   are partitioned among workers, ``W o A`` and the division by W happen chunk by chunk,
   and the rank-rk approximation of ``W o A`` comes from
-  :func:`dask.array.linalg.svd_compressed`; only sketches of size n x (rk + p) and
-  (rk + p) x d_i travel, never a whole chunk of A. :func:`column_partitioned` builds such
+  :func:`dask.array.linalg.svd_compressed`; only sketches and factors of size n x (rk + p)
+  and (rk + p) x d_i travel between workers, never a chunk of A or W. :func:`column_partitioned` builds such
   arrays from a per-chunk generator, so no n x d array is ever held by one process.
 
 Clusters: ``scheduler=None`` (or ``"local"``) starts a :class:`distributed.LocalCluster`
@@ -26,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 

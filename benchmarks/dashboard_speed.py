@@ -1,0 +1,179 @@
+"""Dashboard speed figures (issue 4), measured, printed, never asserted.
+
+Targets: the landing page renders <= 2 s after the server is up, with no TensorFlow
+import on its path; Compare on the shipped problem with svd, svd_w, svd_w_practical, em,
+svd_w_em, greedy, als, fwsvd and sample over ranks 1-20, 1 trial, finishes <= 30 s with
+the first points on screen within 2 s.
+
+Usage::
+
+    .venv/bin/python benchmarks/dashboard_speed.py            # everything
+    .venv/bin/python benchmarks/dashboard_speed.py --no-browser
+
+What is measured:
+
+1. Import path: the home page run in-process (AppTest); which heavy modules it loaded.
+2. Landing page: ``streamlit run app.py`` started; seconds until /_stcore/health answers;
+   then, for fresh browser sessions (Debian's Chromium via Playwright), seconds from
+   navigation until both charts of the home page are drawn (the first session also pays
+   the server's first imports and the shipped problem's load).
+3. Compare, orchestration only (no browser): :func:`wlra_core.views.run_compare` with the
+   nine algorithms; seconds to the first result, in total and per algorithm.
+4. Compare in the browser: the Compare page with the same nine algorithms (css removed
+   from the default selection), Run clicked; seconds until the first chart is drawn and
+   until the run reports Done.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+NINE = ("svd", "svd_w", "svd_w_practical", "em", "svd_w_em", "greedy", "als", "fwsvd", "sample")
+HEAVY_MODULES = ("tensorflow", "tensorflow_datasets", "sklearn", "pandas", "scipy.io", "dask")
+
+
+def import_path() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    start = time.perf_counter()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    seconds = time.perf_counter() - start
+    loaded = [m for m in HEAVY_MODULES if m in sys.modules]
+    print(f"home page, in-process first run: {seconds:.2f} s; exceptions: {len(at.exception)}")
+    print(f"heavy modules loaded on the landing path: {', '.join(loaded) or 'none'}"
+          f"  (tensorflow imported: {'tensorflow' in sys.modules})")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, log):
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return process, time.perf_counter() - start
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("streamlit exited; see its log")
+            time.sleep(0.05)
+
+
+def browser_figures(sessions: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    log_path = Path("/tmp") / f"wlra_dashboard_speed_{port}.log"
+    with open(log_path, "w") as log:
+        process, up = start_server(port, log)
+    url = f"http://127.0.0.1:{port}"
+    print(f"server up (health ok) after {up:.2f} s")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for session in range(1, sessions + 1):
+                    context = browser.new_context(viewport={"width": 1280, "height": 860})
+                    page = context.new_page()
+                    start = time.perf_counter()
+                    page.goto(url)
+                    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=120_000)
+                    label = "cold server" if session == 1 else "warm"
+                    print(f"landing page, session {session} ({label}): charts drawn "
+                          f"{time.perf_counter() - start:.2f} s after navigation")
+                    context.close()
+                compare_in_browser(browser, url)
+            finally:
+                browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def compare_in_browser(browser, url: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(url)
+    page.locator('[data-testid="stSidebarNavLink"]', has_text="Compare").click()
+    page.locator(".st-key-compare-run button").wait_for()
+    page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').click()
+    page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').wait_for(state="detached")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    start = time.perf_counter()
+    page.locator(".st-key-compare-run button").click()
+    page.locator(".js-plotly-plot").first.wait_for()
+    first = time.perf_counter() - start
+    page.get_by_text(re.compile(r"^Done: ")).wait_for(timeout=600_000)
+    total = time.perf_counter() - start
+    legend = page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
+    print(f"Compare in the browser ({len(legend)} algorithms: {', '.join(legend)}), ranks 1-20, 1 trial: "
+          f"first chart {first:.2f} s after Run, Done after {total:.2f} s")
+    context.close()
+
+
+def compare_orchestration() -> None:
+    from wlra_core.datasets.io import default_problem
+    from wlra_core.views import ResultCache, fingerprint, make_plan, run_compare
+
+    problem = default_problem()
+    plan = make_plan(problem, fingerprint(problem), NINE, range(1, 21), trials=1)
+    start = time.perf_counter()
+    first = None
+    finished: dict[str, float] = {}
+    for update in run_compare(problem, plan, ResultCache()):
+        if update.row is not None:
+            now = time.perf_counter() - start
+            first = now if first is None else first
+            finished[update.row["algorithm"]] = now
+    total = time.perf_counter() - start
+    print(f"Compare orchestration ({len(NINE)} algorithms x 20 ranks, 1 trial, {problem.shape[0]} x "
+          f"{problem.shape[1]}): first result {first:.2f} s, all {plan.size} results {total:.2f} s")
+    previous = 0.0
+    for name in NINE:
+        print(f"  {name:<16} {finished[name] - previous:7.2f} s")
+        previous = finished[name]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-browser", action="store_true", help="skip the server and browser figures")
+    parser.add_argument("--sessions", type=int, default=3, help="landing page sessions to time")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    import_path()
+    compare_orchestration()
+    if not args.no_browser:
+        if not Path(CHROMIUM).exists():
+            print(f"browser figures skipped: {CHROMIUM} is not installed")
+        else:
+            browser_figures(args.sessions)
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
