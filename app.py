@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._shared import current_problem, show_sidebar
+from pages._shared import framed, loaded_problem, show_sidebar
 
 ROOT = Path(__file__).resolve().parent
 
@@ -37,8 +37,9 @@ if beyond:
 
 page = st.navigation(sections)
 problem_box = st.sidebar.empty()
-current_problem()
+loaded_problem()
 show_sidebar(problem_box)
-page.run()
+with framed():
+    page.run()
 # The page may have loaded another problem: show the one now current.
 show_sidebar(problem_box)

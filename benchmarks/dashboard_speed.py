@@ -14,13 +14,14 @@ What is measured:
 
 1. Import path: the home page run in-process (AppTest); which heavy modules it loaded.
 2. Landing page: ``streamlit run app.py`` started; seconds until /_stcore/health answers;
-   then, for fresh browser sessions (Debian's Chromium via Playwright), seconds from
-   navigation until both charts of the home page are drawn (the first session also pays
-   the server's first imports and the shipped problem's load).
+   then, for new sessions (tabs of one Chromium via Playwright), seconds from navigation
+   until the title, and until the whole page (both example panels and the links) shows.
+   The first session also pays the server's first imports and the shipped problem's load,
+   and an empty browser cache.
 3. Compare, orchestration only (no browser): :func:`wlra_core.views.run_compare` with the
    nine algorithms; seconds to the first result, in total and per algorithm.
 4. Compare in the browser: the Compare page with the same nine algorithms (css removed
-   from the default selection), Run clicked; seconds until the first chart is drawn and
+   from the default selection), Run clicked; seconds until the first curve is drawn and
    until the run reports Done.
 """
 from __future__ import annotations
@@ -43,6 +44,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 NINE = ("svd", "svd_w", "svd_w_practical", "em", "svd_w_em", "greedy", "als", "fwsvd", "sample")
 HEAVY_MODULES = ("tensorflow", "tensorflow_datasets", "sklearn", "pandas", "scipy.io", "dask")
+
+
+# What app.py, pages/_shared.py and pages/home.py import (the shipped problem's loader included).
+LANDING_IMPORTS = ("streamlit", "plotly.graph_objects", "wlra_core", "wlra_core.views", "wlra_core.datasets.io")
+
+
+def import_times() -> None:
+    """``python -X importtime`` of the landing page's imports, in a fresh interpreter."""
+    code = "import " + ", ".join(LANDING_IMPORTS)
+    report = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stderr
+    cumulative = {}
+    for line in report.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            cumulative[parts[2].strip()] = int(parts[1]) / 1e6
+    top = ", ".join(f"{name} {cumulative[name]:.2f} s" for name in LANDING_IMPORTS if name in cumulative)
+    tf = sorted(name for name in cumulative if name.split(".")[0] in ("tensorflow", "tensorflow_datasets", "keras"))
+    print(f"python -X importtime, landing imports (cumulative): {top}")
+    print(f"TensorFlow/Keras modules among them: {len(tf)}")
 
 
 def import_path() -> None:
@@ -96,16 +117,20 @@ def browser_figures(sessions: int) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
+                context = browser.new_context(viewport={"width": 1280, "height": 860})
                 for session in range(1, sessions + 1):
-                    context = browser.new_context(viewport={"width": 1280, "height": 860})
                     page = context.new_page()
                     start = time.perf_counter()
                     page.goto(url)
-                    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=120_000)
-                    label = "cold server" if session == 1 else "warm"
-                    print(f"landing page, session {session} ({label}): charts drawn "
-                          f"{time.perf_counter() - start:.2f} s after navigation")
-                    context.close()
+                    page.get_by_role("heading", name="WLRA Explorer", level=1).wait_for(timeout=120_000)
+                    title = time.perf_counter() - start
+                    page.locator('[data-testid="stImage"] img').nth(1).wait_for(timeout=120_000)
+                    page.locator('[data-testid="stPageLink"]').last.wait_for(timeout=120_000)
+                    label = "cold server, empty browser cache" if session == 1 else "browser cache warm"
+                    print(f"landing page, session {session} ({label}): title {title:.2f} s, whole page "
+                          f"(both example panels, links) {time.perf_counter() - start:.2f} s after navigation")
+                    page.close()
+                context.close()
                 compare_in_browser(browser, url)
             finally:
                 browser.close()
@@ -121,18 +146,19 @@ def compare_in_browser(browser, url: str) -> None:
     page.goto(url)
     page.locator('[data-testid="stSidebarNavLink"]', has_text="Compare").click()
     page.locator(".st-key-compare-run button").wait_for()
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # the empty charts
     page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').click()
     page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').wait_for(state="detached")
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
     start = time.perf_counter()
     page.locator(".st-key-compare-run button").click()
-    page.locator(".js-plotly-plot").first.wait_for()
+    page.locator(".js-plotly-plot .legendtext").first.wait_for()  # the first curve
     first = time.perf_counter() - start
     page.get_by_text(re.compile(r"^Done: ")).wait_for(timeout=600_000)
     total = time.perf_counter() - start
     legend = page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
     print(f"Compare in the browser ({len(legend)} algorithms: {', '.join(legend)}), ranks 1-20, 1 trial: "
-          f"first chart {first:.2f} s after Run, Done after {total:.2f} s")
+          f"first points {first:.2f} s after Run, Done after {total:.2f} s")
     context.close()
 
 
@@ -165,6 +191,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=3, help="landing page sessions to time")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    import_times()
     import_path()
     compare_orchestration()
     if not args.no_browser:

@@ -11,6 +11,9 @@ Only :func:`set_problem` writes them, so a failed load never replaces a good pro
 """
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
+
 import streamlit as st
 
 from wlra_core import Problem
@@ -18,6 +21,41 @@ from wlra_core.views import fingerprint
 
 PROBLEM = "problem"
 FINGERPRINT = "problem_fingerprint"
+REFRAMED = "_wlra_reframed"
+
+# True while app.py runs a page (see require_frame).
+_FRAMED = contextvars.ContextVar("wlra_framed", default=False)
+
+
+@contextmanager
+def framed():
+    """app.py runs the selected page inside this."""
+    token = _FRAMED.set(True)
+    try:
+        yield
+    finally:
+        _FRAMED.reset(token)
+
+
+def require_frame() -> None:
+    """Rerun once through app.py when a page runs on its own.
+
+    With a ``pages/`` folder next to app.py, Streamlit starts in its legacy multipage
+    mode: on a fresh server, the first request for a page URL (e.g. /compare) runs that
+    page file alone -- no app.py, so no sidebar and a navigation listing every file.
+    The legacy mode ends for good when app.py's ``st.navigation`` runs, which it never
+    does while the mode lasts, unless a visitor opens the home URL. So leave the mode the
+    way ``st.navigation`` does and rerun the same page through app.py. (AppTest re-enters
+    the legacy mode before every run, so its runs take this path too.)
+    """
+    if _FRAMED.get():
+        st.session_state.pop(REFRAMED, None)
+    elif not st.session_state.get(REFRAMED):
+        st.session_state[REFRAMED] = True  # once: `streamlit run pages/x.py` must not loop
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False  # what st.navigation itself does first
+        st.rerun()
 
 
 @st.cache_resource(show_spinner="Loading the shipped Fashion-MNIST problem...")
@@ -36,6 +74,12 @@ def set_problem(problem: Problem, problem_fingerprint: str | None = None) -> Non
 
 
 def current_problem() -> tuple[Problem, str]:
+    """For pages: the session's problem and fingerprint (see :func:`loaded_problem`)."""
+    require_frame()
+    return loaded_problem()
+
+
+def loaded_problem() -> tuple[Problem, str]:
     """The session's problem and fingerprint; the shipped problem on first use.
 
     Stops the page with an error if there is no problem and the shipped one is missing.

@@ -74,9 +74,13 @@ def series_figure(series: dict, order, *, x: str, value: str, title: str, y_titl
             hovertemplate=f"{name}<br>rank %{{customdata[0]}}, %{{customdata[1]}} parameters"
                           f"<br>{value} %{{y:.4g}}<extra></extra>",
         ))
+    if not fig.data:
+        fig.add_annotation(text="Press Run: the curves appear here as results arrive",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10),
                       legend=dict(font=dict(size=11)))
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
+    # Log axes label minor ticks with bare digits (2, 3 ...); ".2g" gives 0.02, 0.03 instead.
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear", tickformat=".2g" if log_y else None)
     fig.update_xaxes(title="rank k" if x == "rank" else "stored parameters", type="log" if log_x else "linear")
     return fig
 
@@ -182,11 +186,11 @@ if run:
     status.success(f"Done: {new} new results in {time.perf_counter() - started:.1f} s "
                    f"({plan.size - new} from the cache).")
 
-if not rows:
-    st.info("Press Run to compute the charts.")
-    st.stop()
-
+# Without results the charts are drawn empty: their axes show what is coming, and the
+# browser loads the chart library before Run, so the first points appear at once.
 draw(rows, plan.algorithms, slots, value=value, log_y=log_y, tag="final")
+if not rows:
+    st.stop()
 
 failed = [r for r in rows if r["failed"]]
 for message in errors:

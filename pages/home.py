@@ -1,11 +1,11 @@
 """Home: what WLRA is, one live rank-1 example, and where to go next."""
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import chart
+from pages._shared import require_frame
 from wlra_core.views import TeachingExample, teaching_example
 
+require_frame()
 st.title("WLRA Explorer")
 st.markdown(
     r"""
@@ -33,39 +33,56 @@ heavy_weight = st.slider(
 example = teaching_example(heavy_weight)
 
 
-def fit_figure(ex: TeachingExample, result, title: str) -> go.Figure:
+# The example is drawn as plain SVG: the landing page then needs no chart library in the
+# browser (plotly.js is a 4.7 MB script) and shows everything within a second.
+PANEL = 360  # pixels
+COLORS = {"light": "#1f77b4", "heavy": "#ff7f0e", "fit": "#2ca02c", "residual": "#b0b0b0", "axis": "#d9d9d9"}
+
+
+def fit_svg(ex: TeachingExample, result, title: str) -> str:
+    """One panel: the rows of A as points (area ~ weight), the rank-1 line and the residuals."""
+    reach = 1.15 * float(np.abs(ex.A).max())
+
+    def px(x, y):
+        return (PANEL / 2 * (1 + x / reach), PANEL / 2 * (1 - y / reach))
+
     direction = TeachingExample.direction(result)
-    reach = 1.15 * np.abs(ex.A).max()
-    size = 8 + 14 * np.sqrt(ex.W[:, 0] / ex.W[:, 0].max())
-    colors = np.where(ex.heavy, "#ff7f0e", "#1f77b4")
-    fig = go.Figure()
-    # Residual segments: each point to its fitted position (rows of the rank-1 approximation).
-    seg_x = np.column_stack([ex.A[:, 0], result.approx[:, 0], np.full(len(ex.A), np.nan)]).ravel()
-    seg_y = np.column_stack([ex.A[:, 1], result.approx[:, 1], np.full(len(ex.A), np.nan)]).ravel()
-    fig.add_trace(go.Scatter(x=seg_x, y=seg_y, mode="lines", line=dict(color="#bbbbbb", width=1),
-                             name="residuals", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[-reach * direction[0], reach * direction[0]],
-                             y=[-reach * direction[1], reach * direction[1]],
-                             mode="lines", line=dict(color="#2ca02c", width=3), name="rank-1 fit"))
-    fig.add_trace(go.Scatter(x=ex.A[:, 0], y=ex.A[:, 1], mode="markers", name="rows of A",
-                             marker=dict(size=size, color=colors, line=dict(width=1, color="white")),
-                             customdata=ex.W[:, 0], hovertemplate="(%{x:.2f}, %{y:.2f}) weight %{customdata}"))
-    fig.update_layout(title=f"{title}<br><sup>weighted loss {result.loss:.1f}</sup>", height=380,
-                      margin=dict(l=10, r=10, t=60, b=10), showlegend=False)
-    fig.update_xaxes(range=[-reach, reach], zeroline=True)
-    fig.update_yaxes(range=[-reach, reach], scaleanchor="x", scaleratio=1, zeroline=True)
-    return fig
+    (x0, y0), (x1, y1) = px(*(-reach * direction)), px(*(reach * direction))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{PANEL}" height="{PANEL + 44}" '
+        f'viewBox="0 -44 {PANEL} {PANEL + 44}" font-family="sans-serif">',
+        f'<text x="4" y="-24" font-size="16" font-weight="600">{title}</text>',
+        f'<text x="4" y="-6" font-size="13" fill="#555">weighted loss {result.loss:.1f}</text>',
+        f'<rect width="{PANEL}" height="{PANEL}" fill="white" stroke="{COLORS["axis"]}"/>',
+        f'<line x1="0" y1="{PANEL / 2}" x2="{PANEL}" y2="{PANEL / 2}" stroke="{COLORS["axis"]}"/>',
+        f'<line x1="{PANEL / 2}" y1="0" x2="{PANEL / 2}" y2="{PANEL}" stroke="{COLORS["axis"]}"/>',
+    ]
+    for point, fitted in zip(ex.A, result.approx):
+        (ax, ay), (fx, fy) = px(*point), px(*fitted)
+        parts.append(f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{fx:.1f}" y2="{fy:.1f}" '
+                     f'stroke="{COLORS["residual"]}" stroke-width="1"/>')
+    parts.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
+                 f'stroke="{COLORS["fit"]}" stroke-width="3"/>')
+    largest = ex.W[:, 0].max()
+    for point, weight, heavy in zip(ex.A, ex.W[:, 0], ex.heavy):
+        x, y = px(*point)
+        radius = 4 + 8 * np.sqrt(weight / largest)
+        color = COLORS["heavy"] if heavy else COLORS["light"]
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{color}" '
+                     f'stroke="white"><title>weight {weight:g}</title></circle>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 left, right = st.columns(2)
 with left:
-    chart(fit_figure(example, example.svd, "Unweighted SVD, rank 1"),
-          "Each row of A is a point; the SVD line ignores the weights, so it follows the blue "
-          "cloud whatever the slider says.")
+    st.image(fit_svg(example, example.svd, "Unweighted SVD, rank 1"))
+    st.caption("Each row of A is a point; the SVD line ignores the weights, so it follows the blue "
+               "cloud whatever the slider says.")
 with right:
-    chart(fit_figure(example, example.weighted, "Weighted solution, rank 1"),
-          "The same points with weights; watch the line swing toward the orange points as "
-          "their weight grows (W has rank 1 here, so svd_w_practical is the exact optimum).")
+    st.image(fit_svg(example, example.weighted, "Weighted solution, rank 1"))
+    st.caption("The same points, dot area ~ weight; watch the line swing toward the orange points "
+               "as their weight grows (W has rank 1 here, so svd_w_practical is the exact optimum).")
 
 st.markdown(
     f"Weighted loss $\\|W \\circ (A - X)\\|_F^2$: SVD **{example.svd.loss:.2f}**, weighted "

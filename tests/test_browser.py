@@ -124,9 +124,9 @@ def shoot(page, name: str, anchor=None, *, top: bool = False) -> None:
 
 
 def test_walk_the_dashboard(page, tmp_path):
-    # Home: the live rank-1 example.
+    # Home: the live rank-1 example (two SVG panels) and the sidebar's problem.
     page.get_by_role("heading", name="WLRA Explorer", level=1).wait_for()
-    charts(page).nth(1).wait_for()
+    page.locator('[data-testid="stImage"] img').nth(1).wait_for()  # the two example panels
     wait_idle(page)
     no_exception(page)
     assert "fashion_mnist MLP" in sidebar_problem(page)
@@ -159,9 +159,10 @@ def test_walk_the_dashboard(page, tmp_path):
     # Compare: Run fills the charts live; Stop keeps what finished.
     open_page(page, "Compare")
     assert "fashion_mnist MLP" in sidebar_problem(page)
-    assert charts(page).count() == 0
+    charts(page).nth(2).wait_for()  # drawn empty until Run
+    assert page.locator(".js-plotly-plot .legendtext").count() == 0
     page.locator(".st-key-compare-run button").click()
-    charts(page).first.wait_for()
+    page.locator(".js-plotly-plot .legendtext").first.wait_for()
     stop = page.locator(".st-key-compare-stop button")
     stop.wait_for()
     legend = page.locator(".js-plotly-plot").first.locator(".legendtext")

@@ -12,6 +12,7 @@ from wlra_core.problem import Problem
 from wlra_core.views import (
     REFINE_STARTS,
     ResultCache,
+    blas_threads,
     cached_rows,
     curves,
     fingerprint,
@@ -235,3 +236,17 @@ def test_heatmap_colour_range_ignores_tiny_outliers():
     assert signed.color_range[0] == -signed.color_range[1]
     constant = heatmap_view(np.ones((3, 3)))
     assert constant.color_range[0] < 1 < constant.color_range[1]
+
+
+def test_blas_threads_limits_and_restores():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads_now():
+        return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+    before = blas_threads_now()
+    with blas_threads(1):
+        assert blas_threads_now() == {1}
+    assert blas_threads_now() == before
+    with blas_threads(None):
+        assert blas_threads_now() == before

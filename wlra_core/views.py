@@ -27,6 +27,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -41,6 +42,8 @@ from .result import Stopped, WLRAResult
 
 __all__ = [
     "DISPLAY_CELLS",
+    "SOLVER_BLAS_THREADS",
+    "blas_threads",
     "fingerprint",
     "HeatmapView",
     "heatmap_view",
@@ -68,6 +71,26 @@ __all__ = [
 
 # Largest number of heatmap rows (and columns) sent to the browser.
 DISPLAY_CELLS = 200
+# BLAS threads while the dashboard solves. Its matrices are small (784 x 128 SVDs gain
+# nothing from a second thread), and OpenBLAS's spinning threads collapse when another
+# process shares the cores: measured on the 2-core machine with one competing process,
+# em over ranks 1-20 on the shipped problem took 3.5 s with 1 thread and > 300 s with 2.
+SOLVER_BLAS_THREADS = 1
+
+
+@contextmanager
+def blas_threads(limit: int | None = SOLVER_BLAS_THREADS):
+    """Limit BLAS (OpenBLAS/MKL) threads for the enclosed solves; None leaves them alone.
+
+    The limit is process-wide while active (that is how BLAS libraries work).
+    """
+    if limit is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=limit, user_api="blas"):
+        yield
 
 
 def fingerprint(problem: Problem) -> str:
@@ -353,8 +376,15 @@ def _pending_tasks(plan: ComparePlan, cache: ResultCache) -> list[_Task]:
     return tasks
 
 
-def _work(A, W, plan: ComparePlan, tasks: list[_Task], events: queue.SimpleQueue, stop: threading.Event):
+def _work(A, W, plan: ComparePlan, tasks: list[_Task], events: queue.SimpleQueue, stop: threading.Event,
+          threads: int | None):
     """Worker thread: run each task with solve_ranks and post its results as they come."""
+    with blas_threads(threads):
+        _run_tasks(A, W, plan, tasks, events, stop)
+    events.put(("finished", None))
+
+
+def _run_tasks(A, W, plan, tasks, events, stop):
     for task in tasks:
         if stop.is_set():
             break
@@ -371,7 +401,6 @@ def _work(A, W, plan: ComparePlan, tasks: list[_Task], events: queue.SimpleQueue
             break
         except Exception as err:  # a solver bug must not kill the sweep or the page
             events.put(("error", f"{task.name} (trial {task.trial}) raised {type(err).__name__}: {err}"))
-    events.put(("finished", None))
 
 
 def _row(plan: ComparePlan, task: _Task, result: WLRAResult) -> dict:
@@ -382,7 +411,7 @@ def _row(plan: ComparePlan, task: _Task, result: WLRAResult) -> dict:
 
 
 def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *,
-                tick_seconds: float = 0.25) -> Iterator[CompareUpdate]:
+                tick_seconds: float = 0.25, threads: int | None = SOLVER_BLAS_THREADS) -> Iterator[CompareUpdate]:
     """Run the results of ``plan`` missing from ``cache``, yielding each as it arrives.
 
     The solvers run in one worker thread (one at a time, so measured runtimes are not
@@ -390,6 +419,7 @@ def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *,
     progress tick at least every ``tick_seconds`` so a UI can redraw and notice a Stop.
     Each new row is stored in ``cache`` before it is yielded. Closing the generator
     (a Stop, or the caller going away) asks the worker to stop at its next check.
+    ``threads`` limits BLAS threads during the sweep (see :data:`SOLVER_BLAS_THREADS`).
     """
     tasks = _pending_tasks(plan, cache)
     done = plan.size - sum(len(t.ranks) for t in tasks)
@@ -397,7 +427,7 @@ def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *,
         return
     events: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
-    worker = threading.Thread(target=_work, args=(problem.A, problem.W, plan, tasks, events, stop),
+    worker = threading.Thread(target=_work, args=(problem.A, problem.W, plan, tasks, events, stop, threads),
                               name="wlra-compare", daemon=True)
     message = f"running {tasks[0].name}"
     last_tick = time.perf_counter()
@@ -497,16 +527,18 @@ REFINE_STARTS = {
 }
 
 
-def refine_runs(A: np.ndarray, W: np.ndarray, rank: int, n_iter: int, *, seed: int = 0) -> dict[str, WLRAResult]:
+def refine_runs(A: np.ndarray, W: np.ndarray, rank: int, n_iter: int, *, seed: int = 0,
+                threads: int | None = SOLVER_BLAS_THREADS) -> dict[str, WLRAResult]:
     """Run EM for ``n_iter`` iterations from each start in :data:`REFINE_STARTS`.
 
     Each result's ``history`` holds ``(iteration, loss, elapsed)``; elapsed time includes
     computing the start (so svd_w_em's curve begins after its SVD, as in Figure 4).
     """
-    return {
-        label: solve(name, A, W, rank, seed=seed, keep_approx=False, n_iter=n_iter, **options)
-        for label, (name, options) in REFINE_STARTS.items()
-    }
+    with blas_threads(threads):
+        return {
+            label: solve(name, A, W, rank, seed=seed, keep_approx=False, n_iter=n_iter, **options)
+            for label, (name, options) in REFINE_STARTS.items()
+        }
 
 
 def relative_history(result: WLRAResult) -> dict[str, np.ndarray]:
