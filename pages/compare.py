@@ -59,7 +59,7 @@ def option_widgets(name: str) -> dict:
 
 
 def series_figure(series: dict, order, *, x: str, value: str, title: str, y_title: str,
-                  log_y: bool, log_x: bool = False) -> go.Figure:
+                  log_y: bool, log_x: bool = False, decade_ticks: str = "D1") -> go.Figure:
     fig = go.Figure()
     for name in (n for n in order if n in series):
         s = series[name]
@@ -79,8 +79,10 @@ def series_figure(series: dict, order, *, x: str, value: str, title: str, y_titl
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10),
                       legend=dict(font=dict(size=11)))
-    # Log axes label minor ticks with bare digits (2, 3 ...); ".2g" gives 0.02, 0.03 instead.
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear", tickformat=".2g" if log_y else None)
+    # Log axes label minor ticks with bare digits (2, 3, ...) unless told a format;
+    # "D1" labels every digit of a decade (losses span < 1 decade), "D2" only 2 and 5.
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear",
+                     dtick=decade_ticks if log_y else None, tickformat=".2~g" if log_y else None)
     fig.update_xaxes(title="rank k" if x == "rank" else "stored parameters", type="log" if log_x else "linear")
     return fig
 
@@ -97,7 +99,7 @@ def draw(rows: list[dict], order, slots, *, value: str, log_y: bool, tag: str) -
               key=f"loss-{tag}")
     with slots[1].container():
         chart(series_figure(seconds, order, x="rank", value="seconds", title="Runtime vs rank",
-                            y_title="seconds", log_y=True),
+                            y_title="seconds", log_y=True, decade_ticks="D2"),
               "Wall time per solution (the svd family computes one SVD for all ranks and counts it "
               "in each); look for the orders of magnitude between one-shot and iterative methods.",
               key=f"time-{tag}")

@@ -47,7 +47,7 @@ def try_load(make, what: str) -> None:
         st.error(f"Could not load {what}: {err}  \nThe previously loaded problem is kept.")
         return
     set_problem(problem)
-    st.success(f"Loaded {problem.name} ({problem.shape[0]} x {problem.shape[1]}).")
+    st.success(f"Loaded {problem.name}.")
 
 
 def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) -> Problem:

@@ -275,6 +275,25 @@ def test_synthetic_problem_survives_page_switches():
     assert at.session_state["problem"] is problem
 
 
+def test_digits_trains_an_mlp_and_loads_its_fisher_problem(tmp_path, monkeypatch):
+    from wlra_core.datasets import pipeline
+
+    # Keep the pipeline's disk cache out of the repository's data/cache.
+    monkeypatch.setitem(pipeline.fisher_problem.__kwdefaults__, "cache_dir", tmp_path)
+    at = fresh_app("pages/data.py")
+    at.radio(key="data-source").set_value("digits").run()
+    at.number_input(key="digits-digits-hidden").set_value(8)
+    at.number_input(key="digits-digits-epochs").set_value(3)
+    at.button(key="load-digits").click().run(timeout=180)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    problem = at.session_state["problem"]
+    assert problem.shape == (64, 8) and problem.source == "sklearn"
+    assert problem.image_shape == (8, 8, 1) and 0 < problem.meta["test_accuracy"] <= 1
+    assert list(tmp_path.glob("digits-h8-e3-*.npz"))
+    at.switch_page("pages/weights.py").run()
+    assert len([f for f in figures(at) if f["data"][0]["type"] == "heatmap"]) == 4  # with the 8 x 8 pixel map
+
+
 def test_tfds_without_data_says_what_to_do(tmp_path, monkeypatch):
     # An empty tfds folder and no download allowed: the pipeline must answer at once
     # with what to do, and the page must keep the problem.

@@ -177,7 +177,7 @@ def test_walk_the_dashboard(page, tmp_path):
     assert charts(page).count() == 3
     assert legend.count() >= 1 and legend.first.text_content() == "svd"
     no_exception(page)
-    shoot(page, "compare", anchor=page.get_by_text(re.compile(r"^Stopped\.")), top=True)
+    shoot(page, "compare", anchor=page.locator(".st-key-compare-run"), top=True)
 
     # Refine: the paper's Figure 4.
     open_page(page, "Refine")

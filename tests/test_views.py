@@ -7,7 +7,7 @@ import pytest
 
 import wlra_core
 from wlra_core.datasets.synthetic import planted_low_rank
-from wlra_core.linalg import first_singular_mass, spectrum
+from wlra_core.linalg import first_singular_mass
 from wlra_core.problem import Problem
 from wlra_core.views import (
     REFINE_STARTS,

@@ -329,14 +329,16 @@ def svd_w_dask(A, W, rank: int, *, weight_rank: int = 1, n_power_iter: int = 4, 
     if mass == 0 and not dask.compute(W.any())[0]:
         raise ValueError("W is all zeros: every entry would be ignored")
 
-    U, s, Vt = da.linalg.svd_compressed(weighted, inner, iterator="QR", n_power_iter=n_power_iter,
-                                        n_oversamples=n_oversamples, seed=seed, coerce_signs=False)
-    U, s, Vt = dask.compute(U, s, Vt)
-    U, Vt = svd_flip(U, Vt)
-
-    scaled_left = da.from_array(U * s, chunks=(W.chunks[0], (inner,)))
-    right = da.from_array(Vt, chunks=((inner,), W.chunks[1]))
-    approx = da.map_blocks(divide_by_weights, scaled_left @ right, W, dtype=np.float64)
+    # The factors stay where they were computed (persisted); the client gets a copy for the
+    # result, so the output below is built without shipping n x rk data in a task graph.
+    factors = dask.persist(*da.linalg.svd_compressed(
+        weighted, inner, iterator="QR", n_power_iter=n_power_iter, n_oversamples=n_oversamples,
+        seed=seed, coerce_signs=False))
+    U_raw, s, Vt_raw = dask.compute(*factors)
+    U, Vt = svd_flip(U_raw, Vt_raw)
+    signs = np.sign(np.einsum("ij,ij->j", U, U_raw))  # +-1: the flips svd_flip applied
+    left, right = factors[0] * (s * signs), factors[2] * signs[:, None]
+    approx = da.map_blocks(divide_by_weights, left @ right, W, dtype=np.float64)
     loss = float(dask.compute(((W * (A - approx)) ** 2).sum())[0])
     relative = loss / mass if mass > 0 else 0.0
     return DaskSVDW(U, s, Vt, approx, loss, relative, time.perf_counter() - start,

@@ -46,7 +46,7 @@ def svd_flip(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return U * signs, Vt * signs[:, None]
 
 
-def uses_randomized(shape: tuple[int, int], k: int, method: str = "auto", n_oversamples: int = 10) -> bool:
+def uses_randomized(shape: tuple[int, int], k: int, method: str = "auto", n_oversamples: int = 20) -> bool:
     """Whether :func:`truncated_svd` with these arguments takes the randomized path."""
     if method != "auto":
         return method == "randomized"
@@ -62,8 +62,8 @@ def truncated_svd(
     *,
     method: str = "auto",
     seed: int = 0,
-    n_oversamples: int = 10,
-    n_power_iter: int = 4,
+    n_oversamples: int = 20,
+    n_power_iter: int = 2,
     warm_start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-``k`` singular triplets of ``M`` with deterministic signs.
