@@ -117,3 +117,18 @@ def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> N
     """A plotly chart with its one-line caption: what it shows and what to look for."""
     st.plotly_chart(figure, key=key, width=width, config={"displaylogo": False})
     st.caption(caption)
+
+
+def cached_run_status(slot, rows: list, plan_size: int, run: bool, stopped_key: str) -> None:
+    """Say, before a run, how many results a Stop kept or the cache already holds."""
+    if st.session_state.pop(stopped_key, False):
+        slot.info(f"Stopped. The {len(rows)} results finished so far are kept; Run computes the rest.")
+    elif rows and not run:
+        slot.info(f"{len(rows)} of {plan_size} results for these settings come from the cache"
+                  + ("." if len(rows) == plan_size else "; Run computes the rest."))
+
+
+def stop_button(slot, key: str, stopped_key: str) -> None:
+    """A Stop button whose click reruns the page (ending the loop) and records the stop."""
+    slot.button("Stop", icon=":material/stop:", key=key,
+                on_click=lambda: st.session_state.update({stopped_key: True}))

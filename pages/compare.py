@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from pages._shared import chart, current_problem, problem_summary
+from pages._shared import cached_run_status, stop_button, chart, current_problem, problem_summary
 from wlra_core import ALGORITHMS, get_algorithm
 from wlra_core.views import (
     ResultCache,
@@ -158,14 +158,10 @@ top_left, top_right = st.columns(2)
 slots = (top_left.empty(), top_right.empty(), st.empty())
 errors: list[str] = []
 
-if st.session_state.pop(STOPPED, False):
-    status.info(f"Stopped. The {len(rows)} results finished so far are kept; Run computes the rest.")
-elif rows and not run:
-    status.info(f"{len(rows)} of {plan.size} results for these settings come from the cache"
-                + ("." if len(rows) == plan.size else "; Run computes the rest."))
+cached_run_status(status, rows, plan.size, run, STOPPED)
 
 if run:
-    stop_slot.button("Stop", icon=":material/stop:", key="compare-stop", on_click=lambda: st.session_state.update({STOPPED: True}))
+    stop_button(stop_slot, "compare-stop", STOPPED)
     started = time.perf_counter()
     new = 0
     last_draw = 0.0

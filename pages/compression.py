@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from pages._shared import chart, current_problem, problem_summary
+from pages._shared import cached_run_status, stop_button, chart, current_problem, problem_summary
 from wlra_core import ALGORITHMS, Problem
 from wlra_core.compression import (
     compression_sweep,
@@ -152,15 +152,10 @@ stop_slot = st.empty()
 left, right = st.columns(2)
 slots = (left.empty(), right.empty(), left.empty(), right.empty())
 
-if st.session_state.pop(STOPPED, False):
-    status.info(f"Stopped. The {len(rows)} results finished so far are kept; Run computes the rest.")
-elif rows and not run:
-    status.info(f"{len(rows)} of {plan.size} results for these settings come from the cache"
-                + ("." if len(rows) == plan.size else "; Run computes the rest."))
+cached_run_status(status, rows, plan.size, run, STOPPED)
 
 if run:
-    stop_slot.button("Stop", icon=":material/stop:", key="compression-stop",
-                     on_click=lambda: st.session_state.update({STOPPED: True}))
+    stop_button(stop_slot, "compression-stop", STOPPED)
     started = time.perf_counter()
     pending = [(name, [k for k in plan.ranks if cache.get(plan.key(name, k, 0)) is None]) for name in plan.algorithms]
     pending = [(name, ranks) for name, ranks in pending if ranks]

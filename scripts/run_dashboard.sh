@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Install (first time) and start the dashboard on http://127.0.0.1:${PORT:-8501}.
+# Install (first time) and start the dashboard on http://127.0.0.1:${PORT:-8501}
+# (server settings: .streamlit/config.toml; loopback only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh
-exec .venv/bin/python -m streamlit run app.py \
-  --server.headless true --server.address 127.0.0.1 --server.port "${PORT:-8501}" \
-  --browser.gatherUsageStats false "$@"
+echo "WLRA Explorer: open http://127.0.0.1:${PORT:-8501}"
+exec .venv/bin/python -m streamlit run app.py --server.port "${PORT:-8501}" "$@"
