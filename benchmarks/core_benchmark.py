@@ -1,6 +1,6 @@
 """Issue-2 speed/quality ratios on a synthetic Fisher-like 784 x 128 problem.
 
-Run:  .venv/bin/python benchmarks/core_benchmark.py [--repeats 5] [--seed 0]
+Run:  OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/core_benchmark.py [--repeats 5] [--seed 0]
 
 Prints, from one run:
 * svd_w (Algorithm 1) and svd_w_practical("weights") time vs em (25 iterations) at
@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-import wlra_core
-from wlra_core.datasets.fisher_like import fisher_like_problem
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import wlra_core  # noqa: E402
+from wlra_core.datasets.fisher_like import fisher_like_problem  # noqa: E402
 
 
 def median_seconds(fn, repeats: int):
@@ -42,7 +45,11 @@ def main() -> None:
     zero_rows = int(np.sum(~W.any(axis=1)))
     print(f"problem: Fisher-like {A.shape[0]} x {A.shape[1]}, {zero_rows} zero rows, "
           f"{100 * wlra_core.linalg.first_singular_mass(W):.2f}% of W's mass in s_1")
-    print(f"times: median of {args.repeats} runs\n")
+    from threadpoolctl import threadpool_info
+
+    threads = sorted({(i["internal_api"], i["num_threads"]) for i in threadpool_info()})
+    print(f"times: median of {args.repeats} runs; BLAS {threads} "
+          "(OpenBLAS threads spin when the cores are shared: use OPENBLAS_NUM_THREADS=1 then)\n")
 
     def run(name, rank, **options):
         return median_seconds(lambda: wlra_core.solve(name, A, W, rank, seed=args.seed, **options), args.repeats)

@@ -122,7 +122,9 @@ def part_svd_w(problem, args, out, matrix_mb):
     k = args.rank
     rec_fast = {}
     with measured(rec_fast):
-        fast = wlra_core.solve("svd_w", A, W, k, seed=args.seed, keep_approx=False)
+        # Median of 3 solves: one is well under a second's noise on a shared machine.
+        runs = [wlra_core.solve("svd_w", A, W, k, seed=args.seed, keep_approx=False) for _ in range(3)]
+    fast = sorted(runs, key=lambda result: result.seconds)[1]
     rec_full = {}
     with measured(rec_full):
         M = W * A
@@ -137,8 +139,8 @@ def part_svd_w(problem, args, out, matrix_mb):
     ratio_time = fast.seconds / rec_full["seconds"]
     ratio_loss = fast.relative_loss / exact_rel
     out(f"[1] svd_w rank {k} vs full LAPACK SVD (gesdd) of W o A, {A.shape[0]} x {A.shape[1]}")
-    out(f"    svd_w (solve, svd_method=auto): {fast.seconds:.2f} s (wall incl. loss {rec_fast['seconds']:.2f} s); "
-        f"{_mem(rec_fast, matrix_mb)}")
+    out(f"    svd_w (solve, svd_method=auto): {fast.seconds:.2f} s (median of 3: "
+        f"{', '.join(f'{r.seconds:.2f}' for r in runs)}); {_mem(rec_fast, matrix_mb)}")
     out(f"    full SVD of W o A (incl. forming it): {rec_full['seconds']:.2f} s; {_mem(rec_full, matrix_mb)}")
     out(f"    time ratio svd_w / full SVD = {ratio_time:.3f}  (target <= 0.2: {'met' if ratio_time <= 0.2 else 'NOT met'})")
     out(f"    relative loss: svd_w {fast.relative_loss:.6f}, exact svd_w {exact_rel:.6f} "

@@ -16,7 +16,10 @@ __all__ = ["solve", "solve_ranks", "relative_loss"]
 
 def relative_loss(loss: float, A: np.ndarray, W: np.ndarray) -> float:
     """``loss / ||W o A||_F^2`` (0 when both are 0, inf when only the reference is)."""
-    reference = weighted_mass(A, W)
+    return _relative(loss, weighted_mass(A, W))
+
+
+def _relative(loss: float, reference: float) -> float:
     if reference > 0:
         return loss / reference
     return 0.0 if loss == 0 else float("inf")
@@ -69,7 +72,8 @@ def solve(
         fit = algorithm.fit(A, W, rank, seed=seed, monitor=monitor, **resolved)
     except SolverFailed as err:
         return _failed(algorithm.name, rank, monitor, resolved, seed, str(err))
-    return _finish(algorithm.name, A, W, rank, fit, monitor, monitor.elapsed(), resolved, seed, keep_approx)
+    return _finish(algorithm.name, A, W, rank, fit, monitor, monitor.elapsed(), resolved, seed, keep_approx,
+                   weighted_mass(A, W))
 
 
 def solve_ranks(
@@ -111,6 +115,7 @@ def solve_ranks(
 
     unique = sorted(set(ranks))
     if algorithm.prepare is not None:
+        mass = weighted_mass(A, W)
         monitor = Monitor(None, should_stop)
         try:
             state = algorithm.prepare(A, W, max(unique), seed=seed, monitor=monitor, **resolved)
@@ -125,7 +130,7 @@ def solve_ranks(
             fit = algorithm.finish(state, k)
             fit.extra["shared_seconds"] = shared
             seconds = shared + rank_monitor.elapsed()
-            emit(_finish(name, A, W, k, fit, rank_monitor, seconds, resolved, seed, keep_approx), i)
+            emit(_finish(name, A, W, k, fit, rank_monitor, seconds, resolved, seed, keep_approx, mass), i)
     else:
         for i, k in enumerate(unique, 1):
             def rank_progress(fraction, message, _i=i):
@@ -138,18 +143,20 @@ def solve_ranks(
     return [results[k] for k in ranks]
 
 
-def _finish(name, A, W, rank, fit: Fit, monitor: Monitor, seconds, options, seed, keep_approx) -> WLRAResult:
+def _finish(name, A, W, rank, fit: Fit, monitor: Monitor, seconds, options, seed, keep_approx,
+            mass: float) -> WLRAResult:
     approx = fit.approx
-    if not np.all(np.isfinite(approx)):
-        return _failed(name, rank, monitor, options, seed, "the approximation has NaN/Inf entries (diverged)")
     loss = weighted_loss(A, W, approx)
+    # Any NaN/Inf in the approximation reaches the loss (0 * inf is NaN where W == 0).
+    if not np.isfinite(loss):
+        return _failed(name, rank, monitor, options, seed, "the approximation has NaN/Inf entries (diverged)")
     history = monitor.history or [(1, loss, seconds)]
     return WLRAResult(
         algorithm=name,
         rank=rank,
         approx=approx if keep_approx else None,
         loss=loss,
-        relative_loss=relative_loss(loss, A, W),
+        relative_loss=_relative(loss, mass),
         seconds=seconds,
         history=history,
         n_params=int(fit.n_params),

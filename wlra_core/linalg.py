@@ -16,6 +16,7 @@ __all__ = [
     "weighted_loss",
     "weighted_mass",
     "divide_by_weights",
+    "entrywise_inverse",
     "weighted_row_fit",
     "spectrum",
     "first_singular_mass",
@@ -177,6 +178,11 @@ def divide_by_weights(M: np.ndarray, W: np.ndarray) -> np.ndarray:
     out = np.zeros(np.broadcast_shapes(M.shape, W.shape))
     np.divide(M, W, out=out, where=W != 0)
     return out
+
+
+def entrywise_inverse(W: np.ndarray) -> np.ndarray:
+    """``1 / W`` with 0 where ``W == 0``: multiplying by it is :func:`divide_by_weights`."""
+    return divide_by_weights(np.ones_like(W), W)
 
 
 def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray) -> np.ndarray:

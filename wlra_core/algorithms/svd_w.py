@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..linalg import divide_by_weights
+from ..linalg import entrywise_inverse
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_RANK, Algorithm
 from .svd import Factors, factorize
@@ -14,19 +14,21 @@ from .svd import Factors, factorize
 @dataclass
 class Reweighted:
     factors: Factors  # of W o A, up to rank r * max_rank
-    W: np.ndarray
+    inverse_W: np.ndarray  # 1 / W, 0 where W == 0: computed once, shared by every rank
     weight_rank: int
 
 
 def prepare(A, W, max_rank, *, seed, monitor, weight_rank, svd_method):
     inner = min(weight_rank * max_rank, min(A.shape))
-    return Reweighted(factorize(W * A, inner, seed=seed, svd_method=svd_method), W, weight_rank)
+    factors = factorize(W * A, inner, seed=seed, svd_method=svd_method)
+    return Reweighted(factors, entrywise_inverse(W), weight_rank)
 
 
 def finish(state: Reweighted, rank: int) -> Fit:
-    n, d = state.W.shape
+    n, d = state.inverse_W.shape
     inner = min(state.weight_rank * rank, min(n, d))
-    approx = divide_by_weights(state.factors.approx(inner), state.W)
+    approx = state.factors.approx(inner)
+    approx *= state.inverse_W
     # Stored as the rank-rk factors of W o A plus the r factors of W.
     return Fit(approx, n_params=(inner + state.weight_rank) * (n + d))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..linalg import divide_by_weights, truncated_svd
+from ..linalg import divide_by_weights, entrywise_inverse, truncated_svd
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_RANK, Algorithm, Option, one_of
 from .svd import Factors, factorize
@@ -46,18 +46,12 @@ def nonnegative_low_rank(W: np.ndarray, rank: int, *, seed: int) -> np.ndarray:
     return left @ model.components_
 
 
-def entrywise_inverse(W: np.ndarray) -> np.ndarray:
-    """``1 / W`` with 0 where ``W == 0``."""
-    return divide_by_weights(np.ones_like(W), W)
-
-
 @dataclass
 class Scaled:
-    """Factors of the rescaled A; the output is ``scale * M_k`` or ``M_k / scale``."""
+    """Factors of the rescaled A; the output is ``multiplier * M_k``."""
 
     factors: Factors
-    scale: np.ndarray
-    multiply: bool
+    multiplier: np.ndarray
     weight_rank: int
 
 
@@ -65,16 +59,16 @@ def prepare(A, W, max_rank, *, seed, monitor, weight_rank, approximate, svd_meth
     if approximate == "weights":
         W_low = nonnegative_low_rank(W, weight_rank, seed=seed)
         factors = factorize(W_low * A, max_rank, seed=seed, svd_method=svd_method)
-        return Scaled(factors, W_low, multiply=False, weight_rank=weight_rank)
+        return Scaled(factors, entrywise_inverse(W_low), weight_rank)
     inverse_low = truncated_svd(entrywise_inverse(W), weight_rank, method=svd_method, seed=seed)
     W_inv = (inverse_low[0] * inverse_low[1]) @ inverse_low[2]
     factors = factorize(divide_by_weights(A, W_inv), max_rank, seed=seed, svd_method=svd_method)
-    return Scaled(factors, W_inv, multiply=True, weight_rank=weight_rank)
+    return Scaled(factors, W_inv, weight_rank)
 
 
 def finish(state: Scaled, rank: int) -> Fit:
-    M = state.factors.approx(rank)
-    approx = state.scale * M if state.multiply else divide_by_weights(M, state.scale)
+    approx = state.factors.approx(rank)
+    approx *= state.multiplier
     n, d = approx.shape
     r = state.weight_rank
     # Stored either as the rank-rk product or as the rank-k factors plus the r weight factors.
