@@ -54,6 +54,11 @@ def test_A_looks_like_a_dense_kernel():
     assert s[0] > 3 * s[20] and s[-1] > 0.05 * s[20]
 
 
+def test_tiny_problem_keeps_a_weighted_row():
+    problem = fisher_like_problem(1, 3, zero_row_fraction=0.9)
+    assert problem.W.any() and np.isfinite(problem.W).all()
+
+
 def test_deterministic_and_seed_dependent():
     a, b = fisher_like_problem(500, 70, seed=5), fisher_like_problem(500, 70, seed=5)
     assert np.array_equal(a.A, b.A) and np.array_equal(a.W, b.W)

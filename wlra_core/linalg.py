@@ -173,16 +173,16 @@ def weighted_mass(A: np.ndarray, W: np.ndarray) -> float:
     return _blockwise_sum_sq(lambda rows: W[rows] * A[rows], A.shape[0])
 
 
-def divide_by_weights(M: np.ndarray, W: np.ndarray) -> np.ndarray:
+def divide_by_weights(M, W: np.ndarray) -> np.ndarray:
     """Entrywise ``M / W`` with 0 wherever ``W == 0`` (those entries do not count)."""
-    out = np.zeros(np.broadcast_shapes(M.shape, W.shape))
+    out = np.zeros(np.broadcast_shapes(np.shape(M), W.shape))
     np.divide(M, W, out=out, where=W != 0)
     return out
 
 
 def entrywise_inverse(W: np.ndarray) -> np.ndarray:
     """``1 / W`` with 0 where ``W == 0``: multiplying by it is :func:`divide_by_weights`."""
-    return divide_by_weights(np.ones_like(W), W)
+    return divide_by_weights(1.0, W)
 
 
 def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray) -> np.ndarray:

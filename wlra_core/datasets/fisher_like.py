@@ -69,7 +69,7 @@ class FisherLike:
     n, d : int
         Shape (inputs x hidden units).
     zero_row_fraction : float in [0, 1)
-        Fraction of rows of W that are exactly zero.
+        Fraction of rows of W that are exactly zero (rounded; at least one row is not).
     tail : float >= 0
         Standard deviation of log row importance: larger means a heavier tail of tiny
         (and a few huge) weights.
@@ -109,7 +109,9 @@ class FisherLike:
         rng = np.random.default_rng([self.seed, 0])
         n, d = self.n, self.d
         rows = rng.lognormal(0.0, self.tail, n)
-        zero_rows = rng.choice(n, size=int(round(self.zero_row_fraction * n)), replace=False)
+        # At least one row keeps weight, else W would be all zeros (not a WLRA problem).
+        n_zero = min(int(round(self.zero_row_fraction * n)), n - 1)
+        zero_rows = rng.choice(n, size=n_zero, replace=False)
         rows[zero_rows] = 0.0
         rows /= rows.max()
         cols = rng.lognormal(0.0, self.tail * COLUMN_TAIL_RATIO, d)
