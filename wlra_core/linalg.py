@@ -165,7 +165,12 @@ def _blockwise_sum_sq(block, n_rows: int) -> float:
 
 def weighted_loss(A: np.ndarray, W: np.ndarray, X: np.ndarray) -> float:
     """``||W o (A - X)||_F^2``, accumulated over row blocks to bound temporaries."""
-    return _blockwise_sum_sq(lambda rows: W[rows] * (A[rows] - X[rows]), A.shape[0])
+    def residual(rows):
+        R = A[rows] - X[rows]
+        R *= W[rows]
+        return R
+
+    return _blockwise_sum_sq(residual, A.shape[0])
 
 
 def weighted_mass(A: np.ndarray, W: np.ndarray) -> float:
