@@ -26,8 +26,10 @@ def perron_factors(W: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]
     """Nonnegative ``a`` (n,) and ``b`` (d,) with ``a b^T`` the best rank-1 approximation of ``W >= 0``.
 
     The top singular pair of a nonnegative matrix can be chosen nonnegative (Perron-Frobenius).
+    A randomized range finder (21 directions, 2 power iterations) finds it far cheaper than a
+    full SVD; Fisher-like W has s_1 well separated from s_2, so it is accurate to rounding.
     """
-    U, s, Vt = truncated_svd(W, 1, method="exact" if min(W.shape) <= 300 else "randomized", seed=seed)
+    U, s, Vt = truncated_svd(W, 1, method="randomized", seed=seed)
     return np.abs(U[:, 0]) * s[0], np.abs(Vt[0])
 
 
