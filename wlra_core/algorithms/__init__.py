@@ -70,6 +70,11 @@ def one_of(*choices) -> Callable[[Any], bool]:
     return lambda value: value in choices
 
 
+def iterations(default: int, name: str = "n_iter") -> Option:
+    """A positive iteration count option (sweeps, epochs) with its default."""
+    return Option(default, positive_int, f"{name} must be an integer >= 1")
+
+
 SVD_METHOD = Option("auto", one_of("auto", "exact", "randomized"),
                     'truncated SVD method: "auto", "exact" or "randomized"')
 WEIGHT_RANK = Option(1, positive_int, "weight_rank r must be an integer >= 1")

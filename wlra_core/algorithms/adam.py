@@ -19,7 +19,7 @@ import numpy as np
 
 from ..linalg import weighted_mass
 from ..result import Fit, SolverFailed
-from . import Algorithm, Option, one_of, positive_int
+from . import Algorithm, Option, one_of, iterations, positive_int
 
 # A loss this many times the larger of the initial loss and ||W o A||^2 counts as
 # divergence. The paper's schedule never comes near it (its worst transient on the test
@@ -96,7 +96,7 @@ ALGORITHMS = {
         "(100 full-batch epochs, learning rate 1.0 x 0.7 every 10 steps, as in the paper).",
         reference="Kingma & Ba, Adam, ICLR 2015; setting of Woodruff & Yasuda, Section 4.2",
         options={
-            "n_epochs": Option(100, positive_int, "n_epochs must be an integer >= 1"),
+            "n_epochs": iterations(100, "n_epochs"),
             "learning_rate": Option(1.0, _positive_number, "learning_rate must be a number > 0"),
             "decay_steps": Option(10, positive_int, "decay_steps must be an integer >= 1"),
             "decay_rate": Option(0.7, _fraction, "decay_rate must be a number in (0, 1]"),

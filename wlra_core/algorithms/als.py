@@ -17,7 +17,7 @@ import scipy.linalg
 
 from ..linalg import divide_by_weights, truncated_svd, weighted_loss, weighted_row_fit
 from ..result import Fit
-from . import SVD_METHOD, Algorithm, Option, positive_int
+from . import SVD_METHOD, Algorithm, iterations
 from .svd_w_practical import perron_factors
 
 
@@ -57,7 +57,7 @@ ALGORITHMS = {
         "from svd_w_practical's factorisation; loss never increases.",
         reference="Srebro & Jaakkola, ICML 2003; Hastie et al., JMLR 2015; Song et al. 2023",
         options={
-            "n_iter": Option(25, positive_int, "n_iter must be an integer >= 1"),
+            "n_iter": iterations(25),
             "svd_method": SVD_METHOD,
         },
         fit_fn=fit,

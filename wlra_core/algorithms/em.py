@@ -24,7 +24,7 @@ from ..linalg import truncated_svd, uses_randomized, weighted_loss
 from ..problem import as_float_matrix
 from ..result import Fit, Monitor
 from . import ALGORITHMS as ALGORITHM_NAMES
-from . import SVD_METHOD, WEIGHT_RANK, Algorithm, Option, get_algorithm, positive_int
+from . import SVD_METHOD, WEIGHT_RANK, Algorithm, Option, get_algorithm, iterations
 
 # Algorithms EM may start from: any other method (not EM itself, which would recurse).
 INIT_ALGORITHMS = tuple(name for name in ALGORITHM_NAMES if name not in ("em", "svd_w_em"))
@@ -138,7 +138,7 @@ ALGORITHMS = {
         "estimate and take a rank-k SVD; loss never increases (slow: one SVD per iteration).",
         reference="Srebro & Jaakkola, Weighted low-rank approximations, ICML 2003",
         options={
-            "n_iter": Option(25, positive_int, "n_iter must be an integer >= 1"),
+            "n_iter": iterations(25),
             "init": _INIT,
             "svd_method": SVD_METHOD,
         },
@@ -151,7 +151,7 @@ ALGORITHMS = {
         reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Figure 4; "
         "Srebro & Jaakkola, ICML 2003",
         options={
-            "n_iter": Option(5, positive_int, "n_iter must be an integer >= 1"),
+            "n_iter": iterations(5),
             "weight_rank": WEIGHT_RANK,
             "svd_method": SVD_METHOD,
         },
