@@ -88,6 +88,17 @@ def _mem(record: dict, matrix_mb: float) -> str:
             f"= {extra / matrix_mb:.1f} n x d matrices{note}")
 
 
+def _source_digest() -> str:
+    # Worker and child processes import wlra_core when they start: if the sources change
+    # during a long run, parts of it compare different code. The digest shows that.
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "wlra_core").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _warm_up_memory(n_bytes: int) -> None:
     # On this VM the first touch of never-used guest memory is several times slower than
     # later reuse; touch the working set once so timings measure the algorithms.
@@ -324,6 +335,7 @@ def main() -> None:
         lines.append(line)
 
     matrix_mb = args.n * args.d * 8 / 2**20
+    start_digest = _source_digest()
     out(f"scale benchmark: {args.n} x {args.d} Fisher-like problem (seed {args.seed}), rank {args.rank}; "
         f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
     needs_problem = {"svd_w", "em"} - skip
@@ -348,7 +360,9 @@ def main() -> None:
         part_dask_svd_w(args, out, exact_rel)
     if "algorithms" not in skip:
         part_algorithms(args, out, matrix_mb)
-    out(f"load average at end {os.getloadavg()[0]:.1f}")
+    digest = _source_digest()
+    drift = "" if digest == start_digest else f" -- CHANGED during the run (was {start_digest}): parts ran different code"
+    out(f"load average at end {os.getloadavg()[0]:.1f}; wlra_core sources {digest}{drift}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

@@ -365,3 +365,17 @@ def test_adam_history_and_dtype():
     assert single.approx.dtype == np.float64
     assert single.loss == pytest.approx(res.loss, rel=1e-3)
     assert wlra_core.get_algorithm("adam").slow
+
+
+def test_greedy_survives_a_gradient_where_lapack_gesdd_fails():
+    # Regression: LAPACK's gesdd did not converge on one of greedy's gradient matrices for
+    # this problem (single-threaded BLAS); truncated_svd now falls back to gesvd.
+    from threadpoolctl import threadpool_limits
+
+    from wlra_core.datasets.fisher_like import FisherLike
+
+    problem = FisherLike(500, 128, seed=0).problem()
+    with threadpool_limits(1):
+        result = wlra_core.solve("greedy", problem.A, problem.W, 20)
+    assert not result.failed and np.isfinite(result.approx).all()
+    assert result.relative_loss < wlra_core.solve("greedy", problem.A, problem.W, 5).relative_loss

@@ -98,10 +98,19 @@ def truncated_svd(
     if not 1 <= k <= min(n, d):
         raise ValueError(f"k must be between 1 and {min(n, d)}, got {k}")
     if not uses_randomized(M.shape, k, method, n_oversamples):
-        U, s, Vt = scipy.linalg.svd(M, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+        U, s, Vt = _thin_svd(M)
         U, Vt = svd_flip(U[:, :k], Vt[:k])
         return U, s[:k], Vt
     return _randomized_svd(M, k, seed, n_oversamples, n_power_iter, warm_start)
+
+
+def _thin_svd(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LAPACK's divide-and-conquer SVD, falling back to gesvd when gesdd does not converge
+    (it fails on some ill-scaled matrices, e.g. greedy's gradients, where gesvd succeeds)."""
+    try:
+        return scipy.linalg.svd(M, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    except np.linalg.LinAlgError:
+        return scipy.linalg.svd(M, full_matrices=False, lapack_driver="gesvd", check_finite=False)
 
 
 def _orthonormal(Y: np.ndarray) -> np.ndarray:
@@ -119,7 +128,7 @@ def _randomized_svd(M, k, seed, n_oversamples, n_power_iter, warm_start):
     if warm_start is not None and warm_start.size:
         V = _orthonormal(np.hstack([V, warm_start]))
     B = M @ V  # n x width': the projection of M onto the search space
-    Ub, s, Wt = scipy.linalg.svd(B, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    Ub, s, Wt = _thin_svd(B)
     U, Vt = svd_flip(Ub[:, :k], Wt[:k] @ V.T)
     return U, s[:k], Vt
 
