@@ -1,7 +1,6 @@
 """The public entry points: :func:`solve` and :func:`solve_ranks`."""
 from __future__ import annotations
 
-import time
 from typing import Callable, Iterable
 
 import numpy as np

@@ -17,6 +17,7 @@ __all__ = [
     "trial_seed",
     "result_row",
     "iter_sweep",
+    "trial_results",
     "summarize",
     "format_table",
     "write_csv",
@@ -61,12 +62,20 @@ def iter_sweep(
     options = options or {}
     for name in algorithms:
         for trial in range(trials):
-            finished: list[WLRAResult] = []
-            # solve_ranks shares the SVD across ranks; on_result lets rows stream out.
-            solve_ranks(name, A, W, ranks, seed=trial_seed(seed, trial), should_stop=should_stop,
-                        on_result=finished.append, keep_approx=False, **options.get(name, {}))
-            for result in finished:
+            for result in trial_results(A, W, name, ranks, trial, seed=seed, options=options.get(name, {}),
+                                        should_stop=should_stop):
                 yield result_row(result, trial), result
+
+
+def trial_results(A, W, name: str, ranks, trial: int, *, seed: int = 0, options: dict | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> list[WLRAResult]:
+    """One trial of one algorithm over ``ranks`` with seed ``trial_seed(seed, trial)``.
+
+    The unit of work of every sweep, in-process or on a Dask worker; ``solve_ranks`` shares
+    the SVD across ranks, and the dense approximations are dropped.
+    """
+    return solve_ranks(name, A, W, ranks, seed=trial_seed(seed, trial), should_stop=should_stop,
+                       keep_approx=False, **(options or {}))
 
 
 def summarize(rows: list[dict], ranks: Iterable[int] = TABLE_RANKS) -> list[dict]:

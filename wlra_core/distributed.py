@@ -32,8 +32,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 
 from .algorithms import get_algorithm
-from .api import solve_ranks
-from .bench import result_row, trial_seed
+from .bench import result_row, trial_results
 from .linalg import divide_by_weights, svd_flip
 from .problem import Problem, validate_problem, validate_rank
 from .result import Stopped
@@ -110,10 +109,8 @@ def _trial_rows(A, W, name, ranks, trial, seed, options) -> list[dict]:
     # arrive at addresses not aligned to 8 bytes; NumPy then takes slower loops whose
     # rounding differs from the in-process path. An aligned copy (only then) avoids both.
     A, W = (np.require(M, requirements=["C", "A"]) for M in (A, W))
-    finished = []
-    solve_ranks(name, A, W, ranks, seed=trial_seed(seed, trial), on_result=finished.append,
-                keep_approx=False, **options)
-    return [result_row(result, trial) for result in finished]
+    results = trial_results(A, W, name, ranks, trial, seed=seed, options=options)
+    return [result_row(result, trial) for result in results]
 
 
 def run_problems_sweep(
