@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from typing import Callable, Iterable, Iterator
 
@@ -20,6 +21,7 @@ __all__ = [
     "trial_results",
     "summarize",
     "format_table",
+    "rows_to_csv",
     "write_csv",
     "run_bench",
 ]
@@ -114,11 +116,18 @@ def format_table(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def rows_to_csv(rows: Iterable[dict], fields: Iterable[str] = ROW_FIELDS) -> str:
+    """CSV text (header + one line per row) with the columns ``fields``; other keys are left out."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def write_csv(rows: list[dict], path: str) -> None:
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ROW_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+        handle.write(rows_to_csv(rows))
 
 
 def run_bench(problem: Problem, *, algorithms, ranks, trials=1, out=None, seed=0, scheduler=None,

@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from . import bench
 from .api import solve_ranks
 from .problem import Problem
 from .result import WLRAResult
@@ -226,14 +227,7 @@ def compression_sweep(
 
 def rows_to_csv(rows: Iterable[dict]) -> str:
     """CSV text (header + one line per row) with the columns of :data:`SWEEP_COLUMNS`."""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SWEEP_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return bench.rows_to_csv(rows, SWEEP_COLUMNS)
 
 
 def format_table(rows: Iterable[dict]) -> str:

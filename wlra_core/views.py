@@ -17,9 +17,7 @@ here (or elsewhere in :mod:`wlra_core`) so that it can be tested without a brows
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 import queue
@@ -35,6 +33,7 @@ import numpy as np
 
 from .algorithms import Option, get_algorithm
 from .api import solve, solve_ranks
+from . import bench
 from .bench import ROW_FIELDS, result_row, summarize, trial_seed
 from .linalg import spectrum, truncated_svd
 from .problem import Problem, validate_rank
@@ -510,11 +509,7 @@ def rank_table(rows: list[dict], ranks=(5, 10, 20), value: str = "relative_loss"
 
 def rows_to_csv(rows: list[dict]) -> str:
     """Every result row as CSV text (columns :data:`CSV_FIELDS`)."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue()
+    return bench.rows_to_csv(rows, CSV_FIELDS)
 
 
 # --- Refine page (the paper's Figure 4) ------------------------------------------------
