@@ -13,11 +13,11 @@ Usage::
 What is measured:
 
 1. Import path: the home page run in-process (AppTest); which heavy modules it loaded.
-2. Landing page: ``streamlit run app.py`` started; seconds until /_stcore/health answers;
-   then, for new sessions (tabs of one Chromium via Playwright), seconds from navigation
-   until the title, and until the whole page (both example panels and the links) shows.
-   The first session also pays the server's first imports and the shipped problem's load,
-   and an empty browser cache.
+2. Landing page: ``streamlit run app.py`` started (``--servers`` times, default 3); seconds
+   until /_stcore/health answers; then, for new sessions (tabs of a freshly launched
+   Chromium via Playwright), seconds from navigation until the title, and until the whole
+   page (both example panels and the links) shows. Each server's first session also pays
+   the server's first imports and the shipped problem's load, and an empty browser cache.
 3. Compare, orchestration only (no browser): :func:`wlra_core.views.run_compare` with the
    nine algorithms; seconds to the first result, in total and per algorithm.
 4. Compare in the browser: the Compare page with the same nine algorithms (css removed
@@ -104,39 +104,47 @@ def start_server(port: int, log):
             time.sleep(0.05)
 
 
-def browser_figures(sessions: int) -> None:
+def browser_figures(sessions: int, servers: int, large: tuple[int, int] | None = None) -> None:
+    """Landing page timings on ``servers`` freshly started servers (a new browser profile
+    each: empty cache), then Compare (and the ``large`` (n, d) problem) on the last one."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    log_path = Path("/tmp") / f"wlra_dashboard_speed_{port}.log"
-    with open(log_path, "w") as log:
-        process, up = start_server(port, log)
-    url = f"http://127.0.0.1:{port}"
-    print(f"server up (health ok) after {up:.2f} s")
-    try:
-        with sync_playwright() as playwright:
+    with sync_playwright() as playwright:
+        for server in range(1, servers + 1):
+            port = free_port()
+            log_path = Path("/tmp") / f"wlra_dashboard_speed_{port}.log"
+            with open(log_path, "w") as log:
+                process, up = start_server(port, log)
+            url = f"http://127.0.0.1:{port}"
+            print(f"server {server}: up (health ok) after {up:.2f} s")
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                context = browser.new_context(viewport={"width": 1280, "height": 860})
-                for session in range(1, sessions + 1):
-                    page = context.new_page()
-                    start = time.perf_counter()
-                    page.goto(url)
-                    page.get_by_role("heading", name="WLRA Explorer", level=1).wait_for(timeout=120_000)
-                    title = time.perf_counter() - start
-                    page.locator('[data-testid="stImage"] img').nth(1).wait_for(timeout=120_000)
-                    page.locator('[data-testid="stPageLink"]').last.wait_for(timeout=120_000)
-                    label = "cold server, empty browser cache" if session == 1 else "browser cache warm"
-                    print(f"landing page, session {session} ({label}): title {title:.2f} s, whole page "
-                          f"(both example panels, links) {time.perf_counter() - start:.2f} s after navigation")
-                    page.close()
-                context.close()
-                compare_in_browser(browser, url)
+                landing_sessions(browser, url, sessions)
+                if server == servers:
+                    compare_in_browser(browser, url)
+                    if large is not None:
+                        large_problem_in_browser(browser, url, *large)
             finally:
                 browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+                process.terminate()
+                process.wait(timeout=15)
+
+
+def landing_sessions(browser, url: str, sessions: int) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    for session in range(1, sessions + 1):
+        page = context.new_page()
+        start = time.perf_counter()
+        page.goto(url)
+        page.get_by_role("heading", name="WLRA Explorer", level=1).wait_for(timeout=120_000)
+        title = time.perf_counter() - start
+        page.locator('[data-testid="stImage"] img').nth(1).wait_for(timeout=120_000)
+        page.locator('[data-testid="stPageLink"]').last.wait_for(timeout=120_000)
+        label = "cold server, empty browser cache" if session == 1 else "browser cache warm"
+        print(f"  landing page, session {session} ({label}): title {title:.2f} s, whole page "
+              f"(both example panels, links) {time.perf_counter() - start:.2f} s after navigation")
+        page.close()
+    context.close()
 
 
 def compare_in_browser(browser, url: str) -> None:
@@ -149,16 +157,95 @@ def compare_in_browser(browser, url: str) -> None:
     page.locator(".js-plotly-plot").nth(2).wait_for()  # the empty charts
     page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').click()
     page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').wait_for(state="detached")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    wait_idle(page)
     start = time.perf_counter()
     page.locator(".st-key-compare-run button").click()
-    page.locator(".js-plotly-plot .legendtext").first.wait_for()  # the first curve
+    page.locator(".js-plotly-plot .scatterlayer path.point").first.wait_for()  # the first point drawn
     first = time.perf_counter() - start
     page.get_by_text(re.compile(r"^Done: ")).wait_for(timeout=600_000)
     total = time.perf_counter() - start
     legend = page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
     print(f"Compare in the browser ({len(legend)} algorithms: {', '.join(legend)}), ranks 1-20, 1 trial: "
           f"first points {first:.2f} s after Run, Done after {total:.2f} s")
+    context.close()
+
+
+def wait_idle(page) -> None:
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=600_000)
+
+
+def open_page(page, title: str) -> float:
+    """Seconds from the navigation click until the page's script run has finished."""
+    start = time.perf_counter()
+    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    wait_idle(page)
+    return time.perf_counter() - start
+
+
+def keep_algorithms(page, names) -> None:
+    from wlra_core import ALGORITHMS
+
+    box = page.locator(".st-key-compare-algorithms")
+    for label in ALGORITHMS:
+        remove = box.locator(f'button[aria-label="Remove {label}"]')
+        if label not in names and remove.count():
+            remove.click()
+            remove.wait_for(state="detached")
+    wait_idle(page)
+
+
+def large_problem_in_browser(browser, url: str, n: int, d: int) -> None:
+    """A paper-sized Fisher-like problem through the dashboard: generate, Weights, Compare, Stop."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(600_000)
+    page.goto(url)
+    page.get_by_role("heading", name="WLRA Explorer", level=1).wait_for()
+    open_page(page, "Data")
+    page.get_by_text("Synthetic", exact=True).click()
+    wait_idle(page)
+    page.locator(".st-key-synthetic-generator").click()
+    page.get_by_role("option", name="fisher_like").click()
+    wait_idle(page)
+    for name, value in (("n", n), ("d", d)):
+        field = page.locator(f".st-key-synthetic-fisher_like-{name} input")
+        field.fill(str(value))
+        field.press("Enter")
+        wait_idle(page)
+    start = time.perf_counter()
+    page.locator(".st-key-load-synthetic button").click()
+    page.get_by_text(f"{n} x {d}", exact=True).wait_for()  # the facts table of the new problem
+    wait_idle(page)
+    print(f"large problem {n} x {d} in the browser: generated and its facts shown after "
+          f"{time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    open_page(page, "Weights")
+    page.locator(".js-plotly-plot").nth(4).wait_for()  # 3 block-mean heatmaps, spectrum, cumulative mass
+    print(f"  Weights page (3 block-mean heatmaps, spectrum) ready after {time.perf_counter() - start:.1f} s")
+    print(f"  Compare page ready after {open_page(page, 'Compare'):.1f} s")
+    keep_algorithms(page, ("svd", "svd_w", "svd_w_practical", "fwsvd"))
+    start = time.perf_counter()
+    page.locator(".st-key-compare-run button").click()
+    page.locator(".js-plotly-plot .scatterlayer path.point").first.wait_for()
+    first = time.perf_counter() - start
+    page.get_by_text(re.compile(r"^Done: ")).wait_for()
+    print(f"  Compare svd, svd_w, svd_w_practical, fwsvd x ranks 1-20: first points {first:.1f} s after Run, "
+          f"Done after {time.perf_counter() - start:.1f} s")
+    keep_algorithms(page, ("svd",))
+    page.locator(".st-key-compare-algorithms input").fill("em")
+    page.get_by_role("option", name="em", exact=True).click()
+    keep_algorithms(page, ("em",))
+    page.locator(".st-key-compare-run button").click()
+    stop = page.locator(".st-key-compare-stop button")
+    stop.wait_for()
+    page.wait_for_timeout(5000)
+    start = time.perf_counter()
+    stop.click()
+    page.get_by_text(re.compile(r"^Stopped\.")).wait_for()
+    print(f"  em started, Stop clicked after 5 s: the page said Stopped {time.perf_counter() - start:.1f} s later")
     context.close()
 
 
@@ -188,7 +275,11 @@ def compare_orchestration() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-browser", action="store_true", help="skip the server and browser figures")
-    parser.add_argument("--sessions", type=int, default=3, help="landing page sessions to time")
+    parser.add_argument("--sessions", type=int, default=3, help="landing page sessions to time per server")
+    parser.add_argument("--servers", type=int, default=3, help="cold server starts to time the landing page on")
+    parser.add_argument("--large", nargs=2, type=int, metavar=("N", "D"),
+                        help="also drive a Fisher-like N x D problem through Data, Weights and Compare "
+                             "(e.g. 67500 1024, the paper's largest kernel)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     import_times()
@@ -198,7 +289,7 @@ def main() -> None:
         if not Path(CHROMIUM).exists():
             print(f"browser figures skipped: {CHROMIUM} is not installed")
         else:
-            browser_figures(args.sessions)
+            browser_figures(args.sessions, args.servers, args.large)
     print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 import streamlit as st
 
 from wlra_core import Problem
-from wlra_core.views import fingerprint
+from wlra_core.report import problem_info
+from wlra_core.views import SpectrumView, fingerprint, spectrum_view
 
 PROBLEM = "problem"
 FINGERPRINT = "problem_fingerprint"
@@ -65,6 +66,13 @@ def shipped_problem() -> tuple[Problem, str]:
 
     problem = default_problem()
     return problem, fingerprint(problem)
+
+
+@st.cache_data(show_spinner="Computing W's spectrum...", max_entries=16)
+def weight_facts(problem_fingerprint: str, _problem: Problem) -> tuple[SpectrumView, dict]:
+    """W's spectrum and the problem's facts, shared by the Data and Weights pages (one SVD of W)."""
+    view = spectrum_view(_problem.W)
+    return view, problem_info(_problem, view.singular_values)
 
 
 def set_problem(problem: Problem, problem_fingerprint: str | None = None) -> None:

@@ -24,6 +24,7 @@ from wlra_core.views import (
 REDRAW_SECONDS = 0.4
 COLORS = {name: qualitative.Plotly[i % len(qualitative.Plotly)] for i, name in enumerate(ALGORITHMS)}
 STOPPED = "compare_stopped"
+LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
 
 
 @st.cache_resource
@@ -77,8 +78,10 @@ def series_figure(series: dict, order, *, x: str, value: str, title: str, y_titl
     if not fig.data:
         fig.add_annotation(text="Press Run: the curves appear here as results arrive",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    # showlegend: plotly hides the legend of a single trace, which left the first
+    # algorithm's curve unnamed until the second arrived.
     fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(font=dict(size=11)))
+                      showlegend=True, legend=dict(font=dict(size=11)))
     # Log axes label minor ticks with bare digits (2, 3, ...) unless told a format;
     # "D1" labels every digit of a decade (losses span < 1 decade), "D2" only 2 and 5.
     fig.update_yaxes(title=y_title, type="log" if log_y else "linear",
@@ -115,6 +118,11 @@ problem, key = current_problem()
 n, d = problem.shape
 st.title("Compare")
 st.markdown(problem_summary(problem))
+if n * d >= LARGE_PROBLEM:
+    shared = [name for name in ALGORITHMS if get_algorithm(name).prepare is not None]
+    st.info(f"A large problem ({n} x {d}): {', '.join(shared)} compute one SVD for all ranks and take "
+            "seconds; the others solve every rank anew and can take minutes per rank at this size. "
+            "Results appear as they finish, and Stop keeps them.")
 
 algorithms = st.multiselect("Algorithms", ALGORITHMS, default=[a for a in ALGORITHMS if a != "adam"], key="compare-algorithms", persist_state="session",
                             help="adam is off by default: it trains with TensorFlow and is slow.")
@@ -125,6 +133,17 @@ low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=f
 trials = int(col_trials.number_input("Trials", min_value=1, max_value=20, value=1, step=1, key="compare-trials", persist_state="session",
                                      help="Runs per rank with seeds seed, seed+1, ...; charts show mean ± std."))
 seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed", persist_state="session"))
+col_where, col_scheduler = st.columns([1, 2])
+on_cluster = col_where.radio(
+    "Run on", ["this process", "Dask cluster"], horizontal=True, key="compare-where", persist_state="session",
+    help="A Dask cluster runs each (algorithm, trial) as one task on its workers; the results "
+         "equal this process's for the same seeds.") == "Dask cluster"
+scheduler = None
+if on_cluster:
+    scheduler = col_scheduler.text_input(
+        "Dask scheduler", value="local", key="compare-scheduler", persist_state="session",
+        help="local: a 2-worker cluster on 127.0.0.1 started for the run; or the address of a "
+             "running scheduler, e.g. tcp://10.0.0.5:8786.").strip()
 
 options = {}
 if algorithms:
@@ -165,7 +184,7 @@ if run:
     started = time.perf_counter()
     new = 0
     last_draw = 0.0
-    updates = run_compare(problem, plan, cache)
+    updates = run_compare(problem, plan, cache, scheduler=scheduler)
     try:
         for update in updates:
             status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
@@ -181,8 +200,11 @@ if run:
         updates.close()
     stop_slot.empty()
     rows = cached_rows(plan, cache)
-    status.success(f"Done: {new} new results in {time.perf_counter() - started:.1f} s "
-                   f"({plan.size - new} from the cache).")
+    done = (f"Done: {new} new results in {time.perf_counter() - started:.1f} s "
+            f"({plan.size - new} from the cache).")
+    (status.warning if errors else status.success)(done + (" Errors below." if errors else ""))
+    for message in errors:
+        st.error(message)
 
 # Without results the charts are drawn empty: their axes show what is coming, and the
 # browser loads the chart library before Run, so the first points appear at once.
@@ -191,8 +213,6 @@ if not rows:
     st.stop()
 
 failed = [r for r in rows if r["failed"]]
-for message in errors:
-    st.error(message)
 if failed:
     st.error("Failed results (shown as gaps in the charts):  \n" + "  \n".join(
         f"**{r['algorithm']}** rank {r['rank']} trial {r['trial']}: {r['message']}" for r in failed))

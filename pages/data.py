@@ -3,12 +3,12 @@ import inspect
 
 import streamlit as st
 
-from pages._shared import current_problem, problem_summary, set_problem, shipped_problem
+from pages._shared import current_problem, problem_summary, set_problem, shipped_problem, weight_facts
 from wlra_core import Problem, load_problem
+from wlra_core.datasets.fisher_like import fisher_like_problem
 from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
 from wlra_core.datasets.sources import DATASETS
 from wlra_core.datasets.synthetic import GENERATORS
-from wlra_core.report import problem_info
 from wlra_core.views import parse_option_text
 
 SOURCES = {
@@ -19,11 +19,9 @@ SOURCES = {
     "upload": "Upload A and W",
 }
 UPLOAD_TYPES = [ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS]
-
-
-@st.cache_data(max_entries=32)
-def facts(problem_fingerprint: str, _problem: Problem) -> dict:
-    return problem_info(_problem)
+# The teaching generators, and Fisher-like problems of any size up to the paper's largest
+# kernels (n=67500, d=1024: two 550 MB matrices).
+SYNTHETIC = {**GENERATORS, "fisher_like": fisher_like_problem}
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -34,9 +32,9 @@ def mlp_problem(dataset: str, hidden: int, epochs: int, download: bool, _progres
     return fisher_problem(dataset, hidden=hidden, epochs=epochs, download=download, progress=_progress)
 
 
-@st.cache_resource(show_spinner="Generating...", max_entries=16)
+@st.cache_resource(show_spinner="Generating...", max_entries=4)  # paper-sized ones take 1.1 GB each
 def synthetic_problem(generator: str, params: tuple) -> Problem:
-    return GENERATORS[generator](**dict(params))
+    return SYNTHETIC[generator](**dict(params))
 
 
 def try_load(make, what: str) -> None:
@@ -97,8 +95,8 @@ elif source in ("tfds", "digits"):
         try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset)
 
 elif source == "synthetic":
-    generator = st.selectbox("Generator", list(GENERATORS), key="synthetic-generator", persist_state="session")
-    function = GENERATORS[generator]
+    generator = st.selectbox("Generator", list(SYNTHETIC), key="synthetic-generator", persist_state="session")
+    function = SYNTHETIC[generator]
     st.markdown(inspect.getdoc(function))
     params = {}
     columns = st.columns(4)
@@ -130,5 +128,5 @@ st.divider()
 problem, key = current_problem()
 st.subheader("Current problem")
 st.markdown(problem_summary(problem))
-st.table([{"fact": name, "value": str(value)} for name, value in facts(key, problem).items()],
+st.table([{"fact": name, "value": str(value)} for name, value in weight_facts(key, problem)[1].items()],
          hide_index=True, hide_header=True, width="content")

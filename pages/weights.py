@@ -3,21 +3,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import chart, current_problem, problem_summary
+from pages._shared import chart, current_problem, problem_summary, weight_facts
 from wlra_core import Problem
-from wlra_core.report import problem_info
-from wlra_core.views import HeatmapView, heatmap_view, pixel_importance, spectrum_view
+from wlra_core.views import HeatmapView, heatmap_view, pixel_importance
 
 
 @st.cache_data(show_spinner="Preparing heatmaps...", max_entries=16)
 def heatmaps(problem_fingerprint: str, log: bool, _problem: Problem) -> dict[str, HeatmapView]:
     A, W = _problem.A, _problem.W
     return {"W": heatmap_view(W, log=log), "A": heatmap_view(A, log=log), "W o A": heatmap_view(W * A, log=log)}
-
-
-@st.cache_data(show_spinner="Computing W's spectrum...", max_entries=16)
-def spectrum_facts(problem_fingerprint: str, _problem: Problem):
-    return spectrum_view(_problem.W), problem_info(_problem)
 
 
 @st.cache_data(max_entries=16)
@@ -29,7 +23,7 @@ problem, key = current_problem()
 st.title("Weights")
 st.markdown(problem_summary(problem))
 
-spec, info = spectrum_facts(key, problem)
+spec, info = weight_facts(key, problem)
 paper = problem.meta.get("paper_first_singular_mass")
 mass_col, rank_col, tail_col = st.columns(3)
 mass_col.metric("% Frobenius mass in first singular value", info["% Frobenius mass of W in s_1"],

@@ -161,6 +161,52 @@ def test_compare_run_plots_exactly_what_wlra_core_returns(shipped):
     assert csv.proto.label.startswith("Download every result")
 
 
+def test_compare_on_a_local_dask_cluster_plots_what_wlra_core_returns(shipped, monkeypatch):
+    import wlra_core.distributed
+
+    schedulers = []
+    original = wlra_core.distributed.run_tasks
+
+    def spy(*args, scheduler, **kwargs):
+        schedulers.append(scheduler)
+        return original(*args, scheduler=scheduler, **kwargs)
+
+    monkeypatch.setattr(wlra_core.distributed, "run_tasks", spy)
+    at = fresh_app("pages/compare.py")
+    names, ranks = ["svd_w", "em"], [2, 4]
+    at.multiselect(key="compare-algorithms").set_value(names)
+    at.slider(key="compare-ranks-128").set_value((2, 4))
+    at.number_input(key="opt-em-n_iter").set_value(3)
+    at.radio(key="compare-where").set_value("Dask cluster").run()
+    assert at.text_input(key="compare-scheduler").value == "local"
+    at.button(key="compare-run").click().run(timeout=120)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert schedulers == ["local"]
+    plotted = traces(figures(at)[0])
+    assert list(plotted) == names
+    for name in names:
+        options = {"n_iter": 3} if name == "em" else {}
+        x, y = plotted[name]
+        np.testing.assert_array_equal(x, [2, 3, 4])
+        expected = [wlra_core.solve(name, shipped.A, shipped.W, k, **options).relative_loss for k in (2, 3, 4)]
+        np.testing.assert_allclose(y, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("address, message", [("tcp://127.0.0.1:1", "cannot reach the Dask scheduler"),
+                                              ("localhost:8786", "scheduler must be")])
+def test_compare_with_a_bad_dask_scheduler_says_so_and_keeps_the_problem(shipped, address, message):
+    at = fresh_app("pages/compare.py")
+    at.multiselect(key="compare-algorithms").set_value(["svd"])
+    at.radio(key="compare-where").set_value("Dask cluster").run()
+    at.text_input(key="compare-scheduler").set_value(address)
+    at.button(key="compare-run").click().run(timeout=60)
+    assert not at.exception
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert "Errors below" in at.warning[0].value
+    kept = at.session_state["problem"]
+    assert kept.shape == shipped.shape and np.array_equal(kept.A, shipped.A)
+
+
 def test_compare_shows_a_diverged_run_as_failed():
     at = fresh_app("pages/compare.py")
     at.multiselect(key="compare-algorithms").set_value(["svd", "adam"]).run()  # adam's settings appear
@@ -228,13 +274,19 @@ def test_bad_upload_shows_the_loader_message_and_keeps_the_problem(shipped):
     assert dict(zip(table["fact"], table["value"]))["shape"] == "30 x 20"
 
 
-def test_synthetic_problem_survives_page_switches():
+def generate(generator: str, **params) -> AppTest:
+    """The Data page after Generate with ``generator`` and these number inputs."""
     at = fresh_app("pages/data.py")
     at.radio(key="data-source").set_value("synthetic").run()
-    at.selectbox(key="synthetic-generator").set_value("block_diagonal").run()
-    at.number_input(key="synthetic-block_diagonal-n").set_value(60)
-    at.number_input(key="synthetic-block_diagonal-blocks").set_value(3)
+    at.selectbox(key="synthetic-generator").set_value(generator).run()
+    for name, value in params.items():
+        at.number_input(key=f"synthetic-{generator}-{name}").set_value(value)
     at.button(key="load-synthetic").click().run()
+    return at
+
+
+def test_synthetic_problem_survives_page_switches():
+    at = generate("block_diagonal", n=60, blocks=3)
     problem = at.session_state["problem"]
     assert problem.source == "synthetic" and problem.shape == (60, 60)
     np.testing.assert_array_equal(problem.W, np.kron(np.eye(3), np.ones((20, 20))))
@@ -247,6 +299,21 @@ def test_synthetic_problem_survives_page_switches():
     at.button(key="load-synthetic").click().run()
     assert any("multiple of blocks" in e.value for e in at.error)
     assert at.session_state["problem"] is problem
+
+
+def test_fisher_like_generator_loads_the_same_problem_as_wlra_core():
+    from wlra_core.datasets.fisher_like import fisher_like_problem
+
+    at = generate("fisher_like", n=300, d=40, seed=3)
+    assert not at.exception and not at.error
+    problem = at.session_state["problem"]
+    expected = fisher_like_problem(300, 40, seed=3)
+    np.testing.assert_array_equal(problem.A, expected.A)
+    np.testing.assert_array_equal(problem.W, expected.W)
+    table = at.table[0].value
+    facts = dict(zip(table["fact"], table["value"]))
+    assert facts["shape"] == "300 x 40"
+    assert facts["zero rows of W"] == str(int((~expected.W.any(axis=1)).sum()))
 
 
 def test_digits_trains_an_mlp_and_loads_its_fisher_problem(tmp_path, monkeypatch):

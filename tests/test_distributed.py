@@ -10,7 +10,7 @@ distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
 import wlra_core  # noqa: E402
-from wlra_core.bench import iter_sweep  # noqa: E402
+from wlra_core.bench import SweepTask, iter_sweep  # noqa: E402
 from wlra_core.datasets.fisher_like import FisherLike  # noqa: E402
 from wlra_core.distributed import (  # noqa: E402
     column_partitioned,
@@ -18,6 +18,7 @@ from wlra_core.distributed import (  # noqa: E402
     local_cluster,
     run_problems_sweep,
     run_sweep,
+    run_tasks,
     svd_w_dask,
 )
 from wlra_core.linalg import tail_mass  # noqa: E402
@@ -82,6 +83,22 @@ def test_stop_request_raises_stopped(client):
     problem = FisherLike(100, 20, seed=4).problem()
     with pytest.raises(wlra_core.Stopped):
         run_sweep(problem.A, problem.W, ["svd", "svd_w"], [1], 2, scheduler=client, should_stop=lambda: True)
+
+
+def test_run_tasks_reports_a_failing_task_and_finishes_the_others(client):
+    problem = FisherLike(60, 12, seed=4).problem()
+    svd_w = wlra_core.get_algorithm("svd_w").resolve_options({})
+    good = SweepTask("svd_w", 1, (2, 3), svd_w)
+    bad = SweepTask("svd_w", 0, (99,), svd_w)  # rank > min(n, d): solve_ranks raises on the worker
+    arrived, errors = [], []
+    rows = run_tasks(problem.A, problem.W, [bad, good], seed=5, scheduler=client,
+                     on_rows=lambda task, rows: arrived.append((task, rows)), on_error=lambda task, m: errors.append((task, m)))
+    assert [task for task, _ in errors] == [bad] and "rank must be between" in errors[0][1]
+    assert [task for task, _ in arrived] == [good] and arrived[0][1] == rows
+    expected = [wlra_core.solve("svd_w", problem.A, problem.W, k, seed=6) for k in (2, 3)]  # trial 1: seed 5 + 1
+    assert [row["loss"] for row in rows] == pytest.approx([r.loss for r in expected], rel=1e-12)
+    with pytest.raises(ValueError, match="rank must be between"):  # without on_error the error ends the run
+        run_tasks(problem.A, problem.W, [bad], scheduler=client)
 
 
 def test_bad_scheduler_address_is_a_quick_value_error():

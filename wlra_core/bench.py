@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -18,6 +19,7 @@ __all__ = [
     "trial_seed",
     "result_row",
     "iter_sweep",
+    "SweepTask",
     "trial_results",
     "summarize",
     "format_table",
@@ -67,6 +69,16 @@ def iter_sweep(
             for result in trial_results(A, W, name, ranks, trial, seed=seed, options=options.get(name, {}),
                                         should_stop=should_stop):
                 yield result_row(result, trial), result
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One unit of a sweep: algorithm ``name``, trial ``trial``, at ``ranks``, with ``options``."""
+
+    name: str
+    trial: int
+    ranks: tuple[int, ...]
+    options: dict = field(default_factory=dict)
 
 
 def trial_results(A, W, name: str, ranks, trial: int, *, seed: int = 0, options: dict | None = None,

@@ -15,15 +15,17 @@ def mass_rank(s: np.ndarray, fraction: float) -> int:
     return int(np.searchsorted(cumulative, fraction) + 1)
 
 
-def problem_info(problem: Problem) -> dict[str, object]:
+def problem_info(problem: Problem, singular_values: np.ndarray | None = None) -> dict[str, object]:
     """Shape, zero rows/columns of W, value ranges and W's spectrum facts.
 
     The first-singular-value mass ``s_1^2 / ||W||_F^2`` is the paper's Table 2 figure;
     the numerical rank uses NumPy's ``matrix_rank`` tolerance (``s > s_1 eps max(n, d)``).
+    Pass W's ``singular_values`` when they are at hand: for the paper's largest kernels
+    computing them is the bulk of the work.
     """
     A, W = problem.A, problem.W
     n, d = A.shape
-    s = spectrum(W)
+    s = spectrum(W) if singular_values is None else singular_values
     tol = s[0] * np.finfo(np.float64).eps * max(n, d)
     info = {
         "name": problem.name,

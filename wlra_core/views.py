@@ -26,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -357,68 +357,82 @@ class CompareUpdate:
     error: str | None = None
 
 
-@dataclass
-class _Task:
-    name: str
-    trial: int
-    ranks: list[int]
-    options: dict = field(default_factory=dict)
-
-
-def _pending_tasks(plan: ComparePlan, cache: ResultCache) -> list[_Task]:
+def _pending_tasks(plan: ComparePlan, cache: ResultCache) -> list[bench.SweepTask]:
     tasks = []
     for name in plan.algorithms:
         for trial in range(plan.trials):
-            missing = [k for k in plan.ranks if cache.get(plan.key(name, k, trial)) is None]
+            missing = tuple(k for k in plan.ranks if cache.get(plan.key(name, k, trial)) is None)
             if missing:
-                tasks.append(_Task(name, trial, missing, plan.options_for(name)))
+                tasks.append(bench.SweepTask(name, trial, missing, plan.options_for(name)))
     return tasks
 
 
-def _work(A, W, plan: ComparePlan, tasks: list[_Task], events: queue.SimpleQueue, stop: threading.Event,
-          threads: int | None):
-    """Worker thread: run each task with solve_ranks and post its results as they come."""
+def _work(A, W, plan: ComparePlan, tasks: list[bench.SweepTask], events: queue.SimpleQueue,
+          stop: threading.Event, threads: int | None):
+    """Worker thread: run each task with solve_ranks and post its rows as they come."""
     with blas_threads(threads):
-        _run_tasks(A, W, plan, tasks, events, stop)
+        for task in tasks:
+            if stop.is_set():
+                break
+            try:
+                solve_ranks(
+                    task.name, A, W, task.ranks, seed=trial_seed(plan.seed, task.trial), keep_approx=False,
+                    should_stop=stop.is_set,
+                    on_result=lambda result, task=task: events.put(("row", task, result_row(result, task.trial))),
+                    progress=lambda fraction, message: events.put(("progress", message)),
+                    **task.options,
+                )
+            except Stopped:
+                break
+            except Exception as err:  # a solver bug must not kill the sweep or the page
+                events.put(("error", f"{task.name} (trial {task.trial}) raised {type(err).__name__}: {err}"))
     events.put(("finished", None))
 
 
-def _run_tasks(A, W, plan, tasks, events, stop):
-    for task in tasks:
-        if stop.is_set():
-            break
-        seed = trial_seed(plan.seed, task.trial)
-        try:
-            solve_ranks(
-                task.name, A, W, task.ranks, seed=seed, keep_approx=False,
-                should_stop=stop.is_set,
-                on_result=lambda result, task=task: events.put(("result", task, result)),
-                progress=lambda fraction, message: events.put(("progress", message)),
-                **task.options,
-            )
-        except Stopped:
-            break
-        except Exception as err:  # a solver bug must not kill the sweep or the page
-            events.put(("error", f"{task.name} (trial {task.trial}) raised {type(err).__name__}: {err}"))
+def _work_on_cluster(A, W, plan: ComparePlan, tasks: list[bench.SweepTask], events: queue.SimpleQueue,
+                     stop: threading.Event, scheduler: str):
+    """Worker thread: the same tasks as Dask tasks on ``scheduler``; rows arrive per task."""
+    from .distributed import run_tasks
+
+    def rows_done(task, rows):
+        for row in rows:
+            events.put(("row", task, row))
+
+    def task_failed(task, message):
+        events.put(("error", f"{task.name} (trial {task.trial}) raised {message}"))
+
+    events.put(("progress", f"starting the Dask cluster ({scheduler})" if scheduler == "local"
+                else f"connecting to the Dask scheduler at {scheduler}"))
+    try:
+        run_tasks(A, W, tasks, seed=plan.seed, scheduler=scheduler, on_rows=rows_done, on_error=task_failed,
+                  should_stop=stop.is_set)
+    except Stopped:
+        pass
+    except Exception as err:  # an unreachable scheduler or a lost worker must not kill the page
+        events.put(("error", f"Dask: {err}" if isinstance(err, ValueError) else f"Dask: {type(err).__name__}: {err}"))
+    events.put(("finished", None))
 
 
-def _row(plan: ComparePlan, task: _Task, result: WLRAResult) -> dict:
-    row = result_row(result, task.trial)
+def _row(plan: ComparePlan, task: bench.SweepTask, row: dict) -> dict:
+    row = dict(row)
     row["seed"] = trial_seed(plan.seed, task.trial)
     row["options"] = dict(plan.options)[task.name]
     return row
 
 
-def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *,
-                tick_seconds: float = 0.25, threads: int | None = SOLVER_BLAS_THREADS) -> Iterator[CompareUpdate]:
+def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *, tick_seconds: float = 0.25,
+                threads: int | None = SOLVER_BLAS_THREADS, scheduler: str | None = None) -> Iterator[CompareUpdate]:
     """Run the results of ``plan`` missing from ``cache``, yielding each as it arrives.
 
-    The solvers run in one worker thread (one at a time, so measured runtimes are not
-    distorted by each other); this generator stays in the caller's thread and yields a
-    progress tick at least every ``tick_seconds`` so a UI can redraw and notice a Stop.
-    Each new row is stored in ``cache`` before it is yielded. Closing the generator
-    (a Stop, or the caller going away) asks the worker to stop at its next check.
-    ``threads`` limits BLAS threads during the sweep (see :data:`SOLVER_BLAS_THREADS`).
+    In-process (``scheduler=None``) the solvers run in one worker thread, one at a time
+    (so measured runtimes are not distorted by each other), each rank's result posted as
+    it finishes; ``threads`` limits BLAS threads there (see :data:`SOLVER_BLAS_THREADS`).
+    With ``scheduler`` (``"local"`` or an address, see :func:`wlra_core.distributed.connect`)
+    each (algorithm, trial) is a Dask task and its ranks arrive together.
+    This generator stays in the caller's thread and yields a progress tick at least every
+    ``tick_seconds`` so a UI can redraw and notice a Stop. Each new row is stored in
+    ``cache`` before it is yielded. Closing the generator (a Stop, or the caller going
+    away) asks the worker to stop at its next check.
     """
     tasks = _pending_tasks(plan, cache)
     done = plan.size - sum(len(t.ranks) for t in tasks)
@@ -426,7 +440,11 @@ def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *,
         return
     events: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
-    worker = threading.Thread(target=_work, args=(problem.A, problem.W, plan, tasks, events, stop, threads),
+    if scheduler is None:
+        target, extra = _work, threads
+    else:
+        target, extra = _work_on_cluster, scheduler
+    worker = threading.Thread(target=target, args=(problem.A, problem.W, plan, tasks, events, stop, extra),
                               name="wlra-compare", daemon=True)
     message = f"running {tasks[0].name}"
     last_tick = time.perf_counter()
@@ -439,12 +457,12 @@ def run_compare(problem: Problem, plan: ComparePlan, cache: ResultCache, *,
                 kind, payload = "tick", []
             if kind == "finished":
                 return
-            if kind == "result":
-                task, result = payload
-                row = _row(plan, task, result)
-                cache.put(plan.key(task.name, result.rank, task.trial), row)
+            if kind == "row":
+                task, row = payload
+                row = _row(plan, task, row)
+                cache.put(plan.key(task.name, row["rank"], task.trial), row)
                 done += 1
-                message = f"{task.name}: rank {result.rank} done (trial {task.trial + 1})"
+                message = f"{task.name}: rank {row['rank']} done (trial {task.trial + 1})"
                 last_tick = time.perf_counter()
                 yield CompareUpdate(done, plan.size, message, row=row)
             elif kind == "error":

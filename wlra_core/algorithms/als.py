@@ -13,16 +13,15 @@ svd_w_practical itself).
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
-from ..linalg import divide_by_weights, truncated_svd, weighted_loss, weighted_row_fit
+from ..linalg import divide_by_weights, orthonormal_columns, truncated_svd, weighted_loss, weighted_row_fit
 from ..result import Fit
 from . import SVD_METHOD, Algorithm, iterations
 from .svd_w_practical import perron_factors
 
 
 def _orthonormal_rows(V: np.ndarray) -> np.ndarray:
-    return scipy.linalg.qr(V.T, mode="economic", check_finite=False)[0].T
+    return orthonormal_columns(V.T).T
 
 
 def initial_basis(A, W, rank, *, seed, svd_method) -> np.ndarray:

@@ -185,9 +185,14 @@ def fisher_like_problem(
     noise: float = 0.15,
     seed: int = 0,
 ) -> Problem:
-    """A synthetic Fisher-like WLRA problem (see the module docstring and :class:`FisherLike`).
+    """A synthetic problem shaped like a trained hidden kernel A with its Fisher weights W.
 
+    W is nonnegative and nearly rank 1 (about ``exp(-noise^2)`` of its Frobenius mass in
+    the first singular value), with heavy-tailed row importances (``tail``: spread of
+    their log-normal law) and exact zero rows on a ``zero_row_fraction`` of the rows, like
+    never-lit pixels; A is Glorot-scale noise plus a low-rank learned update.
     ``fisher_like_problem(67500, 1024)`` is the size of the paper's colorectal_histology
     kernel (two 550 MB float64 matrices; generation keeps temporaries to one row block).
+    See :class:`FisherLike` for generating blocks on their own.
     """
     return FisherLike(n, d, zero_row_fraction, tail, noise, seed).problem()

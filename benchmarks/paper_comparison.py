@@ -1,0 +1,102 @@
+"""The paper's comparison (Figures 2-3) on the shipped Fashion-MNIST problem: every
+algorithm at ranks 5, 10 and 20, 3 trials; loss and time tables.
+
+Usage::
+
+    .venv/bin/python benchmarks/paper_comparison.py            # writes benchmarks/results/paper_comparison.{txt,csv}
+    .venv/bin/python benchmarks/paper_comparison.py --trials 1 --algorithms svd,svd_w
+
+Trial t uses seed ``seed + t``; BLAS runs single-threaded (OpenBLAS threads spin against
+any other load on this 2-core machine, see README). Every figure is measured in this run.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import wlra_core  # noqa: E402
+from wlra_core.bench import format_table, iter_sweep, summarize, write_csv  # noqa: E402
+from wlra_core.datasets.io import default_problem  # noqa: E402
+
+RANKS = (5, 10, 20)
+
+
+def pivot(table: list[dict], key: str, digits: str) -> list[str]:
+    """One line per algorithm: mean (std) of ``key`` at each rank."""
+    names = list(dict.fromkeys(e["algorithm"] for e in table))
+    ranks = list(dict.fromkeys(e["rank"] for e in table))
+    cells = {(e["algorithm"], e["rank"]): e for e in table}
+    lines = [f"  {'algorithm':<16}" + "".join(f"{'rank ' + str(k):>22}" for k in ranks)]
+    for name in names:
+        row = f"  {name:<16}"
+        for k in ranks:
+            e = cells.get((name, k))
+            if e is None or e["trials"] == 0:
+                row += f"{'failed':>22}"
+            else:
+                row += f"{format(e[key + '_mean'], digits) + ' (' + format(e[key + '_std'], '.1g') + ')':>22}"
+        lines.append(row)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algorithms", default=",".join(wlra_core.ALGORITHMS))
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "paper_comparison"),
+                        help="path without suffix: writes .txt and .csv")
+    args = parser.parse_args()
+    algorithms = [name.strip() for name in args.algorithms.split(",") if name.strip()]
+
+    problem = default_problem()
+    lines: list[str] = []
+
+    def out(line: str = "") -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    out(f"paper comparison (Figures 2-3): {problem.name}, "
+        f"ranks {', '.join(map(str, RANKS))}, {args.trials} trials (seeds {args.seed}..{args.seed + args.trials - 1}); "
+        f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}, BLAS 1 thread")
+    if "adam" in algorithms:  # adam's first solve would otherwise include importing TensorFlow
+        start = time.perf_counter()
+        importlib.import_module("tensorflow")
+        out(f"TensorFlow imported before the sweep in {time.perf_counter() - start:.1f} s (not in any timing)")
+    rows = []
+    start = time.perf_counter()
+    with threadpool_limits(1, user_api="blas"):
+        for row, _ in iter_sweep(problem.A, problem.W, algorithms, RANKS, args.trials, seed=args.seed):
+            rows.append(row)
+            print(f"  {row['algorithm']:<16} rank {row['rank']:>2} trial {row['trial']}: relative loss "
+                  f"{row['relative_loss']:.6f}  {row['seconds']:.3f} s", flush=True)
+    table = summarize(rows, RANKS)
+    out(f"sweep: {len(rows)} results in {time.perf_counter() - start:.1f} s")
+    out()
+    out("relative loss ||W o (A - X)||^2 / ||W o A||^2, mean (std) over trials")
+    for line in pivot(table, "relative_loss", ".5f"):
+        out(line)
+    out()
+    out("seconds per solve, mean (std) over trials")
+    for line in pivot(table, "seconds", ".4f"):
+        out(line)
+    out()
+    out(format_table(table))
+    out(f"load average at end {os.getloadavg()[0]:.1f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out + ".txt").write_text("\n".join(lines) + "\n")
+    write_csv(rows, args.out + ".csv")
+    print(f"wrote {args.out}.txt and {args.out}.csv")
+
+
+if __name__ == "__main__":
+    main()
