@@ -152,12 +152,9 @@ def compare_in_browser(browser, url: str) -> None:
     page = context.new_page()
     page.set_default_timeout(120_000)
     page.goto(url)
-    page.locator('[data-testid="stSidebarNavLink"]', has_text="Compare").click()
-    page.locator(".st-key-compare-run button").wait_for()
+    open_page(page, "Compare")
     page.locator(".js-plotly-plot").nth(2).wait_for()  # the empty charts
-    page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').click()
-    page.locator('.st-key-compare-algorithms button[aria-label="Remove css"]').wait_for(state="detached")
-    wait_idle(page)
+    keep_algorithms(page, NINE)
     start = time.perf_counter()
     page.locator(".st-key-compare-run button").click()
     page.locator(".js-plotly-plot .scatterlayer path.point").first.wait_for()  # the first point drawn

@@ -26,26 +26,18 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 import wlra_core  # noqa: E402
 from wlra_core.bench import format_table, iter_sweep, summarize, write_csv  # noqa: E402
 from wlra_core.datasets.io import default_problem  # noqa: E402
+from wlra_core.views import rank_table  # noqa: E402
 
 RANKS = (5, 10, 20)
 
 
-def pivot(table: list[dict], key: str, digits: str) -> list[str]:
-    """One line per algorithm: mean (std) of ``key`` at each rank."""
-    names = list(dict.fromkeys(e["algorithm"] for e in table))
-    ranks = list(dict.fromkeys(e["rank"] for e in table))
-    cells = {(e["algorithm"], e["rank"]): e for e in table}
-    lines = [f"  {'algorithm':<16}" + "".join(f"{'rank ' + str(k):>22}" for k in ranks)]
-    for name in names:
-        row = f"  {name:<16}"
-        for k in ranks:
-            e = cells.get((name, k))
-            if e is None or e["trials"] == 0:
-                row += f"{'failed':>22}"
-            else:
-                row += f"{format(e[key + '_mean'], digits) + ' (' + format(e[key + '_std'], '.1g') + ')':>22}"
-        lines.append(row)
-    return lines
+def text_table(records: list[dict]) -> list[str]:
+    """Aligned text lines of :func:`wlra_core.views.rank_table`'s records."""
+    columns = list(records[0])
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in records)) + 2 for c in columns}
+    lines = ["".join(f"{c:<{widths[c]}}" for c in columns)]
+    lines += ["".join(f"{str(r.get(c, '')):<{widths[c]}}" for c in columns) for r in records]
+    return ["  " + line.rstrip() for line in lines]
 
 
 def main() -> None:
@@ -79,18 +71,15 @@ def main() -> None:
             rows.append(row)
             print(f"  {row['algorithm']:<16} rank {row['rank']:>2} trial {row['trial']}: relative loss "
                   f"{row['relative_loss']:.6f}  {row['seconds']:.3f} s", flush=True)
-    table = summarize(rows, RANKS)
     out(f"sweep: {len(rows)} results in {time.perf_counter() - start:.1f} s")
+    for value, title in (("relative_loss", "relative loss ||W o (A - X)||^2 / ||W o A||^2"),
+                         ("seconds", "seconds per solve")):
+        out()
+        out(f"{title}, mean ± std over trials")
+        for line in text_table(rank_table(rows, RANKS, value=value)):
+            out(line)
     out()
-    out("relative loss ||W o (A - X)||^2 / ||W o A||^2, mean (std) over trials")
-    for line in pivot(table, "relative_loss", ".5f"):
-        out(line)
-    out()
-    out("seconds per solve, mean (std) over trials")
-    for line in pivot(table, "seconds", ".4f"):
-        out(line)
-    out()
-    out(format_table(table))
+    out(format_table(summarize(rows, RANKS)))
     out(f"load average at end {os.getloadavg()[0]:.1f}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".txt").write_text("\n".join(lines) + "\n")

@@ -367,6 +367,10 @@ def _pending_tasks(plan: ComparePlan, cache: ResultCache) -> list[bench.SweepTas
     return tasks
 
 
+def _task_failed(events: queue.SimpleQueue, task: bench.SweepTask, message: str) -> None:
+    events.put(("error", f"{task.name} (trial {task.trial}) raised {message}"))
+
+
 def _work(A, W, plan: ComparePlan, tasks: list[bench.SweepTask], events: queue.SimpleQueue,
           stop: threading.Event, threads: int | None):
     """Worker thread: run each task with solve_ranks and post its rows as they come."""
@@ -385,7 +389,7 @@ def _work(A, W, plan: ComparePlan, tasks: list[bench.SweepTask], events: queue.S
             except Stopped:
                 break
             except Exception as err:  # a solver bug must not kill the sweep or the page
-                events.put(("error", f"{task.name} (trial {task.trial}) raised {type(err).__name__}: {err}"))
+                _task_failed(events, task, f"{type(err).__name__}: {err}")
     events.put(("finished", None))
 
 
@@ -398,13 +402,11 @@ def _work_on_cluster(A, W, plan: ComparePlan, tasks: list[bench.SweepTask], even
         for row in rows:
             events.put(("row", task, row))
 
-    def task_failed(task, message):
-        events.put(("error", f"{task.name} (trial {task.trial}) raised {message}"))
-
     events.put(("progress", f"starting the Dask cluster ({scheduler})" if scheduler == "local"
                 else f"connecting to the Dask scheduler at {scheduler}"))
     try:
-        run_tasks(A, W, tasks, seed=plan.seed, scheduler=scheduler, on_rows=rows_done, on_error=task_failed,
+        run_tasks(A, W, tasks, seed=plan.seed, scheduler=scheduler, on_rows=rows_done,
+                  on_error=lambda task, message: _task_failed(events, task, message),
                   should_stop=stop.is_set)
     except Stopped:
         pass
