@@ -1,45 +1,38 @@
 """WLRA Explorer: the Streamlit entry point (``streamlit run app.py``).
 
-Routes between the pages in ``pages/`` and draws what every page shares: the
-navigation and, in the sidebar, the loaded problem. The problem lives in
-``st.session_state`` (see ``pages/_shared.py``), so it survives page switches.
-Nothing here imports TensorFlow: the landing page must render in well under 2 s.
+Routes between the pages in ``app_pages/`` (a folder name Streamlit does not treat as
+its legacy multipage folder, so ``st.navigation`` alone decides the pages and their URLs)
+and draws what every page shares: the navigation and, in the sidebar, the loaded problem.
+The problem lives in ``st.session_state`` (see ``app_pages/_shared.py``), so it survives
+page switches. Nothing here imports TensorFlow: the landing page must render in well under 2 s.
 """
 from pathlib import Path
 
 import streamlit as st
 
-from pages._shared import framed, loaded_problem, show_sidebar
+from app_pages._shared import loaded_problem, show_sidebar
 
-ROOT = Path(__file__).resolve().parent
+# A shipped file, served by this server: a :material/...: favicon is fetched from the web.
+st.set_page_config(page_title="WLRA Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"),
+                   layout="wide")
 
-st.set_page_config(page_title="WLRA Explorer", page_icon=":material/grid_on:", layout="wide")
-
-EXPLORE = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/database:"),
-    st.Page("pages/weights.py", title="Weights", icon=":material/grid_on:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/monitoring:"),
-    st.Page("pages/refine.py", title="Refine", icon=":material/trending_down:"),
-]
-# Pages of the compression / feature selection / communication issue, listed explicitly;
-# each is included once its file exists.
-BEYOND = [
-    ("pages/compression.py", "Compression", ":material/compress:"),
-    ("pages/feature_selection.py", "Feature selection", ":material/filter_alt:"),
-    ("pages/communication.py", "Communication", ":material/lan:"),
-]
-
-sections = {"Explore": EXPLORE}
-beyond = [st.Page(path, title=title, icon=icon) for path, title, icon in BEYOND if (ROOT / path).is_file()]
-if beyond:
-    sections["Beyond the paper"] = beyond
-
-page = st.navigation(sections)
+page = st.navigation({
+    "Explore": [
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
+        st.Page("app_pages/weights.py", title="Weights", icon=":material/grid_on:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/monitoring:"),
+        st.Page("app_pages/refine.py", title="Refine", icon=":material/trending_down:"),
+    ],
+    "Beyond the paper": [
+        st.Page("app_pages/compression.py", title="Compression", icon=":material/compress:"),
+        st.Page("app_pages/feature_selection.py", title="Feature selection", icon=":material/filter_alt:"),
+        st.Page("app_pages/communication.py", title="Communication", icon=":material/lan:"),
+    ],
+})
 problem_box = st.sidebar.empty()
 loaded_problem()
 show_sidebar(problem_box)
-with framed():
-    page.run()
+page.run()
 # The page may have loaded another problem: show the one now current.
 show_sidebar(problem_box)

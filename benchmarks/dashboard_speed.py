@@ -18,8 +18,8 @@ What is measured:
    Chromium via Playwright), seconds from navigation until the title, and until the whole
    page (both example panels and the links) shows. Each server's first session also pays
    the server's first imports and the shipped problem's load, and an empty browser cache.
-3. Compare, orchestration only (no browser): :func:`wlra_core.views.run_compare` with the
-   nine algorithms; seconds to the first result, in total and per algorithm.
+3. Compare, orchestration only (no browser): the sweep engine (:func:`wlra_core.sweep.run`)
+   with the nine algorithms; seconds to the first result, in total and per algorithm.
 4. Compare in the browser: the Compare page with the same nine algorithms (css removed
    from the default selection), Run clicked; seconds until the first curve is drawn and
    until the run reports Done.
@@ -46,8 +46,9 @@ NINE = ("svd", "svd_w", "svd_w_practical", "em", "svd_w_em", "greedy", "als", "f
 HEAVY_MODULES = ("tensorflow", "tensorflow_datasets", "sklearn", "pandas", "scipy.io", "dask")
 
 
-# What app.py, pages/_shared.py and pages/home.py import (the shipped problem's loader included).
-LANDING_IMPORTS = ("streamlit", "plotly.graph_objects", "wlra_core", "wlra_core.views", "wlra_core.datasets.io")
+# What app.py, app_pages/_shared.py and app_pages/home.py import (the shipped problem's loader included).
+LANDING_IMPORTS = ("streamlit", "plotly.graph_objects", "wlra_core", "wlra_core.display", "wlra_core.sweep",
+                   "wlra_core.datasets.io")
 
 
 def import_times() -> None:
@@ -248,21 +249,21 @@ def large_problem_in_browser(browser, url: str, n: int, d: int) -> None:
 
 def compare_orchestration() -> None:
     from wlra_core.datasets.io import default_problem
-    from wlra_core.views import ResultCache, fingerprint, make_plan, run_compare
+    from wlra_core.sweep import make_sweep, run
 
     problem = default_problem()
-    plan = make_plan(problem, fingerprint(problem), NINE, range(1, 21), trials=1)
+    sweep = make_sweep(problem, NINE, range(1, 21), trials=1)
     start = time.perf_counter()
     first = None
     finished: dict[str, float] = {}
-    for update in run_compare(problem, plan, ResultCache()):
+    for update in run(sweep):
         if update.row is not None:
             now = time.perf_counter() - start
             first = now if first is None else first
-            finished[update.row["algorithm"]] = now
+            finished[update.row["method"]] = now
     total = time.perf_counter() - start
     print(f"Compare orchestration ({len(NINE)} algorithms x 20 ranks, 1 trial, {problem.shape[0]} x "
-          f"{problem.shape[1]}): first result {first:.2f} s, all {plan.size} results {total:.2f} s")
+          f"{problem.shape[1]}): first result {first:.2f} s, all {sweep.size} results {total:.2f} s")
     previous = 0.0
     for name in NINE:
         print(f"  {name:<16} {finished[name] - previous:7.2f} s")

@@ -6,8 +6,9 @@ Usage::
     .venv/bin/python benchmarks/paper_comparison.py            # writes benchmarks/results/paper_comparison.{txt,csv}
     .venv/bin/python benchmarks/paper_comparison.py --trials 1 --algorithms svd,svd_w
 
-Trial t uses seed ``seed + t``; BLAS runs single-threaded (OpenBLAS threads spin against
-any other load on this 2-core machine, see README). Every figure is measured in this run.
+Trial t uses ``SeedSequence(seed, spawn_key=(t,))``; the sweep engine runs BLAS
+single-threaded (OpenBLAS threads spin against any other load on this 2-core machine, see
+README). Every figure is measured in this run.
 """
 from __future__ import annotations
 
@@ -21,18 +22,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from threadpoolctl import threadpool_limits  # noqa: E402
-
 import wlra_core  # noqa: E402
-from wlra_core.bench import format_table, iter_sweep, summarize, write_csv  # noqa: E402
 from wlra_core.datasets.io import default_problem  # noqa: E402
-from wlra_core.views import rank_table  # noqa: E402
+from wlra_core.display import rank_table  # noqa: E402
+from wlra_core.sweep import make_sweep, run_all  # noqa: E402
+from wlra_core.tables import format_summary, summarize, write_csv  # noqa: E402
 
 RANKS = (5, 10, 20)
 
 
 def text_table(records: list[dict]) -> list[str]:
-    """Aligned text lines of :func:`wlra_core.views.rank_table`'s records."""
+    """Aligned text lines of :func:`wlra_core.display.rank_table`'s records."""
     columns = list(records[0])
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in records)) + 2 for c in columns}
     lines = ["".join(f"{c:<{widths[c]}}" for c in columns)]
@@ -58,19 +58,22 @@ def main() -> None:
         lines.append(line)
 
     out(f"paper comparison (Figures 2-3): {problem.name}, "
-        f"ranks {', '.join(map(str, RANKS))}, {args.trials} trials (seeds {args.seed}..{args.seed + args.trials - 1}); "
+        f"ranks {', '.join(map(str, RANKS))}, {args.trials} trials (seed {args.seed}, one stream per trial); "
         f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}, BLAS 1 thread")
     if "adam" in algorithms:  # adam's first solve would otherwise include importing TensorFlow
         start = time.perf_counter()
         importlib.import_module("tensorflow")
         out(f"TensorFlow imported before the sweep in {time.perf_counter() - start:.1f} s (not in any timing)")
-    rows = []
-    start = time.perf_counter()
-    with threadpool_limits(1, user_api="blas"):
-        for row, _ in iter_sweep(problem.A, problem.W, algorithms, RANKS, args.trials, seed=args.seed):
-            rows.append(row)
-            print(f"  {row['algorithm']:<16} rank {row['rank']:>2} trial {row['trial']}: relative loss "
+    def progress(update) -> None:
+        row = update.row
+        if row is not None:
+            print(f"  {row['method']:<16} rank {row['rank']:>2} trial {row['trial']}: relative loss "
                   f"{row['relative_loss']:.6f}  {row['seconds']:.3f} s", flush=True)
+        elif update.error:
+            out(f"  error: {update.error}")
+
+    start = time.perf_counter()
+    rows, _ = run_all(make_sweep(problem, algorithms, RANKS, args.trials, args.seed), on_update=progress)
     out(f"sweep: {len(rows)} results in {time.perf_counter() - start:.1f} s")
     for value, title in (("relative_loss", "relative loss ||W o (A - X)||^2 / ||W o A||^2"),
                          ("seconds", "seconds per solve")):
@@ -79,7 +82,7 @@ def main() -> None:
         for line in text_table(rank_table(rows, RANKS, value=value)):
             out(line)
     out()
-    out(format_table(summarize(rows, RANKS)))
+    out(format_summary(summarize(rows, RANKS)))
     out(f"load average at end {os.getloadavg()[0]:.1f}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".txt").write_text("\n".join(lines) + "\n")

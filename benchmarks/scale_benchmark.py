@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import wlra_core  # noqa: E402
-from wlra_core.bench import iter_sweep  # noqa: E402
+from wlra_core.sweep import InProcess, make_sweep, run_all  # noqa: E402
 from wlra_core.datasets.fisher_like import FisherLike  # noqa: E402
 from wlra_core.linalg import divide_by_weights, truncated_svd, weighted_loss, weighted_mass  # noqa: E402
 
@@ -135,7 +135,7 @@ def part_svd_w(problem, args, out, matrix_mb):
     rec_fast = {}
     with measured(rec_fast):
         # Median of 3 solves: one is well under a second's noise on a shared machine.
-        runs = [wlra_core.solve("svd_w", A, W, k, seed=args.seed, keep_approx=False) for _ in range(3)]
+        runs = [wlra_core.solve("svd_w", A, W, k, seed=args.seed) for _ in range(3)]
     fast = sorted(runs, key=lambda result: result.seconds)[1]
     rec_full = {}
     with measured(rec_full):
@@ -166,7 +166,7 @@ def part_em(problem, args, out, matrix_mb):
     k, n_iter = args.rank, args.em_iters
     rec = {}
     with measured(rec):
-        fast = wlra_core.solve("em", A, W, k, seed=args.seed, keep_approx=False, n_iter=n_iter)
+        fast = wlra_core.solve("em", A, W, k, seed=args.seed, n_iter=n_iter)
     rec_ref = {}
     with measured(rec_ref):
         _, ref_losses, ref_seconds = reference_em(A, W, k, n_iter)
@@ -183,17 +183,13 @@ def part_em(problem, args, out, matrix_mb):
         f"{ref_losses[-1] / weighted_mass(A, W):.6f}; loss ratio {loss_ratio:.6f}")
 
 
-def _in_process_sweep(layers, ranks, args):
-    rows = []
-    for label, problem in layers.items():
-        for row, _ in iter_sweep(problem.A, problem.W, SWEEP_ALGORITHMS, ranks, args.sweep_trials, seed=args.seed):
-            rows.append({"problem": label, **row})
-    return rows
+def _sweep(layers, ranks, args):
+    return make_sweep(layers, SWEEP_ALGORITHMS, ranks, args.sweep_trials, args.seed)
 
 
 def _compare(rows, expected) -> str:
-    keys = [(r["problem"], r["algorithm"], r["rank"], r["trial"]) for r in rows]
-    same_keys = keys == [(r["problem"], r["algorithm"], r["rank"], r["trial"]) for r in expected]
+    keys = [(r["problem"], r["method"], r["rank"], r["trial"]) for r in rows]
+    same_keys = keys == [(r["problem"], r["method"], r["rank"], r["trial"]) for r in expected]
     losses = np.array([r["loss"] for r in rows])
     expected_losses = np.array([r["loss"] for r in expected])
     identical = int(np.sum(losses == expected_losses))
@@ -204,9 +200,8 @@ def _compare(rows, expected) -> str:
 
 def part_sweep(args, out):
     from distributed import Client
-    from threadpoolctl import threadpool_limits
 
-    from wlra_core.distributed import local_cluster, run_problems_sweep
+    from wlra_core.distributed import OnDask, local_cluster
 
     layers = {f"layer{i}": FisherLike(args.sweep_n, args.sweep_d, seed=args.seed + i).problem()
               for i in range(args.sweep_layers)}
@@ -217,21 +212,19 @@ def part_sweep(args, out):
     runs = {}
     for label, threads in (("in-process, BLAS default threads", None), ("in-process, BLAS 1 thread", 1)):
         start = time.perf_counter()
-        try:
-            with threadpool_limits(threads, user_api="blas"):
-                runs[label] = _in_process_sweep(layers, ranks, args)
-        except Exception as err:  # report and go on: one failing algorithm must not hide the rest
-            out(f"    {label}: FAILED with {type(err).__name__}: {err}")
-            continue
+        runs[label], errors = run_all(_sweep(layers, ranks, args), executor=InProcess(threads))
+        for error in errors:  # report and go on: one failing algorithm must not hide the rest
+            out(f"    {label}: {error}")
         timings[label] = time.perf_counter() - start
         out(f"    {label}: {timings[label]:.1f} s ({len(runs[label])} rows)")
     start = time.perf_counter()
     try:
         with local_cluster(2) as cluster, Client(cluster) as client:
             ready = time.perf_counter()
-            rows = run_problems_sweep(layers, SWEEP_ALGORITHMS, ranks, args.sweep_trials, seed=args.seed,
-                                      scheduler=client)
+            rows, errors = run_all(_sweep(layers, ranks, args), executor=OnDask(client))
             done = time.perf_counter()
+        for error in errors:
+            out(f"    2-worker LocalCluster: {error}")
     except Exception as err:
         out(f"    2-worker LocalCluster: FAILED with {type(err).__name__}: {err}")
         return
@@ -277,8 +270,7 @@ def one_algorithm(args) -> None:
     options = {"dtype": args.adam_dtype} if args.one_algorithm == "adam" else {}
     record = {}
     with measured(record):
-        result = wlra_core.solve(args.one_algorithm, problem.A, problem.W, args.rank, seed=args.seed,
-                                 keep_approx=False, **options)
+        result = wlra_core.solve(args.one_algorithm, problem.A, problem.W, args.rank, seed=args.seed, **options)
     record.update(seconds_solve=result.seconds, relative_loss=result.relative_loss,
                   failed=result.failed, message=result.message, options=result.options)
     print("RESULT " + json.dumps(record))
@@ -287,7 +279,8 @@ def one_algorithm(args) -> None:
 def part_algorithms(args, out, matrix_mb):
     out(f"[5] every algorithm at rank {args.rank} on {args.n} x {args.d}, one process each "
         f"(limit {args.algorithm_timeout:.0f} s)")
-    for name in wlra_core.ALGORITHMS:
+    # whiten and kfac need an MLP's calibration moments, which a Fisher-like problem has not.
+    for name in (n for n in wlra_core.ALGORITHMS if not wlra_core.get_algorithm(n).requires):
         command = [sys.executable, __file__, "--one-algorithm", name, "--n", str(args.n), "--d", str(args.d),
                    "--rank", str(args.rank), "--seed", str(args.seed), "--adam-dtype", args.adam_dtype]
         try:

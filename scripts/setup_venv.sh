@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project's virtual environment in .venv/.
-# Reuse is decided by a stamp holding the hash of requirements.txt: a complete
-# install writes it last, so an interrupted install is redone next time.
+# Create (or reuse) the project's virtual environment in .venv/: the pinned packages of
+# requirements.txt, then wlra_core itself in editable mode (the `wlra` command).
+# Reuse is decided by a stamp holding the hash of requirements.txt and pyproject.toml:
+# a complete install writes it last, so an interrupted install is redone next time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(sha256sum requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -13,4 +14,11 @@ echo "Installing Python packages into .venv/ (first run takes about a minute)...
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+# --no-deps: requirements.txt pinned every dependency. The output is shown only on failure:
+# setuptools warns on every editable install that ./wlra_core shadows the installed one,
+# which here is the very same folder.
+if ! log=$(.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --editable . 2>&1); then
+  echo "$log" >&2
+  exit 1
+fi
 echo "$want" > "$stamp"

@@ -8,10 +8,23 @@ import pytest
 import scipy.linalg
 
 import wlra_core
-from wlra_core import ALGORITHMS, solve
+from wlra_core import ALGORITHMS
 from wlra_core.algorithms.css import select_columns
 
 N, D = 60, 40
+
+
+def calibration_moments(n, d, seed=0):
+    """Second moments of random inputs and gradients, for whiten and kfac (which need them)."""
+    rng = np.random.default_rng(seed)
+    x, delta = rng.standard_normal((4 * n, n)), rng.standard_normal((4 * d, d))
+    return {"input_moment": x.T @ x / (4 * n), "grad_moment": delta.T @ delta / (4 * d)}
+
+
+def solve(name, A, W, rank, **options):
+    """wlra_core.solve, with calibration moments for the methods that require them."""
+    model = calibration_moments(*np.shape(A)) if wlra_core.get_algorithm(name).requires else None
+    return wlra_core.solve(name, A, W, rank, model=model, **options)
 
 
 def weighted_loss(A, W, X):
@@ -43,7 +56,7 @@ def positive_rank_weights(rng, r, n=N, d=D):
 
 def is_non_increasing(history):
     """Loss never rises by more than rounding: 1e-12 of the starting loss."""
-    losses = np.array([loss for _, loss, _ in history])
+    losses = np.array([point.loss for point in history])
     return bool(np.all(np.diff(losses) <= 1e-12 * losses[0])), losses
 
 
@@ -61,7 +74,8 @@ def test_svd_w_loss_equals_tail_mass_for_rank_r_weights(r):
         assert res.loss == pytest.approx(sq_tail(W * A, r * k), rel=1e-9)
         # Theorem 1.2: no rank-k matrix does better, e.g. ALS's rank-k answer.
         assert res.loss <= solve("als", A, W, k).loss * (1 + 1e-9)
-        assert res.n_params == (r * k + r) * (N + D)
+        # Stored: the rank-rk factors of W o A and W itself (the output divides by it).
+        assert res.n_params == r * k * (N + D) + N * D
 
 
 # --- Rank-1 weights: the optimum in closed form -----------------------------------------
@@ -167,7 +181,7 @@ def test_loss_history_never_increases(name, options):
     assert ok, np.diff(losses).max()
     assert losses[-1] == pytest.approx(res.loss, rel=1e-12)
     assert losses[-1] < losses[0]  # and it did make progress
-    assert [it for it, _, _ in res.history] == list(range(len(res.history)))
+    assert [point.iteration for point in res.history] == list(range(len(res.history)))
 
 
 def test_em_history_starts_at_its_init():
@@ -289,7 +303,8 @@ def test_css_returns_its_columns_and_the_weighted_projection():
     proj = C @ np.linalg.pinv(C) @ M
     expected = np.where(W > 0, proj / np.where(W > 0, W, 1), 0.0)
     np.testing.assert_allclose(res.approx, expected, atol=1e-10)
-    assert res.n_params == N * 8 + 8 * D + (N + D)
+    # Stored: the 8 chosen columns of W o A, their coefficients, and the divisor W.
+    assert res.n_params == N * 8 + 8 * D + N * D
 
 
 def test_css_rows_axis_is_css_of_the_transpose():
@@ -359,7 +374,7 @@ def test_adam_history_and_dtype():
     rng = np.random.default_rng(15)
     A, W = rng.standard_normal((20, 15)), fisher_like_weights(rng, 20, 15)
     res = solve("adam", A, W, 2, n_epochs=30)
-    assert [it for it, _, _ in res.history] == list(range(31))
+    assert [point.iteration for point in res.history] == list(range(31))
     assert res.history[-1][1] == pytest.approx(res.loss, rel=1e-9)
     single = solve("adam", A, W, 2, n_epochs=30, dtype="float32")
     assert single.approx.dtype == np.float64

@@ -43,7 +43,7 @@ def test_bad_problems_raise_clear_value_errors(problem, make, rank, match):
 
 
 def test_unknown_algorithm_lists_the_choices(problem):
-    with pytest.raises(ValueError, match="unknown algorithm 'pca'; choose from svd, svd_w"):
+    with pytest.raises(ValueError, match="unknown algorithm 'pca'; choose one name from svd, svd_w"):
         solve("pca", *problem, 2)
 
 
@@ -54,16 +54,16 @@ def test_unknown_algorithm_lists_the_choices(problem):
     ("em", {"init": "random"}, "init must be"),
     ("em", {"init": np.zeros((3, 3))}, r"init array has shape \(3, 3\) but A has shape \(30, 20\)"),
     ("em", {"init": np.full((N, D), np.nan)}, "em init has 600 NaN/Inf"),
-    ("svd_w_em", {"weight_rank": 0}, "weight_rank r must be an integer >= 1"),
+    ("svd_w_em", {"weight_rank": 0}, "svd_w_em: invalid weight_rank=0; weight_rank must be an integer >= 1"),
     ("css", {"selection": "best"}, "selection must be one of"),
     ("css", {"n_columns": 21}, "n_columns=21 exceeds the 20 columns"),
     ("css", {"n_columns": 31, "axis": "rows"}, "n_columns=31 exceeds the 30 rows"),
-    ("css", {"axis": 1}, 'axis must be "columns" or "rows"'),
+    ("css", {"axis": 1}, 'axis must be one of "columns", "rows"'),
     ("sample", {"n_samples": 1}, "n_samples=1 is below the rank 2"),
     ("sample", {"n_samples": 2.0}, "n_samples must be an integer"),
     ("als", {"n_iter": True}, "n_iter must be an integer"),
-    ("svd", {"svd_method": "fast"}, "truncated SVD method"),
-    ("adam", {"dtype": "float16"}, 'dtype must be "float64" or "float32"'),
+    ("svd", {"svd_method": "fast"}, 'svd_method must be one of "auto", "exact", "randomized"'),
+    ("adam", {"dtype": "float16"}, 'dtype must be one of "float64", "float32"'),
     ("adam", {"learning_rate": -1.0}, "learning_rate must be a number > 0"),
     ("adam", {"decay_rate": 1.5}, r"decay_rate must be a number in \(0, 1\]"),
 ])

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import legacy_pages_mode
-
 import wlra_core
 from wlra_core.datasets.io import default_problem
-from wlra_core.views import blas_threads, relative_history, teaching_example
+from wlra_core.display import relative_history, teaching_example
+from wlra_core.seeding import trial_seed
+from wlra_core.sweep import blas_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")  # AppTest resolves relative paths against this file's folder
@@ -80,9 +80,9 @@ def test_home_explains_and_moves_the_weighted_fit(shipped):
     assert at.session_state["problem"].name == shipped.name
     assert shipped.name in " ".join(m.value for m in at.sidebar.markdown)
     assert len(svg_panels(at)) == 2 and len(captions(at)) >= 2
-    at.slider(key="home-weight").set_value(1.0).run()
+    at.select_slider(key="home-weight").set_value(1.0).run()
     before = svg_panels(at)
-    at.slider(key="home-weight").set_value(30.0).run()
+    at.select_slider(key="home-weight").set_value(30.0).run()
     after = svg_panels(at)
     # The SVD line ignores the weights; the weighted line turns to the weighted optimum.
     assert fit_direction(before[0]) @ fit_direction(after[0]) == pytest.approx(1.0, abs=1e-12)
@@ -98,7 +98,7 @@ def test_home_explains_and_moves_the_weighted_fit(shipped):
 
 
 def test_data_page_shows_the_facts_of_the_shipped_problem(shipped):
-    at = fresh_app("pages/data.py")
+    at = fresh_app("app_pages/data.py")
     table = at.table[0].value
     facts = dict(zip(table["fact"], table["value"]))
     assert facts["shape"] == "784 x 128"
@@ -108,7 +108,7 @@ def test_data_page_shows_the_facts_of_the_shipped_problem(shipped):
 
 
 def test_weights_page_heatmaps_spectrum_and_pixels(shipped):
-    at = fresh_app("pages/weights.py")
+    at = fresh_app("app_pages/weights.py")
     figs = figures(at)
     heatmaps = [f for f in figs if f["data"][0]["type"] == "heatmap"]
     assert len(heatmaps) == 4  # W, A, W o A and the pixel image
@@ -116,8 +116,10 @@ def test_weights_page_heatmaps_spectrum_and_pixels(shipped):
         z = fig["data"][0]["z"]
         assert len(z["shape"].split(",")) == 2 if isinstance(z, dict) else True
     s = np.linalg.svd(shipped.W, compute_uv=False)
-    spectrum = next(f for f in figs if f["layout"]["title"]["text"] == "Singular values of W")
-    np.testing.assert_allclose(decode(spectrum["data"][0]["y"]), s, rtol=1e-10)
+    spectrum = next(f for f in figs if f["layout"].get("title", {}).get("text") == "Singular values of W")
+    # Drawn down to the numerical rank: the rest is round-off (tests/test_ui_defects.py).
+    rank = np.linalg.matrix_rank(shipped.W)
+    np.testing.assert_allclose(decode(spectrum["data"][0]["y"]), s[:rank], rtol=1e-10)
     metric = next(m for m in at.metric if m.label.startswith("% Frobenius mass"))
     assert metric.value == f"{100 * s[0] ** 2 / np.sum(s ** 2):.2f}%"
     pixels = heatmaps[3]["data"][0]
@@ -129,108 +131,8 @@ def test_weights_page_heatmaps_spectrum_and_pixels(shipped):
     assert titles[:3] == ["value", "value", "value"]
 
 
-def test_compare_run_plots_exactly_what_wlra_core_returns(shipped):
-    at = fresh_app("pages/compare.py")
-    assert at.multiselect(key="compare-algorithms").value == [a for a in wlra_core.ALGORITHMS if a != "adam"]
-    assert at.slider(key="compare-ranks-128").value == (1, 20)
-    names, ranks = ["svd", "svd_w", "svd_w_practical", "em"], [1, 2, 3]
-    at.multiselect(key="compare-algorithms").set_value(names)
-    at.slider(key="compare-ranks-128").set_value((1, 3))
-    at.number_input(key="opt-em-n_iter").set_value(4)
-    at.button(key="compare-run").click().run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
-    loss_fig, time_fig, params_fig = figures(at)
-    plotted, plotted_params = traces(loss_fig), traces(params_fig)
-    assert list(plotted) == names
-    for name in names:
-        options = {"n_iter": 4} if name == "em" else {}
-        expected = [wlra_core.solve(name, shipped.A, shipped.W, k, **options) for k in ranks]
-        x, y = plotted[name]
-        np.testing.assert_array_equal(x, ranks)
-        np.testing.assert_allclose(y, [r.relative_loss for r in expected], rtol=1e-9)
-        np.testing.assert_array_equal(plotted_params[name][0], [r.n_params for r in expected])
-        assert np.all(traces(time_fig)[name][1] > 0)
-    # Absolute loss on request, from the cache (same settings: nothing recomputed).
-    at.toggle(key="compare-relative").set_value(False).run()
-    assert "from the cache" in at.info[0].value
-    x, y = traces(figures(at)[0])["svd_w"]
-    np.testing.assert_allclose(y, [wlra_core.solve("svd_w", shipped.A, shipped.W, k).loss for k in ranks], rtol=1e-9)
-    # Tables at ranks 5/10/20 only list ranks that were run; the CSV holds every result.
-    assert list(at.dataframe[0].value.columns) == ["algorithm"]  # ranks 1-3: none of 5, 10, 20
-    csv = at.get("download_button")[0]
-    assert csv.proto.label.startswith("Download every result")
-
-
-def test_compare_on_a_local_dask_cluster_plots_what_wlra_core_returns(shipped, monkeypatch):
-    import wlra_core.distributed
-
-    schedulers = []
-    original = wlra_core.distributed.run_tasks
-
-    def spy(*args, scheduler, **kwargs):
-        schedulers.append(scheduler)
-        return original(*args, scheduler=scheduler, **kwargs)
-
-    monkeypatch.setattr(wlra_core.distributed, "run_tasks", spy)
-    at = fresh_app("pages/compare.py")
-    names, ranks = ["svd_w", "em"], [2, 3, 4]
-    at.multiselect(key="compare-algorithms").set_value(names)
-    at.slider(key="compare-ranks-128").set_value((ranks[0], ranks[-1]))
-    at.number_input(key="opt-em-n_iter").set_value(3)
-    at.radio(key="compare-where").set_value("Dask cluster").run()
-    assert at.text_input(key="compare-scheduler").value == "local"
-    at.button(key="compare-run").click().run(timeout=120)
-    assert not at.exception and not at.error, [e.value for e in at.error]
-    assert schedulers == ["local"]
-    plotted = traces(figures(at)[0])
-    assert list(plotted) == names
-    for name in names:
-        options = {"n_iter": 3} if name == "em" else {}
-        x, y = plotted[name]
-        np.testing.assert_array_equal(x, ranks)
-        expected = [wlra_core.solve(name, shipped.A, shipped.W, k, **options).relative_loss for k in ranks]
-        np.testing.assert_allclose(y, expected, rtol=1e-9)
-
-
-@pytest.mark.parametrize("address, message", [("tcp://127.0.0.1:1", "cannot reach the Dask scheduler"),
-                                              ("localhost:8786", "scheduler must be")])
-def test_compare_with_a_bad_dask_scheduler_says_so_and_keeps_the_problem(shipped, address, message):
-    at = fresh_app("pages/compare.py")
-    at.multiselect(key="compare-algorithms").set_value(["svd"])
-    at.radio(key="compare-where").set_value("Dask cluster").run()
-    at.text_input(key="compare-scheduler").set_value(address)
-    at.button(key="compare-run").click().run(timeout=60)
-    assert not at.exception
-    assert any(message in e.value for e in at.error), [e.value for e in at.error]
-    assert "Errors below" in at.warning[0].value
-    kept = at.session_state["problem"]
-    assert kept.shape == shipped.shape and np.array_equal(kept.A, shipped.A)
-
-
-def test_compare_shows_a_diverged_run_as_failed():
-    at = fresh_app("pages/compare.py")
-    at.multiselect(key="compare-algorithms").set_value(["svd", "adam"]).run()  # adam's settings appear
-    at.slider(key="compare-ranks-128").set_value((5, 5))
-    at.number_input(key="opt-adam-n_epochs").set_value(2)
-    at.number_input(key="opt-adam-learning_rate").set_value(1e30)
-    at.button(key="compare-run").click().run()
-    assert not at.exception
-    assert any("adam" in e.value and "diverged" in e.value for e in at.error)
-    names = [t["name"] for t in figures(at)[0]["data"]]
-    assert "adam (failed at rank 5)" in names
-    table = at.dataframe[0].value
-    assert table.set_index("algorithm").loc["adam", "rank 5"] == "failed"
-
-
-def test_compare_rejects_an_invalid_option_with_its_message():
-    at = fresh_app("pages/compare.py")
-    at.multiselect(key="compare-algorithms").set_value(["svd_w"]).run()
-    at.number_input(key="opt-svd_w-weight_rank").set_value(0).run()
-    assert any("invalid weight_rank" in e.value for e in at.error)
-
-
 def test_refine_plots_em_histories_from_three_starts(shipped):
-    at = fresh_app("pages/refine.py")
+    at = fresh_app("app_pages/refine.py")
     at.slider(key="refine-rank-100").set_value(5)
     at.slider(key="refine-iterations").set_value(6)
     at.button(key="refine-run").click().run()
@@ -238,17 +140,17 @@ def test_refine_plots_em_histories_from_three_starts(shipped):
     by_iteration, by_seconds = figures(at)
     curves = traces(by_iteration)
     assert list(curves) == ["EM from svd_w_practical", "EM from zero", "EM from svd"]
-    expected = wlra_core.solve("em", shipped.A, shipped.W, 5, n_iter=6, init="zero")
+    expected = wlra_core.solve("em", shipped.A, shipped.W, 5, n_iter=6, init="zero", seed=trial_seed(0, 0))
     x, y = curves["EM from zero"]
     np.testing.assert_array_equal(x, np.arange(7))
     np.testing.assert_allclose(y, relative_history(expected)["relative_loss"], rtol=1e-9)
-    start = wlra_core.solve("svd_w_practical", shipped.A, shipped.W, 5)
+    start = wlra_core.solve("svd_w_practical", shipped.A, shipped.W, 5, seed=trial_seed(0, 0))
     assert curves["EM from svd_w_practical"][1][0] == pytest.approx(start.relative_loss, rel=1e-9)
     assert len(traces(by_seconds)) == 3
 
 
 def test_bad_upload_shows_the_loader_message_and_keeps_the_problem(shipped):
-    at = fresh_app("pages/data.py")
+    at = fresh_app("app_pages/data.py")
     at.radio(key="data-source").set_value("upload").run()
     at.file_uploader(key="upload-A").set_value(("ragged.csv", b"1,2,3\n4,5\n", "text/csv")).run()
     at.button(key="load-upload").click().run()
@@ -263,20 +165,20 @@ def test_bad_upload_shows_the_loader_message_and_keeps_the_problem(shipped):
     at.file_uploader(key="upload-A").set_value(("mine.npz", buffer.getvalue(), "application/octet-stream")).run()
     at.button(key="load-upload").click().run()
     assert not at.error
-    assert at.session_state["problem"].name == "mine"
+    assert at.session_state["problem"].name == "mine.npz"  # named after the file, extension included
     np.testing.assert_array_equal(at.session_state["problem"].W, W)
-    for page in ("pages/weights.py", "pages/compare.py", "pages/refine.py", "pages/home.py", "pages/data.py"):
+    for page in ("app_pages/weights.py", "app_pages/compare.py", "app_pages/refine.py", "app_pages/home.py", "app_pages/data.py"):
         at.switch_page(page).run()
         assert not at.exception
-        assert at.session_state["problem"].name == "mine"
-        assert "**mine**" in " ".join(m.value for m in at.sidebar.markdown)
+        assert at.session_state["problem"].name == "mine.npz"
+        assert "**mine.npz**" in " ".join(m.value for m in at.sidebar.markdown)
     table = at.table[0].value
     assert dict(zip(table["fact"], table["value"]))["shape"] == "30 x 20"
 
 
 def generate(generator: str, **params) -> AppTest:
     """The Data page after Generate with ``generator`` and these number inputs."""
-    at = fresh_app("pages/data.py")
+    at = fresh_app("app_pages/data.py")
     at.radio(key="data-source").set_value("synthetic").run()
     at.selectbox(key="synthetic-generator").set_value(generator).run()
     for name, value in params.items():
@@ -290,11 +192,11 @@ def test_synthetic_problem_survives_page_switches():
     problem = at.session_state["problem"]
     assert problem.source == "synthetic" and problem.shape == (60, 60)
     np.testing.assert_array_equal(problem.W, np.kron(np.eye(3), np.ones((20, 20))))
-    at.switch_page("pages/weights.py").run()
+    at.switch_page("app_pages/weights.py").run()
     assert at.session_state["problem"] is problem
     assert next(m for m in at.metric if m.label.startswith("Numerical rank")).value == "3"
     # An invalid generator setting is the generator's message; the problem stays.
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     at.number_input(key="synthetic-block_diagonal-blocks").set_value(7)
     at.button(key="load-synthetic").click().run()
     assert any("multiple of blocks" in e.value for e in at.error)
@@ -321,7 +223,7 @@ def test_digits_trains_an_mlp_and_loads_its_fisher_problem(tmp_path, monkeypatch
 
     # Keep the pipeline's disk cache out of the repository's data/cache.
     monkeypatch.setitem(pipeline.fisher_problem.__kwdefaults__, "cache_dir", tmp_path)
-    at = fresh_app("pages/data.py")
+    at = fresh_app("app_pages/data.py")
     at.radio(key="data-source").set_value("digits").run()
     at.number_input(key="digits-digits-hidden").set_value(8)
     at.number_input(key="digits-digits-epochs").set_value(3)
@@ -331,7 +233,7 @@ def test_digits_trains_an_mlp_and_loads_its_fisher_problem(tmp_path, monkeypatch
     assert problem.shape == (64, 8) and problem.source == "sklearn"
     assert problem.image_shape == (8, 8, 1) and 0 < problem.meta["test_accuracy"] <= 1
     assert list(tmp_path.glob("digits-h8-e3-*.npz"))
-    at.switch_page("pages/weights.py").run()
+    at.switch_page("app_pages/weights.py").run()
     assert len([f for f in figures(at) if f["data"][0]["type"] == "heatmap"]) == 4  # with the 8 x 8 pixel map
 
 
@@ -339,7 +241,7 @@ def test_tfds_without_data_says_what_to_do(tmp_path, monkeypatch):
     # An empty tfds folder and no download allowed: the pipeline must answer at once
     # with what to do, and the page must keep the problem.
     monkeypatch.setenv("WLRA_TFDS_DIR", str(tmp_path))
-    at = fresh_app("pages/data.py")
+    at = fresh_app("app_pages/data.py")
     at.radio(key="data-source").set_value("tfds").run()
     at.selectbox(key="tfds-dataset").set_value("smallnorb").run()
     assert at.checkbox(key="tfds-download").value is False
@@ -347,16 +249,3 @@ def test_tfds_without_data_says_what_to_do(tmp_path, monkeypatch):
     assert not at.exception
     assert any("smallnorb" in e.value and "download" in e.value for e in at.error)
     assert at.session_state["problem"].source == "shipped"
-
-
-@legacy_pages_mode
-def test_a_page_run_without_app_py_reruns_through_it():
-    # A fresh server's first request for a page URL runs the page file alone (Streamlit's
-    # legacy pages/ mode: no app.py, no sidebar); the page must rerun itself through app.py.
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    for page in ("pages/weights.py", "pages/data.py", "pages/home.py"):
-        at.switch_page(page).run()
-        assert not at.exception
-        assert "Loaded problem" in " ".join(m.value for m in at.sidebar.markdown), page
-        assert at.title[0].value in ("Weights", "Data", "WLRA Explorer")

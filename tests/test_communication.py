@@ -1,28 +1,30 @@
 """Communication: bits counted from real payloads, Bob's reconstruction, the lower bound."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import wlra_core
+from wlra_core import communication
+from wlra_core.communication import bits, lower_bound, protocol
 from wlra_core.communication import (
     BitReader,
     BitWriter,
     Setting,
     bits_table,
     block_diagonal_mask,
+    field_widths,
     lower_bound_instance,
+    lower_bound_solution,
     make_instance,
     protocol_bits_bound,
     raw_bits,
-    read_floats,
-    read_sparse_columns,
     recover_dense,
     run_protocol,
-    write_floats,
-    write_sparse_columns,
-    field_widths,
+    serialized_bits_bound,
 )
+from wlra_core.communication.bits import read_floats, read_sparse_columns, write_floats, write_sparse_columns
 from wlra_core.linalg import divide_by_weights, numerical_rank, tail_mass
 
 
@@ -201,3 +203,33 @@ def test_bits_sweep_runs_the_protocol_per_value():
         assert row["lower bound srk"] == value * 2
     with pytest.raises(ValueError, match="parameter"):
         bits_sweep(base, "n", [10])
+
+
+@pytest.mark.parametrize("servers", [1, 3])
+def test_serialized_bits_bound_covers_a_run_and_raw_sparse(servers):
+    setting = Setting(n=30, d=25, sparsity=7, rank=2, weight_rank=2, eps=0.7, servers=servers, bit_width=16)
+    A, W = make_instance(setting, noise=0, seed=2)  # noise 0: exactly s nonzeros per column
+    serialized = run_protocol(A, W, setting).n_bits + raw_bits(A, setting)["sparse"]
+    bound = serialized_bits_bound(setting)
+    if servers == 1:
+        assert serialized == bound  # every field accounted for
+    else:
+        # Round 2 sends a server only the columns of S it lacks; the bound counts all of S.
+        assert serialized < bound
+
+
+def test_lower_bound_solution_reports_a_failed_solver(monkeypatch):
+    instance = lower_bound_instance(12, 2, 2, 1, seed=0)
+    failed = SimpleNamespace(failed=True, message="diverged at iteration 3", approx=None)
+    monkeypatch.setattr(lower_bound, "solve", lambda *args, **kwargs: failed)
+    with pytest.raises(ValueError, match="em failed on this instance: diverged at iteration 3"):
+        lower_bound_solution(instance, "em")
+
+
+def test_package_names_are_defined_once_in_the_modules():
+    # The package re-exports; every public name has one definition in bits, protocol or lower_bound.
+    modules = (bits, protocol, lower_bound)
+    for name in communication.__all__:
+        owners = [m for m in modules if name in m.__all__]
+        assert len(owners) == 1, name
+        assert getattr(communication, name) is getattr(owners[0], name)

@@ -70,29 +70,51 @@ def test_sweep_rows_match_independent_solves():
     problem = mlp_problem()
     n, d = problem.shape
     seen, fractions = [], []
-    rows = compression_sweep(problem, ["svd", "svd_w"], [1, 3], on_row=seen.append,
-                             progress=lambda f, m: fractions.append(f))
-    assert [(r["algorithm"], r["rank"]) for r in rows] == [("svd", 1), ("svd", 3), ("svd_w", 1), ("svd_w", 3)]
-    assert seen == rows
+
+    def on_update(update):
+        fractions.append(update.done / update.total)
+        if update.row is not None:
+            seen.append(update.row)
+
+    rows, errors = compression_sweep(problem, ["svd", "svd_w"], [1, 3], on_update=on_update)
+    assert errors == []
+    assert [(r["method"], r["rank"]) for r in rows] == [("svd", 1), ("svd", 3), ("svd_w", 1), ("svd_w", 3)]
+    assert sorted(seen, key=lambda r: (r["method"], r["rank"])) == rows
     assert fractions[-1] == pytest.approx(1.0) and fractions == sorted(fractions)
     for row in rows:
         result = wlra_core.solve(row["algorithm"], problem.A, problem.W, row["rank"])
         assert row["accuracy"] == mlp_accuracy(problem, result.approx)
         assert row["loss"] == pytest.approx(result.loss, rel=1e-10)
-        assert row["n_params"] == result.n_params
-        assert row["compression_ratio"] == pytest.approx(n * d / result.n_params)
+        # Measured from the stored arrays: svd_w keeps W itself, svd only its factors.
+        assert row["n_params"] == sum(a.size for a in result.factors.arrays.values())
+        assert row["compression_ratio"] == pytest.approx(n * d / row["n_params"])
+    svd_w_row = next(r for r in rows if r["method"] == "svd_w")
+    assert svd_w_row["n_params"] > n * d and svd_w_row["compression_ratio"] < 1
     reference = uncompressed_row(problem)
     assert reference["n_params"] == n * d and reference["loss"] == 0.0
     assert reference["accuracy"] == mlp_accuracy(problem, problem.A)
 
 
-def test_sweep_options_and_stop():
+def test_accuracy_through_the_factors_equals_the_dense_kernel():
     problem = mlp_problem()
-    rows = compression_sweep(problem, ["svd_w"], [2], options={"svd_w": {"weight_rank": 2}})
+    for name in ("svd", "svd_w", "svd_w_practical"):
+        result = wlra_core.solve(name, problem, rank=2)
+        np.testing.assert_allclose(mlp_logits(problem, result.factors), mlp_logits(problem, result.approx),
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_sweep_options_transforms_and_stop():
+    problem = mlp_problem()
+    rows, _ = compression_sweep(problem, ["svd_w"], [2], options={"svd_w": {"weight_rank": 2}})
     expected = wlra_core.solve("svd_w", problem.A, problem.W, 2, weight_rank=2)
     assert rows[0]["loss"] == pytest.approx(expected.loss, rel=1e-10)
-    with pytest.raises(wlra_core.Stopped):
-        compression_sweep(problem, ["em"], [1, 2], should_stop=lambda: True)
+    # W = sqrt(F): methods that use W run once per transform, svd (which ignores W) once.
+    rows, _ = compression_sweep(problem, ["svd", "fwsvd"], [2], transforms=["F", "sqrt(F)"])
+    assert [(r["problem"], r["method"]) for r in rows] == [("F", "svd"), ("F", "fwsvd"), ("sqrt(F)", "fwsvd")]
+    root = wlra_core.solve("fwsvd", problem.A, np.sqrt(problem.W), 2)
+    assert rows[2]["accuracy"] == mlp_accuracy(problem, root.approx)
+    with pytest.raises(ValueError, match="unknown weight transform"):
+        compression_sweep(problem, ["svd"], [1], transforms=["F2"])
 
 
 def test_problem_without_model_is_a_clear_error():
@@ -118,7 +140,8 @@ def test_compress_cli_table_csv_and_errors(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "uncompressed" in printed and "svd_w" in printed
     lines = out.read_text().strip().splitlines()
-    assert lines[0].startswith("algorithm,rank,n_params,compression_ratio")
+    assert lines[0].startswith("problem,method,algorithm,rank,trial,seed,options,loss,relative_loss")
+    assert lines[0].endswith(",accuracy,compression_ratio")
     assert len(lines) == 1 + 1 + 4  # header, uncompressed, 2 algorithms x 2 ranks
 
     plain = tmp_path / "plain.npz"
@@ -126,6 +149,24 @@ def test_compress_cli_table_csv_and_errors(tmp_path, capsys):
     assert main(["compress", str(plain), "--ranks", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "no trained model" in err and "\n" not in err
+
+
+def test_compress_cli_flags_a_blown_up_kernel_under_its_row(tmp_path, capsys):
+    from wlra_core.cli import main
+    from wlra_core.datasets.io import save_problem
+
+    problem = mlp_problem()
+    problem.W[1, :3] *= 1e-12  # nearly dead entries: svd_w divides by their tiny weights
+    path = tmp_path / "tiny_weights.npz"
+    save_problem(problem, path)
+    assert main(["compress", str(path), "--algorithms", "svd_w", "--ranks", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.split()[:2] == ["F", "svd_w"])
+    assert lines[row + 1].strip().startswith("! entries up to") and "x max|A|" in lines[row + 1]
+    # With a floor, the same method is not flagged.
+    assert main(["compress", str(path), "--algorithms", "svd_w", "--ranks", "2",
+                 "--option", "svd_w.weight_floor=1e-3"]) == 0
+    assert "!" not in capsys.readouterr().out
 
 
 def test_pareto_front_and_loss_accuracy_correlation():

@@ -1,11 +1,14 @@
-"""Empirical Fisher: the vectorised closed form against an explicit per-example loop."""
+"""Empirical Fisher and calibration moments: the vectorised closed form against an
+explicit per-example loop (GradientTape on the Keras model's own variables)."""
 import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
 
-from wlra_core.datasets.fisher import empirical_fisher, per_example_fisher  # noqa: E402
+from wlra_core.datasets.fisher import MAX_MOMENT_INPUTS, fisher_statistics, per_example_statistics  # noqa: E402
 from wlra_core.datasets.mlp import build_mlp, mlp_parameters, train_mlp  # noqa: E402
+
+SCALE = 1 / 255
 
 
 @pytest.fixture(scope="module")
@@ -16,30 +19,65 @@ def toy():
     x[:, 0] = 0
     y = (x[:, 1:].astype(int).sum(axis=1) // 10 + x[:, 5]) % 3  # learnable-ish labels
     trained = train_mlp(x[:90], y[:90], x[90:], y[90:], image_shape=(4, 4, 1), n_classes=3,
-                        hidden=6, epochs=2, input_scale=1 / 255, seed=1)
+                        hidden=6, epochs=2, input_scale=SCALE, seed=1)
     return trained.model, x[:40], y[:40]
+
+
+def assert_same_statistics(fast, slow):
+    assert fast.fisher.shape == slow.fisher.shape == (16, 6) and fast.fisher.dtype == np.float64
+    assert slow.fisher.max() > 0
+    np.testing.assert_allclose(fast.fisher, slow.fisher, rtol=1e-5, atol=1e-7 * slow.fisher.max())
+    assert fast.grad_moment.shape == (6, 6) and fast.grad_moment.dtype == np.float64
+    np.testing.assert_allclose(fast.grad_moment, slow.grad_moment, rtol=1e-5,
+                               atol=1e-7 * np.abs(slow.grad_moment).max())
+    assert fast.input_moment.shape == (16, 16) and fast.input_moment.dtype == np.float64
+    np.testing.assert_allclose(fast.input_moment, slow.input_moment, rtol=1e-12)
 
 
 def test_closed_form_matches_per_example_gradients(toy):
     model, x, y = toy
     # batch_size 7 leaves a partial last batch: the accumulation over batches is exercised.
-    fast = empirical_fisher(model, x, y, input_scale=1 / 255, batch_size=7)
-    slow = per_example_fisher(model, x, y, input_scale=1 / 255)
-    assert fast.shape == slow.shape == (16, 6) and fast.dtype == np.float64
-    assert slow.max() > 0
-    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-7 * slow.max())
+    fast = fisher_statistics(model, x, y, input_scale=SCALE, batch_size=7)
+    slow = per_example_statistics(model, x, y, input_scale=SCALE)
+    assert_same_statistics(fast, slow)
+    assert fast.input_moment_skipped is None
+    # C is the second moment of the network inputs (float32 pixels * scale), uncentred.
+    inputs = x.astype(np.float64) * SCALE
+    np.testing.assert_allclose(fast.input_moment, inputs.T @ inputs / len(x), rtol=1e-6)
+    # G is the uncentred second moment of the per-example gradients at z: PSD, nonzero.
+    assert np.linalg.eigvalsh(fast.grad_moment)[0] > -1e-12 and np.trace(fast.grad_moment) > 0
 
 
-def test_always_black_pixel_gives_an_exactly_zero_row(toy):
+def test_input_moment_size_cap(toy):
     model, x, y = toy
-    fisher = empirical_fisher(model, x, y, input_scale=1 / 255)
-    assert np.all(fisher[0] == 0.0)
-    assert np.all(per_example_fisher(model, x, y, input_scale=1 / 255)[0] == 0.0)
+    full = fisher_statistics(model, x, y, input_scale=SCALE)
+    capped = fisher_statistics(model, x, y, input_scale=SCALE, max_moment_inputs=15)
+    assert capped.input_moment is None
+    assert capped.input_moment_skipped == (
+        "input_moment not computed: 16 inputs exceed the cap of 15 (C would be 16 x 16 float64, 2.05e-06 GB)"
+    )
+    # The Fisher and G are computed all the same.
+    np.testing.assert_array_equal(capped.fisher, full.fisher)
+    np.testing.assert_array_equal(capped.grad_moment, full.grad_moment)
+    at_cap = fisher_statistics(model, x, y, input_scale=SCALE, max_moment_inputs=16)
+    np.testing.assert_array_equal(at_cap.input_moment, full.input_moment)
+    # The default cap admits MNIST-sized inputs and refuses smallnorb's 9216 x 9216 C.
+    assert 784 <= MAX_MOMENT_INPUTS < 9216
+
+
+def test_always_black_pixel_gives_exactly_zero_rows(toy):
+    model, x, y = toy
+    stats = fisher_statistics(model, x, y, input_scale=SCALE)
+    assert np.all(stats.fisher[0] == 0.0)
+    assert np.all(stats.input_moment[0] == 0.0) and np.all(stats.input_moment[:, 0] == 0.0)
+    slow = per_example_statistics(model, x, y, input_scale=SCALE)
+    assert np.all(slow.fisher[0] == 0.0) and np.all(slow.input_moment[0] == 0.0)
     # Every other pixel is nonzero somewhere, and some live hidden unit then sees a gradient.
-    assert np.all(fisher[1:].sum(axis=1) > 0)
+    assert np.all(stats.fisher[1:].sum(axis=1) > 0)
+    assert np.all(np.diag(stats.input_moment)[1:] > 0)
 
 
-def test_dead_hidden_unit_gives_an_exactly_zero_column(toy):
+def test_dead_hidden_unit_gives_exactly_zero_columns(toy):
     model, x, y = toy
     hidden = model.get_layer("hidden")
     kernel, bias = hidden.get_weights()
@@ -47,10 +85,11 @@ def test_dead_hidden_unit_gives_an_exactly_zero_column(toy):
     dead[:, 2] = -1.0  # unit 2's pre-activation is <= 0 for every nonnegative input
     hidden.set_weights([dead, np.where(np.arange(6) == 2, -1.0, bias).astype(np.float32)])
     try:
-        fisher = empirical_fisher(model, x, y, input_scale=1 / 255)
-        np.testing.assert_array_equal(fisher[:, 2], 0.0)
-        np.testing.assert_allclose(fisher, per_example_fisher(model, x, y, input_scale=1 / 255),
-                                   rtol=1e-5, atol=1e-7 * fisher.max())
+        stats = fisher_statistics(model, x, y, input_scale=SCALE)
+        np.testing.assert_array_equal(stats.fisher[:, 2], 0.0)
+        np.testing.assert_array_equal(stats.grad_moment[2], 0.0)
+        np.testing.assert_array_equal(stats.grad_moment[:, 2], 0.0)
+        assert_same_statistics(stats, per_example_statistics(model, x, y, input_scale=SCALE))
     finally:
         hidden.set_weights([kernel, bias])
 

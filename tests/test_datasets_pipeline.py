@@ -15,8 +15,10 @@ pytest.importorskip("tensorflow")
 tfds = pytest.importorskip("tensorflow_datasets")
 
 from wlra_core.compression import mlp_accuracy  # noqa: E402
-from wlra_core.datasets import fisher_problem, fisher_summary, load_problem  # noqa: E402
+from wlra_core.datasets import fisher_problem, fisher_summary, load_problem, save_problem  # noqa: E402
+from wlra_core.datasets.fisher import MAX_MOMENT_INPUTS  # noqa: E402
 from wlra_core.datasets.idx import DEBIAN_FASHION_MNIST, load_idx_dataset, read_idx  # noqa: E402
+from wlra_core.datasets.pipeline import CACHE_VERSION  # noqa: E402
 from wlra_core.datasets.sources import DATASETS, TFDS_DIR_ENV, load_image_data, tfds_data_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +43,31 @@ def check_mlp_problem(problem, dataset, hidden, n_train, n_test):
     assert meta["image_shape"] == list(spec.image_shape) and meta["input_scale"] == spec.input_scale
     # The accuracy Keras measured is reproduced by the numpy forward pass on the stored arrays.
     assert mlp_accuracy(problem, problem.A) == pytest.approx(meta["test_accuracy"], abs=1.5 / n_test)
+    check_moments(problem, n_train)
+
+
+def check_moments(problem, n_train):
+    """Calibration moments over the training set: float64, symmetric, PSD; C only under the cap."""
+    n, hidden = problem.shape
+    moments = {"grad_moment": hidden}
+    if n <= MAX_MOMENT_INPUTS:
+        moments["input_moment"] = n
+        assert "input_moment_skipped" not in problem.meta
+    else:
+        assert "input_moment" not in problem.model
+        assert problem.meta["input_moment_skipped"] == (
+            f"input_moment not computed: {n} inputs exceed the cap of {MAX_MOMENT_INPUTS} "
+            f"(C would be {n} x {n} float64, {n * n * 8 / 1e9:.3g} GB)"
+        )
+    for key, size in moments.items():
+        S = problem.model[key]
+        assert S.shape == (size, size) and S.dtype == np.float64
+        np.testing.assert_array_equal(S, S.T)
+        assert np.linalg.eigvalsh(S)[0] >= -1e-12 * np.abs(S).max()
+    # Hidden units that never fire have an exactly zero gradient: zero rows of G and columns of W.
+    np.testing.assert_array_equal(~problem.model["grad_moment"].any(axis=0), ~problem.W.any(axis=0))
+    assert f"over the {n_train} training examples" in problem.meta["calibration"]
+    assert ("input_moment E[x x^T]" in problem.meta["calibration"]) == (n <= MAX_MOMENT_INPUTS)
 
 
 # ---------------------------------------------------------------------------- tfds (mocked)
@@ -55,10 +82,14 @@ def test_tfds_datasets_end_to_end_under_mock_data(dataset, tmp_path):
     check_mlp_problem(problem, dataset, hidden=8, n_train=24, n_test=24)
     assert problem.W.any()
     # Cached under a name made of the settings; a second call is a cache hit (no tfds needed).
-    cached = tmp_path / "cache" / f"{dataset}-h8-e1-s0-all-v1.npz"
+    cached = tmp_path / "cache" / f"{dataset}-h8-e1-s0-all-v{CACHE_VERSION}.npz"
     assert cached.is_file()
     again = fisher_problem(dataset, hidden=8, epochs=1, data_dir=tmp_path / "empty", cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(again.W, problem.W)
+    assert again.model.keys() == problem.model.keys()
+    for key, value in problem.model.items():
+        np.testing.assert_array_equal(again.model[key], value)
+    assert again.meta == {**problem.meta, "file": cached.name}
 
 
 def test_mock_data_max_train_and_paper_hidden_sizes(tmp_path):
@@ -163,6 +194,9 @@ def test_fashion_mnist_pipeline_on_the_real_files(tmp_path):
     # Zero columns are exactly the hidden units that never fire on the training images.
     pre_activation = x_train * problem.meta["input_scale"] @ problem.A + problem.model["hidden_bias"]
     np.testing.assert_array_equal(~problem.W.any(axis=0), (pre_activation <= 0).all(axis=0))
+    # C is E[x x^T] over exactly those 8000 training images, as the network sees them.
+    inputs = x_train * problem.meta["input_scale"]
+    np.testing.assert_allclose(problem.model["input_moment"], inputs.T @ inputs / 8000, rtol=1e-6, atol=1e-12)
     summary = fisher_summary(problem)
     assert summary["zero_rows"] == int((~x_train.any(axis=0)).sum())
     assert summary["paper_first_singular_mass"] == 0.959
@@ -176,6 +210,19 @@ def test_digits_needs_no_download_and_is_deterministic(tmp_path):
     check_mlp_problem(first, "digits", hidden=32, n_train=1438, n_test=359)
     np.testing.assert_array_equal(first.A, second.A)
     np.testing.assert_array_equal(first.W, second.W)
+    np.testing.assert_array_equal(first.model["grad_moment"], second.model["grad_moment"])
+    # C is E[x x^T] over the training split only (1438 of the 1797 images).
+    inputs = load_image_data("digits").x_train * first.meta["input_scale"]
+    np.testing.assert_allclose(first.model["input_moment"], inputs.T @ inputs / 1438, rtol=1e-6, atol=1e-12)
+    # The moments survive a save/load round trip as model_input_moment / model_grad_moment.
+    path = save_problem(first, tmp_path / "digits.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        assert {"model_input_moment", "model_grad_moment"} <= set(archive.files)
+    loaded = load_problem(path)
+    for key in ("input_moment", "grad_moment"):
+        assert loaded.model[key].dtype == np.float64
+        np.testing.assert_array_equal(loaded.model[key], first.model[key])
+    assert loaded.meta["calibration"] == first.meta["calibration"]
     # The 8x8 digits have always-blank border pixels: exactly zero Fisher rows.
     assert fisher_summary(first)["zero_rows"] >= 1
 
@@ -198,7 +245,8 @@ def test_fisher_cli(tmp_path):
     assert f"{'% Frobenius mass of W in s_1':<28} {summary['first_singular_mass']:.1%} (paper Table 2: n/a)" in stdout
     assert f"{'zero rows of W':<28} {summary['zero_rows']} of 64" in stdout
     assert "wall time" in result.stdout and "[100%] done" in result.stderr
-    assert list((tmp_path / "cache").glob("digits-h32-e20-s0-all-v1.npz"))
+    assert list((tmp_path / "cache").glob(f"digits-h32-e20-s0-all-v{CACHE_VERSION}.npz"))
+    assert problem.model["input_moment"].shape == (64, 64) and problem.model["grad_moment"].shape == (32, 32)
 
 
 def test_fisher_cli_errors_are_one_line(tmp_path):

@@ -4,24 +4,24 @@ import time
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
 import wlra_core  # noqa: E402
-from wlra_core.bench import SweepTask, iter_sweep  # noqa: E402
 from wlra_core.datasets.fisher_like import FisherLike  # noqa: E402
 from wlra_core.distributed import (  # noqa: E402
+    SCHEDULERS_ENV,
+    OnDask,
     column_partitioned,
     connect,
     local_cluster,
-    run_problems_sweep,
-    run_sweep,
-    run_tasks,
+    scheduler_allowed,
     svd_w_dask,
 )
+from wlra_core.factors import Reweighted  # noqa: E402
 from wlra_core.linalg import tail_mass  # noqa: E402
+from wlra_core.sweep import ResultCache, make_sweep, run, run_all  # noqa: E402
 
 # Randomized SVD makes the rows depend on the trial seed, so a wrong seed rule would show.
 SWEEP_OPTIONS = {"svd": {"svd_method": "randomized"}, "svd_w": {"svd_method": "randomized"},
@@ -35,90 +35,91 @@ def client():
         yield c
 
 
-def _in_process(problem, algorithms, ranks, trials, seed, options):
-    # Workers run single-threaded BLAS; so does the reference, which makes rows bit-identical.
-    with threadpool_limits(1, user_api="blas"):
-        return [row for row, _ in iter_sweep(problem.A, problem.W, algorithms, ranks, trials, seed=seed,
-                                             options=options)]
-
-
 def _without_seconds(rows):
     return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
 
 
 def test_sweep_rows_identical_to_in_process(client):
     problem = FisherLike(350, 60, seed=1).problem()
-    streamed = []
-    # By address: the path `--scheduler tcp://...` takes.
-    rows = run_sweep(problem.A, problem.W, SWEEP_ALGORITHMS, [1, 4, 8], 2, seed=7,
-                     scheduler=client.scheduler.address, options=SWEEP_OPTIONS, on_result=streamed.append)
-    expected = _in_process(problem, SWEEP_ALGORITHMS, [1, 4, 8], 2, 7, SWEEP_OPTIONS)
-    assert len(rows) == len(SWEEP_ALGORITHMS) * 3 * 2
+    sweep = make_sweep(problem, SWEEP_ALGORITHMS, [1, 4, 8], 2, seed=7, options=SWEEP_OPTIONS)
+    cache = ResultCache()
+    # By address: the path `--scheduler tcp://...` takes. Workers run single-threaded BLAS,
+    # and so does the in-process executor, which makes rows bit-identical.
+    rows, errors = run_all(sweep, cache, executor=OnDask(client.scheduler.address))
+    expected, _ = run_all(sweep)
+    assert errors == [] and len(rows) == len(SWEEP_ALGORITHMS) * 3 * 2
     assert _without_seconds(rows) == _without_seconds(expected)
-    assert sorted(map(str, _without_seconds(streamed))) == sorted(map(str, _without_seconds(rows)))
     # The trials really used different seeds (else equality above would prove little).
     svd_losses = {row["trial"]: row["loss"] for row in rows if row["algorithm"] == "svd" and row["rank"] == 8}
     assert svd_losses[0] != svd_losses[1]
     assert not any(row["failed"] for row in rows)
+    # Results come back as factors (equal to an in-process solve_ranks with the trial's seed);
+    # svd_w's divisor is re-attached as the client's own W.
+    for row, result in sweep.entries(cache):
+        local = wlra_core.solve_ranks(row["algorithm"], problem, ranks=sweep.ranks,
+                                      seed=wlra_core.seeding.trial_seed(7, row["trial"]),
+                                      **SWEEP_OPTIONS.get(row["algorithm"], {}))
+        expected = next(r for r in local if r.rank == row["rank"])
+        np.testing.assert_allclose(result.factors.dense(), expected.approx, rtol=1e-9, atol=1e-12)
+        if row["algorithm"] == "svd_w":
+            assert isinstance(result.factors, Reweighted) and result.factors.weights is problem.W
 
 
 def test_many_problems_sweep_labels_rows(client):
     layers = {"layer0": FisherLike(200, 40, seed=2).problem(), "layer1": FisherLike(120, 30, seed=3).problem()}
-    rows = run_problems_sweep(layers, ["svd_w", "em"], [2, 5], 1, seed=1, scheduler=client,
-                              options={"em": {"n_iter": 2}})
-    for label, problem in layers.items():
-        mine = [{k: v for k, v in row.items() if k != "problem"} for row in rows if row["problem"] == label]
-        expected = _in_process(problem, ["svd_w", "em"], [2, 5], 1, 1, {"em": {"n_iter": 2}})
-        assert _without_seconds(mine) == _without_seconds(expected)
+    sweep = make_sweep(layers, ["svd_w", "em"], [2, 5], 1, seed=1, options={"em": {"n_iter": 2}})
+    rows, _ = run_all(sweep, executor=OnDask(client))
+    expected, _ = run_all(sweep)
+    assert {row["problem"] for row in rows} == set(layers)
+    assert _without_seconds(rows) == _without_seconds(expected)
 
 
 def test_default_starts_and_stops_a_local_cluster():
     problem = FisherLike(100, 20, seed=4).problem()
-    rows = run_sweep(problem.A, problem.W, ["svd_w"], [3], 1)
-    expected = wlra_core.solve("svd_w", problem.A, problem.W, 3, seed=0)
-    assert rows[0]["loss"] == expected.loss and rows[0]["trial"] == 0
+    rows, errors = run_all(make_sweep(problem, ["svd_w"], [3]), executor=OnDask())
+    expected = wlra_core.solve("svd_w", problem.A, problem.W, 3, seed=wlra_core.seeding.trial_seed(0, 0))
+    assert errors == [] and rows[0]["loss"] == expected.loss and rows[0]["trial"] == 0
 
 
-def test_stop_request_raises_stopped(client):
-    problem = FisherLike(100, 20, seed=4).problem()
-    with pytest.raises(wlra_core.Stopped):
-        run_sweep(problem.A, problem.W, ["svd", "svd_w"], [1], 2, scheduler=client, should_stop=lambda: True)
+def test_closing_the_run_cancels_the_dask_tasks(client):
+    problem = FisherLike(300, 60, seed=4).problem()
+    sweep = make_sweep(problem, ["em"], range(1, 16), 2, options={"em": {"n_iter": 60}})
+    cache = ResultCache()
+    updates = run(sweep, cache, OnDask(client), tick_seconds=0.05)
+    next(updates)
+    updates.close()  # a Stop
+    deadline = time.monotonic() + 20
+    while client.processing() and any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(client.processing().values())
+    assert len(cache) < sweep.size
 
 
-def test_run_tasks_reports_a_failing_task_and_finishes_the_others(client):
+def test_a_failing_task_is_reported_and_the_others_finish(client):
     problem = FisherLike(60, 12, seed=4).problem()
-    svd_w = wlra_core.get_algorithm("svd_w").resolve_options({})
-    good = SweepTask("svd_w", 1, (2, 3), svd_w)
-    bad = SweepTask("svd_w", 0, (99,), svd_w)  # rank > min(n, d): solve_ranks raises on the worker
-    arrived, errors = [], []
-    rows = run_tasks(problem.A, problem.W, [bad, good], seed=5, scheduler=client,
-                     on_rows=lambda task, rows: arrived.append((task, rows)), on_error=lambda task, m: errors.append((task, m)))
-    assert [task for task, _ in errors] == [bad] and "rank must be between" in errors[0][1]
-    assert [task for task, _ in arrived] == [good] and arrived[0][1] == rows
-    expected = [wlra_core.solve("svd_w", problem.A, problem.W, k, seed=6) for k in (2, 3)]  # trial 1: seed 5 + 1
-    assert [row["loss"] for row in rows] == pytest.approx([r.loss for r in expected], rel=1e-12)
-    with pytest.raises(ValueError, match="rank must be between"):  # without on_error the error ends the run
-        run_tasks(problem.A, problem.W, [bad], scheduler=client)
+    sweep = make_sweep(problem, ["svd_w", "sample"], [2, 3], 1, seed=5, options={"sample": {"n_samples": 2}})
+    rows, errors = run_all(sweep, executor=OnDask(client))
+    # sample with 2 samples cannot fit rank 3: its task raises on the worker.
+    assert len(errors) == 1 and "n_samples=2 is below the rank 3" in errors[0]
+    assert [(r["method"], r["rank"]) for r in rows] == [("svd_w", 2), ("svd_w", 3)]
 
 
-def test_bad_scheduler_address_is_a_quick_value_error():
+def test_bad_scheduler_address_is_a_quick_fatal_error():
+    sweep = make_sweep(wlra_core.Problem(np.ones((5, 4)), None), ["svd"], [1])
     start = time.perf_counter()
-    with pytest.raises(ValueError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
-        run_sweep(np.ones((5, 4)), None, ["svd"], [1], scheduler="tcp://127.0.0.1:1")
+    rows, errors = run_all(sweep, executor=OnDask("tcp://127.0.0.1:1"))
+    assert rows == [] and len(errors) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in errors[0]
     assert time.perf_counter() - start < 15
-    with pytest.raises(ValueError, match="scheduler must be"):
-        run_sweep(np.ones((5, 4)), None, ["svd"], [1], scheduler="localhost")
+    updates = list(run(sweep, ResultCache(), OnDask("localhost")))
+    assert [u.fatal for u in updates if u.error] == [True]
+    assert "scheduler must be" in next(u.error for u in updates if u.error)
 
 
-def test_sweep_validates_before_submitting():
-    A = np.ones((5, 4))
-    # No cluster is started for bad input: these fail before connect().
-    with pytest.raises(ValueError, match="unknown algorithm"):
-        run_sweep(A, None, ["nope"], [1], scheduler="tcp://127.0.0.1:1")
-    with pytest.raises(ValueError, match="rank must be between"):
-        run_sweep(A, None, ["svd"], [9], scheduler="tcp://127.0.0.1:1")
-    with pytest.raises(ValueError, match="trials"):
-        run_sweep(A, None, ["svd"], [1], 0, scheduler="tcp://127.0.0.1:1")
+def test_only_local_and_listed_schedulers_are_allowed(monkeypatch):
+    monkeypatch.delenv(SCHEDULERS_ENV, raising=False)
+    assert scheduler_allowed("local") and not scheduler_allowed("tcp://10.0.0.5:8786")
+    monkeypatch.setenv(SCHEDULERS_ENV, "tcp://10.0.0.5:8786, tcp://10.0.0.6:8786")
+    assert scheduler_allowed("tcp://10.0.0.6:8786") and not scheduler_allowed("tcp://10.0.0.7:8786")
 
 
 def _partitioned(spec, n_chunks, client):

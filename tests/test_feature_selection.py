@@ -43,7 +43,8 @@ def test_selecting_everything_reproduces_A_where_weighted(axis, selection):
 def test_pivoted_qr_loss_never_increases_with_more_columns(axis):
     A, W = planted(seed=1)
     limit = A.shape[1] if axis == "columns" else A.shape[0]
-    rows = selection_curve(A, W, range(1, limit + 1), selections=["pivoted_qr"], axis=axis, rank=2)
+    rows, errors = selection_curve(A, W, range(1, limit + 1), selections=["pivoted_qr"], axis=axis, rank=2)
+    assert errors == [] and [r["n_selected"] for r in rows] == list(range(1, limit + 1))
     losses = np.array([r["loss"] for r in rows])
     assert np.all(np.diff(losses) <= 1e-12 * losses[0])
     assert losses[-1] < 1e-20 * losses[0] + 1e-12
@@ -66,7 +67,8 @@ def test_lower_bound_holds_for_every_rank_k_solution_and_svd_w_attains_it():
 def test_no_selection_beats_the_best_rank_s_approximation():
     A, W = planted(seed=3, zeros=False)
     refs = references(A, W, 2, weight_rank=2)
-    rows = selection_curve(A, W, [1, 3, 6, 10], rank=2, trials=2, seed=5)
+    rows, errors = selection_curve(A, W, [1, 3, 6, 10], rank=2, trials=2, seed=5)
+    assert errors == []
     assert {(r["selection"], r["trial"]) for r in rows} == {
         ("leverage", 0), ("leverage", 1), ("pivoted_qr", 0), ("uniform", 0), ("uniform", 1)}
     for row in rows:

@@ -6,19 +6,28 @@ and the baselines it compares against sit behind one API::
 
     import wlra_core
     res = wlra_core.solve("svd_w", A, W, rank=10)
-    res.loss, res.relative_loss, res.seconds, res.n_params
+    res.loss, res.relative_loss, res.seconds, res.n_params, res.factors, res.warnings
 
-TensorFlow is imported only by the ``adam`` solver and the MLP/Fisher pipeline.
+TensorFlow is imported only by the ``adam`` solver and the MLP/Fisher pipeline; Keras
+keeps its configuration under ``data/cache/keras`` (see :mod:`wlra_core.paths`).
 """
+from .paths import keep_keras_home_in_cache
+
+keep_keras_home_in_cache()
+
 from .algorithms import ALGORITHMS, describe, get_algorithm
 from .api import relative_loss, solve, solve_ranks
+from .factors import Factorization, LowRank, Reweighted
 from .linalg import truncated_svd, weighted_loss, weighted_mass
 from .problem import Problem, validate_problem
 from .result import SolverFailed, Stopped, WLRAResult
 
 __all__ = [
     "ALGORITHMS",
+    "Factorization",
+    "LowRank",
     "Problem",
+    "Reweighted",
     "SolverFailed",
     "Stopped",
     "WLRAResult",

@@ -1,39 +1,89 @@
-"""The public entry points: :func:`solve` and :func:`solve_ranks`."""
+"""The public entry points: :func:`solve` and :func:`solve_ranks`.
+
+Both validate at the boundary (problem, rank, seed, options), run the algorithm on the
+scaled problem of :func:`wlra_core.problem.normalize`, and measure the result from what
+it stores: the loss and the largest entry come from one blockwise pass over the factors,
+the parameter count from the stored arrays. Results whose numbers deserve a second look
+carry ``warnings``; runs that produce no usable answer come back ``failed``.
+"""
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable
 
 import numpy as np
 
-from .algorithms import get_algorithm
-from .linalg import weighted_loss, weighted_mass
-from .problem import validate_problem, validate_rank
-from .result import Fit, Monitor, SolverFailed, WLRAResult
+from .algorithms import Algorithm, get_algorithm
+from .factors import Factorization, Reweighted
+from .linalg import ResidualStats, residual_stats, truncation_stats, weighted_mass
+from .problem import Normalized, Problem, normalize, validate_problem, validate_rank
+from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
+from .seeding import as_seed_sequence, seed_label
 
 __all__ = ["solve", "solve_ranks", "relative_loss"]
 
 
 def relative_loss(loss: float, A: np.ndarray, W: np.ndarray) -> float:
     """``loss / ||W o A||_F^2`` (0 when both are 0, inf when only the reference is)."""
-    return _relative(loss, weighted_mass(A, W))
-
-
-def _relative(loss: float, reference: float) -> float:
+    reference = weighted_mass(A, W)
     if reference > 0:
         return loss / reference
-    return 0.0 if loss == 0 else float("inf")
+    return 0.0 if loss == 0 else math.inf
+
+
+class _Setup:
+    """What :func:`solve` and :func:`solve_ranks` check before running: the scaled problem,
+    the original W (results divide by it), the model arrays, the seed and the options."""
+
+    def __init__(self, name, A, W, seed, options, model):
+        self.algorithm: Algorithm = get_algorithm(name)
+        meta = A.meta if isinstance(A, Problem) else {}
+        if isinstance(A, Problem):
+            if W is not None:
+                raise ValueError("give W inside the Problem, not as a separate argument")
+            self.problem: Normalized = A.normalized
+            self.W = A.W
+            model = A.model if model is None else model
+        else:
+            A, self.W = validate_problem(A, W)
+            self.problem = normalize(A, self.W)
+        self.seed = as_seed_sequence(seed)
+        self.options = self.algorithm.resolve_options(options, self.problem.shape)
+        self.side = _required_arrays(self.algorithm, model or {}, meta)
+
+    def fit_kwargs(self) -> dict:
+        return {**self.options, **self.side}
+
+    def public_options(self) -> dict:
+        # Arrays (e.g. an EM init matrix) are not echoed back into tables.
+        shown = {k: ("<array>" if isinstance(v, np.ndarray) else v) for k, v in self.options.items()}
+        return {**shown, "seed": seed_label(self.seed)}
+
+
+def _required_arrays(algorithm: Algorithm, model: dict, meta: dict) -> dict:
+    """The ``Problem.model`` arrays ``algorithm`` needs, or a one-line ValueError saying which are missing
+    (and why, when the pipeline recorded it)."""
+    missing = [key for key in algorithm.requires if key not in model]
+    if missing:
+        why = meta.get("input_moment_skipped") if "input_moment" in missing else None
+        raise ValueError(
+            f"{algorithm.name} needs the calibration moment{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}, which problems made from an MLP carry "
+            "(`python -m wlra_core fisher`, the shipped problem); "
+            + (f"this problem has none: {why}" if isinstance(why, str) else "this problem has none"))
+    return {key: np.asarray(model[key], dtype=np.float64) for key in algorithm.requires}
 
 
 def solve(
     name: str,
     A,
-    W,
-    rank: int,
+    W=None,
+    rank: int = 1,
     *,
-    seed: int = 0,
+    seed=0,
     progress: Callable[[float, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    keep_approx: bool = True,
+    model: dict | None = None,
     **options,
 ) -> WLRAResult:
     """Run one WLRA algorithm at one rank.
@@ -42,50 +92,50 @@ def solve(
     ----------
     name : str
         One of :data:`wlra_core.ALGORITHMS`.
-    A, W : array_like of shape (n, d)
-        Matrix and nonnegative weights (``W=None`` means all ones).
+    A : array_like of shape (n, d), or Problem
+        The matrix (or a :class:`~wlra_core.Problem`, whose W, model and cached scaling are used).
+    W : array_like of shape (n, d), optional
+        Nonnegative weights (None: all ones).
     rank : int
         Target rank k, ``1 <= k <= min(n, d)``.
-    seed : int
-        Seed for every random choice the algorithm makes.
+    seed : int >= 0 or numpy.random.SeedSequence
+        Every random choice the algorithm makes comes from it.
     progress : callable(fraction, message), optional
     should_stop : callable() -> bool, optional
         Polled between iterations; when it returns True, :class:`wlra_core.Stopped`
         is raised.
-    keep_approx : bool
-        Keep the dense approximation in the result (drop it for large sweeps).
+    model : dict of ndarray, optional
+        Arrays some methods require (calibration moments); taken from the Problem by default.
     **options
         Algorithm options; unknown names or bad values raise ValueError.
 
     Returns
     -------
     WLRAResult
-        A failed result (``failed=True``, ``message``) when the algorithm diverged.
+        ``failed=True`` with a ``message`` when the algorithm diverged or LAPACK failed.
     """
-    algorithm = get_algorithm(name)
-    A, W = validate_problem(A, W)
-    rank = validate_rank(rank, A.shape)
-    resolved = algorithm.resolve_options(options)
+    setup = _Setup(name, A, W, seed, options, model)
+    rank = validate_rank(rank, setup.problem.shape)
     monitor = Monitor(progress, should_stop)
     try:
-        fit = algorithm.fit(A, W, rank, seed=seed, monitor=monitor, **resolved)
-    except SolverFailed as err:
-        return _failed(algorithm.name, rank, monitor, resolved, seed, str(err))
-    return _finish(algorithm.name, A, W, rank, fit, monitor, monitor.elapsed(), resolved, seed, keep_approx,
-                   weighted_mass(A, W))
+        fit = setup.algorithm.fit(setup.problem.A, setup.problem.W, rank, seed=setup.seed, monitor=monitor,
+                                  **setup.fit_kwargs())
+    except (SolverFailed, np.linalg.LinAlgError) as err:
+        return _failed(setup, rank, monitor, _failure_message(err))
+    return _result(setup, rank, fit, monitor, monitor.elapsed())
 
 
 def solve_ranks(
     name: str,
     A,
-    W,
-    ranks: Iterable[int],
+    W=None,
+    ranks: Iterable[int] = (1,),
     *,
-    seed: int = 0,
+    seed=0,
     progress: Callable[[float, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_result: Callable[[WLRAResult], None] | None = None,
-    keep_approx: bool = True,
+    model: dict | None = None,
     **options,
 ) -> list[WLRAResult]:
     """Run one algorithm at several ranks, sharing work where the algorithm allows.
@@ -96,12 +146,10 @@ def solve_ranks(
     rank by rank. ``on_result`` is called as each result is ready (live charts).
     Results come back in the order of ``ranks``.
     """
-    algorithm = get_algorithm(name)
-    A, W = validate_problem(A, W)
-    ranks = [validate_rank(k, A.shape) for k in ranks]
+    setup = _Setup(name, A, W, seed, options, model)
+    ranks = [validate_rank(k, setup.problem.shape) for k in ranks]
     if not ranks:
         raise ValueError("ranks is empty: give at least one rank")
-    resolved = algorithm.resolve_options(options)
     total = len(ranks)
     results: dict[int, WLRAResult] = {}
 
@@ -113,73 +161,137 @@ def solve_ranks(
             progress(done / total, f"{name}: rank {result.rank} done")
 
     unique = sorted(set(ranks))
+    algorithm = setup.algorithm
     if algorithm.prepare is not None:
-        mass = weighted_mass(A, W)
         monitor = Monitor(None, should_stop)
         try:
-            state = algorithm.prepare(A, W, max(unique), seed=seed, monitor=monitor, **resolved)
-        except SolverFailed as err:
+            state = algorithm.prepare(setup.problem.A, setup.problem.W, max(unique), seed=setup.seed,
+                                      monitor=monitor, **setup.fit_kwargs())
+        except (SolverFailed, np.linalg.LinAlgError) as err:
             for i, k in enumerate(unique, 1):
-                emit(_failed(name, k, monitor, resolved, seed, str(err)), i)
+                emit(_failed(setup, k, monitor, _failure_message(err)), i)
             return [results[k] for k in ranks]
         shared = monitor.elapsed()
-        for i, k in enumerate(unique, 1):
+        fits, seconds = {}, {}
+        for k in unique:
             monitor.check_stop()
             rank_monitor = Monitor(None, should_stop)
-            fit = algorithm.finish(state, k)
-            fit.extra["shared_seconds"] = shared
-            seconds = shared + rank_monitor.elapsed()
-            emit(_finish(name, A, W, k, fit, rank_monitor, seconds, resolved, seed, keep_approx, mass), i)
+            fits[k] = algorithm.finish(state, k)
+            fits[k].extra["shared_seconds"] = shared
+            seconds[k] = shared + rank_monitor.elapsed()
+        # Every rank's factors are a truncation of the largest one's: one pass measures them all.
+        stats = truncation_stats(setup.problem.A, setup.problem.W, fits[unique[-1]].factors,
+                                 [fits[k].factors.width for k in unique])
+        for i, k in enumerate(unique, 1):
+            emit(_result(setup, k, fits[k], monitor, seconds[k], stats[i - 1]), i)
     else:
         for i, k in enumerate(unique, 1):
             def rank_progress(fraction, message, _i=i):
                 if progress is not None:
                     progress((_i - 1 + fraction) / total, message)
 
-            result = solve(name, A, W, k, seed=seed, progress=rank_progress,
-                           should_stop=should_stop, keep_approx=keep_approx, **resolved)
-            emit(result, i)
+            monitor = Monitor(rank_progress, should_stop)
+            try:
+                fit = algorithm.fit(setup.problem.A, setup.problem.W, k, seed=setup.seed, monitor=monitor,
+                                    **setup.fit_kwargs())
+            except (SolverFailed, np.linalg.LinAlgError) as err:
+                emit(_failed(setup, k, monitor, _failure_message(err)), i)
+                continue
+            emit(_result(setup, k, fit, monitor, monitor.elapsed()), i)
     return [results[k] for k in ranks]
 
 
-def _finish(name, A, W, rank, fit: Fit, monitor: Monitor, seconds, options, seed, keep_approx,
-            mass: float) -> WLRAResult:
-    approx = fit.approx
-    loss = weighted_loss(A, W, approx)
-    # Any NaN/Inf in the approximation reaches the loss (0 * inf is NaN where W == 0).
-    if not np.isfinite(loss):
-        return _failed(name, rank, monitor, options, seed, "the approximation has NaN/Inf entries (diverged)")
-    history = monitor.history or [(1, loss, seconds)]
+def _failure_message(err: Exception) -> str:
+    if isinstance(err, np.linalg.LinAlgError):
+        return f"LAPACK could not factorise a matrix of this problem ({err})"
+    return str(err)
+
+
+def _in_original_units(factors: Factorization, setup: _Setup) -> Factorization:
+    """Undo the power-of-two scaling: X = 2**a_exp X_scaled, exactly.
+
+    A divisor that is the scaled W itself becomes the caller's W (no copy kept), with the
+    weights' scale moved into the left factor.
+    """
+    problem = setup.problem
+    if isinstance(factors, Reweighted) and factors.divide and factors.weights is problem.W:
+        shift = problem.a_exp + problem.w_exp
+        with np.errstate(over="ignore"):
+            U = np.ldexp(factors.U, shift) if shift else factors.U
+        if np.isfinite(U).all():
+            return Reweighted(U, factors.V, setup.W, True, factors.names)
+        # Huge A and W together: the factors cannot absorb W's scale; keep the scaled W.
+    return factors.scaled(2.0**problem.a_exp) if problem.a_exp else factors
+
+
+def _ldexp(value: float, exponent: int) -> float:
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.inf
+
+
+def _result(setup: _Setup, rank: int, fit: Fit, monitor: Monitor, seconds: float,
+            stats: ResidualStats | None = None) -> WLRAResult:
+    problem = setup.problem
+    if stats is None:
+        stats = residual_stats(problem.A, problem.W, fit.factors)
+    if not stats.loss.finite:
+        return _failed(setup, rank, monitor, "the approximation has NaN/Inf entries (diverged, or "
+                                             "divided by weights too small for float64)")
+    relative = stats.loss.ratio(problem.reference)
+    loss = float(stats.loss.scaled(problem.loss_exponent))
+    max_abs = _ldexp(stats.max_abs, problem.a_exp)
+    reference = float(problem.reference)
+    history = [HistoryPoint(it, _ldexp(value, problem.loss_exponent), t, value / reference if reference else 0.0)
+               for it, value, t in monitor.history]
+    if not history:
+        history = [HistoryPoint(1, loss, seconds, relative)]
     return WLRAResult(
-        algorithm=name,
+        algorithm=setup.algorithm.name,
         rank=rank,
-        approx=approx if keep_approx else None,
+        factors=_in_original_units(fit.factors, setup),
         loss=loss,
-        relative_loss=_relative(loss, mass),
+        relative_loss=relative,
         seconds=seconds,
         history=history,
-        n_params=int(fit.n_params),
-        options={**_public(options), "seed": seed},
+        options=setup.public_options(),
         extra=fit.extra,
+        warnings=_warnings(setup, stats.max_abs, relative, loss, stats.loss.mantissa != 0),
+        max_abs=max_abs,
     )
 
 
-def _failed(name, rank, monitor: Monitor, options, seed, message) -> WLRAResult:
+def _warnings(setup: _Setup, max_abs: float, relative: float, loss: float, nonzero: bool) -> list[str]:
+    """Why a finite result deserves a second look (see :class:`WLRAResult`)."""
+    problem = setup.problem
+    notes = []
+    if max_abs > BLOWUP_FACTOR * problem.a_max:
+        size = math.ldexp(max_abs, problem.a_exp)
+        times = max_abs / problem.a_max if problem.a_max > 0 else math.inf
+        note = f"entries up to {size:.3g}, {times:.3g} x max|A|"
+        if setup.algorithm.divides_by_weights:
+            note += (" (it divides by tiny weights; "
+                     + ("weight_floor > 0 bounds this)" if "weight_floor" in setup.options else "see its options)"))
+        notes.append(note)
+    if relative > 1:
+        notes.append(f"relative loss {relative:.4g} > 1: worse than returning zeros")
+    if math.isinf(loss) or (loss == 0 and nonzero):
+        notes.append("the absolute loss is beyond float64's range (it reads "
+                     f"{loss:g}); the relative loss is exact")
+    return notes
+
+
+def _failed(setup: _Setup, rank: int, monitor: Monitor, message: str) -> WLRAResult:
     return WLRAResult(
-        algorithm=name,
+        algorithm=setup.algorithm.name,
         rank=rank,
-        approx=None,
-        loss=float("nan"),
-        relative_loss=float("nan"),
+        factors=None,
+        loss=math.nan,
+        relative_loss=math.nan,
         seconds=monitor.elapsed(),
-        history=list(monitor.history),
-        n_params=0,
-        options={**_public(options), "seed": seed},
+        history=[],
+        options=setup.public_options(),
         failed=True,
         message=message,
     )
-
-
-def _public(options: dict) -> dict:
-    # Arrays (e.g. an EM init matrix) are not echoed back into tables.
-    return {k: ("<array>" if isinstance(v, np.ndarray) else v) for k, v in options.items()}

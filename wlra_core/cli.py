@@ -14,36 +14,47 @@ class UsageError(ValueError):
     """Bad command-line input (reported as one line, exit code 2)."""
 
 
-def parse_ranks(text: str) -> list[int]:
-    """``"1-20"``, ``"5,10,20"`` or ``"1-5,10"`` -> sorted unique ranks."""
-    ranks: set[int] = set()
+def parse_ranks(text: str, max_rank: int | None = None) -> list[int]:
+    """``"1-20"``, ``"5,10,20"`` or ``"1-5,10"`` -> sorted unique ranks.
+
+    With ``max_rank`` (the problem's ``min(n, d)``) every rank must lie in
+    ``1..max_rank``. Ranges are checked before they are expanded, so ``1-100000000`` is
+    one message, not a list of 10^8 numbers.
+    """
+    spans: list[tuple[int, int]] = []
     try:
         for part in text.split(","):
             part = part.strip()
             if "-" in part:
                 lo, hi = (int(x) for x in part.split("-", 1))
                 if lo > hi:
-                    raise UsageError(f"rank range {part!r} is empty")
-                ranks.update(range(lo, hi + 1))
+                    raise UsageError(f"rank range {part[:40]!r} is empty")
+                spans.append((lo, hi))
             elif part:
-                ranks.add(int(part))
+                spans.append((int(part), int(part)))
     except ValueError as err:
         if isinstance(err, UsageError):
             raise
-        raise UsageError(f"cannot read ranks {text!r}; use e.g. 1-20 or 5,10,20") from None
-    if not ranks:
+        raise UsageError(f"cannot read ranks {text[:40]!r}; use e.g. 1-20 or 5,10,20") from None
+    if not spans:
         raise UsageError("no ranks given")
-    return sorted(ranks)
+    low, high = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+    if low < 1:
+        limit = "" if max_rank is None else f" and min(n, d) = {max_rank}"
+        raise UsageError(f"rank must be between 1{limit}, got {low}")
+    if max_rank is not None and high > max_rank:
+        raise UsageError(f"rank must be between 1 and min(n, d) = {max_rank}, got {high}")
+    return sorted(set().union(*(range(lo, hi + 1) for lo, hi in spans)))
 
 
 def parse_names(text: str) -> list[str]:
     """``"svd,svd_w,em"`` -> algorithm names, each checked against ALGORITHMS."""
     from .algorithms import ALGORITHMS
 
-    names = [t.strip() for t in text.split(",") if t.strip()]
+    names = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     unknown = [n for n in names if n not in ALGORITHMS]
     if unknown or not names:
-        problem = f"unknown algorithm {unknown[0]!r}" if unknown else "no algorithms given"
+        problem = f"unknown algorithm {unknown[0][:40]!r}" if unknown else "no algorithms given"
         raise UsageError(f"{problem}; choose from {', '.join(ALGORITHMS)}")
     return names
 
@@ -52,8 +63,12 @@ def _load(path: str):
     from .datasets.io import load_problem
 
     # A local file the user names is trusted: no upload size caps (paper-size kernels
-    # such as colorectal_histology's 67500 x 1024 exceed them).
-    return load_problem(path, max_bytes=None, max_entries=None)
+    # such as colorectal_histology's 67500 x 1024 exceed them); its declared size is
+    # still compared with the free memory before it is read.
+    problem = load_problem(path, max_bytes=None, max_entries=None)
+    for warning in problem.meta.get("load_warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    return problem
 
 
 def cmd_info(args) -> int:
@@ -65,34 +80,81 @@ def cmd_info(args) -> int:
     return 0
 
 
+def parse_options(items: list[str] | None) -> dict[str, dict]:
+    """``["svd_w.weight_floor=1e-3", ...]`` -> ``{"svd_w": {"weight_floor": 0.001}}``.
+
+    Values are read as JSON numbers, booleans or null when they parse, else as strings;
+    the algorithm's declared options judge them.
+    """
+    import json
+
+    options: dict[str, dict] = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        algorithm, _, key = name.partition(".")
+        if not (algorithm and key and _):
+            raise UsageError(f"cannot read option {item!r}; use ALGORITHM.OPTION=VALUE, e.g. svd_w.weight_floor=1e-3")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        options.setdefault(algorithm, {})[key] = parsed
+    return options
+
+
+def _print_update(update) -> None:
+    row = update.row
+    if update.error:
+        print(f"  error: {update.error}", file=sys.stderr)
+    elif row is not None:
+        status = f"FAILED: {row['message']}" if row["failed"] else (
+            f"relative loss {row['relative_loss']:.6g}  {row['seconds']:.3f} s")
+        flag = f"  ! {row['warnings']}" if row.get("warnings") else ""
+        print(f"  {row['method']:<16} rank {row['rank']:>3} trial {row['trial']}: {status}{flag}")
+
+
+def _executor(scheduler):
+    if not scheduler:
+        return None
+    from .distributed import OnDask
+
+    return OnDask(scheduler)
+
+
 def cmd_bench(args) -> int:
-    from .bench import run_bench
+    from .sweep import make_sweep, run_all
+    from .tables import TABLE_RANKS, format_summary, summarize, write_csv
 
     problem = _load(args.problem)
-    return run_bench(
-        problem,
-        algorithms=parse_names(args.algorithms),
-        ranks=parse_ranks(args.ranks),
-        trials=args.trials,
-        out=args.out,
-        seed=args.seed,
-        scheduler=getattr(args, "scheduler", None),
-    )
+    sweep = make_sweep(problem, parse_names(args.algorithms), parse_ranks(args.ranks, min(problem.shape)),
+                       args.trials, args.seed, parse_options(args.option))
+    rows, errors = run_all(sweep, executor=_executor(args.scheduler), on_update=_print_update)
+    if args.out:
+        write_csv(rows, args.out)
+        print(f"wrote {len(rows)} rows to {args.out}")
+    table_ranks = [k for k in TABLE_RANKS if k in sweep.ranks] or [max(sweep.ranks)]
+    print(format_summary(summarize(rows, table_ranks)))
+    return 2 if errors and not rows else 0
 
 
 def cmd_compress(args) -> int:
-    from .compression import compression_sweep, format_table, rows_to_csv, uncompressed_row
+    from .compression import compression_sweep, format_table, uncompressed_row
+    from .tables import write_csv
 
-    algorithms, ranks = parse_names(args.algorithms), parse_ranks(args.ranks)
     problem = _load(args.problem)
-    rows = [uncompressed_row(problem)]
-    rows += compression_sweep(problem, algorithms, ranks, seed=args.seed)
+    transforms = [{"sqrt": "sqrt(F)", "sqrtF": "sqrt(F)"}.get(t.strip(), t.strip())
+                  for t in args.weights.split(",") if t.strip()]
+    ranks = parse_ranks(args.ranks, min(problem.shape))
+    rows, errors = compression_sweep(problem, parse_names(args.algorithms), ranks,
+                                     transforms=transforms, seed=args.seed, options=parse_options(args.option),
+                                     executor=_executor(args.scheduler),
+                                     on_update=lambda update: update.error and _print_update(update))
+    rows = [uncompressed_row(problem)] + rows
     print(format_table(rows))
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(rows_to_csv(rows))
+        write_csv(rows, args.out)
         print(f"wrote {len(rows)} rows to {args.out}")
-    return 0
+    return 2 if errors and len(rows) == 1 else 0
 
 
 def _progress_printer(step: float = 0.05):
@@ -160,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="CSV file for every result")
+    p.add_argument("--option", action="append", metavar="ALGORITHM.OPTION=VALUE",
+                   help="an algorithm option, e.g. svd_w.weight_floor=1e-3 (repeatable)")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://...) or 'local'")
     p.set_defaults(func=cmd_bench)
 
@@ -167,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("problem", help="PROBLEM.npz made from a trained MLP (arrays A, W, model_*)")
     p.add_argument("--algorithms", default="svd,svd_w,svd_w_practical,fwsvd")
     p.add_argument("--ranks", default="1,2,5,10,20", help="e.g. 1-20 or 5,10,20")
+    p.add_argument("--weights", default="F", help="W made from the Fisher information F: F (the paper), "
+                   "sqrt(F) (second-order loss expansion), or both: 'F,sqrt(F)'")
+    p.add_argument("--option", action="append", metavar="ALGORITHM.OPTION=VALUE",
+                   help="an algorithm option, e.g. svd_w.weight_floor=1e-3 (repeatable)")
+    p.add_argument("--scheduler", help="dask scheduler address (tcp://...) or 'local'")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="CSV file for every row")
     p.set_defaults(func=cmd_compress)
@@ -190,12 +259,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import contextlib
+    import io
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    usage = io.StringIO()
     try:
+        with contextlib.redirect_stderr(usage):
+            args = parser.parse_args(argv)
+    except SystemExit as exit:
+        if exit.code in (0, None):  # --help
+            raise
+        # argparse printed its usage and "prog: error: ..."; the CLI's rule is one line.
+        message = (usage.getvalue().strip().splitlines() or ["bad arguments"])[-1]
+        print(f"error: {message.split(': error: ', 1)[-1]} (see --help)", file=sys.stderr)
+        return 2
+    try:
+        # Argument checks that need no file come before loading one.
+        if getattr(args, "trials", 1) < 1:
+            raise UsageError(f"trials must be >= 1, got {args.trials}")
+        if getattr(args, "seed", 0) < 0:
+            raise UsageError(f"seed must be >= 0, got {args.seed}")
+        if hasattr(args, "algorithms"):
+            parse_names(args.algorithms)
         return args.func(args)
     except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except MemoryError as err:
+        print(f"error: not enough memory ({' '.join(str(err).split())})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

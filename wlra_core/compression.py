@@ -1,32 +1,47 @@
 """Model compression: put a low rank approximation of an MLP's hidden kernel back into the
-network and measure what the weighted loss buys in test accuracy.
+network and measure what it buys in test accuracy.
 
 A problem made from a trained MLP (Flatten -> Dense(hidden, relu) -> Dense(classes)) holds
-the hidden kernel as ``A``, its empirical Fisher information as ``W`` and the rest of the
-network in ``problem.model`` (see the "Trained-MLP problems" convention in the README).
-The forward pass here is plain numpy, so no TensorFlow import is needed to evaluate.
+the hidden kernel as ``A``, its empirical Fisher information F as ``W`` and the rest of
+the network in ``problem.model`` (see the saved-problem format in the README). The
+forward pass here is plain numpy through the stored factors (``x @ U @ V`` for a
+low-rank kernel), so no TensorFlow import is needed to evaluate.
+
+The weights the WLRA methods minimise with can be F itself (the paper: errors weighted by
+F squared) or sqrt(F): the second-order expansion of the training loss,
+``dL ~ 1/2 sum F_ij dA_ij^2``, weights squared errors by F, i.e. W = sqrt(F)
+(:data:`WEIGHT_TRANSFORMS`). The sweep runs on the engine of :mod:`wlra_core.sweep`
+with :class:`TestAccuracy` as its evaluation.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from . import bench
-from .api import solve_ranks
+from .factors import Factorization
 from .problem import Problem
 from .result import WLRAResult
+from .algorithms import get_algorithm
+from .sweep import Sweep, Update, make_sweep, run_all
+from .tables import format_rows
 
 __all__ = [
     "MODEL_KEYS",
+    "WEIGHT_TRANSFORMS",
     "require_model",
     "network_inputs",
     "mlp_logits",
     "mlp_accuracy",
     "uncompressed_row",
+    "weight_transform",
+    "TestAccuracy",
     "compression_sweep",
-    "SWEEP_COLUMNS",
-    "rows_to_csv",
+    "compression_plan",
+    "best_per_stored_number",
+    "entrywise_weighting_facts",
+    "TABLE_COLUMNS",
     "format_table",
     "pareto_front",
     "loss_accuracy_correlation",
@@ -34,10 +49,17 @@ __all__ = [
 
 MODEL_KEYS = ("hidden_bias", "output_kernel", "output_bias", "x_test", "y_test")
 
-SWEEP_COLUMNS = (
-    "algorithm", "rank", "n_params", "compression_ratio", "loss", "relative_loss",
-    "accuracy", "seconds", "failed", "message",
-)
+# Label -> what W is made of, given the Fisher information F stored as the problem's W.
+WEIGHT_TRANSFORMS = {
+    "F": "W = F, the paper's weighting (errors weighted by F squared)",
+    "sqrt(F)": "W = sqrt(F), the second-order expansion of the training loss (errors weighted by F)",
+}
+
+# Columns of the CLI table and their float formats.
+TABLE_COLUMNS = {
+    "problem": "", "method": "", "rank": "", "n_params": "", "compression_ratio": ".2f", "loss": ".4g",
+    "relative_loss": ".4g", "accuracy": ".4f", "seconds": ".3f",
+}
 
 # Test examples pushed through the network at once (bounds the hidden-activation temporary).
 EVAL_BATCH = 4096
@@ -97,7 +119,8 @@ def mlp_logits(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | Non
     ----------
     problem : Problem
         A trained-MLP problem (``problem.model`` filled).
-    kernel : ndarray of shape (n_inputs, hidden)
+    kernel : ndarray of shape (n_inputs, hidden), or Factorization
+        A factorization is applied as ``x @ kernel`` through its factors.
     inputs : ndarray of shape (n_test, n_inputs), optional
         :func:`network_inputs` of the problem, if already computed.
 
@@ -106,8 +129,9 @@ def mlp_logits(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | Non
     logits : ndarray of shape (n_test, classes)
     """
     require_model(problem)
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if kernel.shape != problem.shape:
+    if not isinstance(kernel, Factorization):
+        kernel = np.asarray(kernel, dtype=np.float64)
+    if tuple(kernel.shape) != problem.shape:
         raise ValueError(f"kernel has shape {kernel.shape}, expected {problem.shape}")
     if inputs is None:
         inputs = network_inputs(problem)
@@ -123,38 +147,53 @@ def mlp_logits(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | Non
     return logits
 
 
-def mlp_accuracy(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | None = None) -> float:
+def mlp_accuracy(problem: Problem, kernel, *, inputs: np.ndarray | None = None) -> float:
     """Test accuracy (fraction of argmax predictions equal to ``y_test``) with ``kernel``."""
     predictions = np.argmax(mlp_logits(problem, kernel, inputs=inputs), axis=1)
     return float(np.mean(predictions == np.asarray(problem.model["y_test"])))
 
 
-def uncompressed_row(problem: Problem) -> dict:
+def uncompressed_row(problem: Problem, label: str = "F") -> dict:
     """The reference row: the original kernel, all ``n * d`` numbers stored, loss 0."""
     n, d = problem.shape
     return {
-        "algorithm": "uncompressed", "rank": min(n, d), "n_params": n * d,
-        "compression_ratio": 1.0, "loss": 0.0, "relative_loss": 0.0,
-        "accuracy": mlp_accuracy(problem, problem.A), "seconds": 0.0,
-        "failed": False, "message": "",
+        "problem": label, "method": "uncompressed", "algorithm": "uncompressed", "rank": min(n, d),
+        "n_params": n * d, "loss": 0.0, "relative_loss": 0.0, "seconds": 0.0, "failed": False, "message": "",
+        "warnings": "", "accuracy": mlp_accuracy(problem, problem.A), "compression_ratio": 1.0,
     }
 
 
-def _row(problem: Problem, result: WLRAResult, inputs: np.ndarray) -> dict:
-    n, d = problem.shape
-    failed = result.failed or result.approx is None
-    return {
-        "algorithm": result.algorithm,
-        "rank": result.rank,
-        "n_params": result.n_params,
-        "compression_ratio": n * d / result.n_params if result.n_params > 0 else float("nan"),
-        "loss": result.loss,
-        "relative_loss": result.relative_loss,
-        "accuracy": float("nan") if failed else mlp_accuracy(problem, result.approx, inputs=inputs),
-        "seconds": result.seconds,
-        "failed": result.failed,
-        "message": result.message,
-    }
+def weight_transform(problem: Problem, transform: str) -> Problem:
+    """The problem with W made from its Fisher information by ``transform`` (a key of
+    :data:`WEIGHT_TRANSFORMS`); the model and meta are shared."""
+    if transform not in WEIGHT_TRANSFORMS:
+        raise ValueError(f"unknown weight transform {transform!r}; choose from {', '.join(WEIGHT_TRANSFORMS)}")
+    if transform == "F":
+        return problem
+    return Problem(problem.A, np.sqrt(problem.W), name=f"{problem.name}, W = sqrt(F)", source=problem.source,
+                   meta=problem.meta, model=problem.model)
+
+
+_INPUTS: dict[str, np.ndarray] = {}  # network_inputs per problem fingerprint (one problem at a time)
+
+
+@dataclass(frozen=True)
+class TestAccuracy:
+    """The sweep evaluation: test accuracy of the network with each approximation as its
+    hidden kernel, and the compression ratio ``n * d / n_params`` (kernel entries over
+    stored numbers; biases and the output layer are unchanged and not counted)."""
+
+    name: str = "test accuracy"
+    columns: tuple[str, ...] = ("accuracy", "compression_ratio")
+
+    def __call__(self, problem: Problem, result: WLRAResult) -> dict:
+        key = problem.fingerprint
+        if key not in _INPUTS:
+            _INPUTS.clear()  # converting 10 000 images costs about one forward pass: keep the last
+            _INPUTS[key] = network_inputs(problem)
+        n, d = problem.shape
+        return {"accuracy": mlp_accuracy(problem, result.factors, inputs=_INPUTS[key]),
+                "compression_ratio": n * d / result.n_params}
 
 
 def compression_sweep(
@@ -162,85 +201,62 @@ def compression_sweep(
     algorithms: Iterable[str],
     ranks: Iterable[int],
     *,
+    transforms: Iterable[str] = ("F",),
     seed: int = 0,
     options: Mapping[str, dict] | None = None,
-    progress: Callable[[float, str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_row: Callable[[dict], None] | None = None,
-) -> list[dict]:
+    on_update: Callable[[Update], None] | None = None,
+    executor=None,
+) -> tuple[list[dict], list[str]]:
     """Compress the hidden kernel with each algorithm at each rank and evaluate the network.
 
     Parameters
     ----------
     problem : Problem
-        A trained-MLP problem; ValueError if it has no model.
+        A trained-MLP problem (its W is the Fisher information F); ValueError without a model.
     algorithms : iterable of str
         Names from :data:`wlra_core.ALGORITHMS`.
     ranks : iterable of int
+    transforms : iterable of str
+        Keys of :data:`WEIGHT_TRANSFORMS`: the weights each method runs with.
     seed : int
-        Passed to every solve.
     options : mapping name -> dict, optional
-        Per-algorithm options (e.g. ``{"svd_w": {"weight_rank": 2}}``).
-    progress : callable(fraction, message), optional
-        Overall fraction over all algorithms.
-    should_stop : callable() -> bool, optional
-        Polled by the solvers; True raises :class:`wlra_core.Stopped`.
-    on_row : callable(dict), optional
-        Called with each row as soon as it is ready (live charts).
+        Per-algorithm options (e.g. ``{"svd_w": {"weight_floor": 1e-3}}``).
+    on_update : callable(Update), optional
+        Called with every :class:`wlra_core.sweep.Update` (live charts, CLI progress).
 
     Returns
     -------
-    list of dict
-        One row per (algorithm, rank) with the keys of :data:`SWEEP_COLUMNS`;
-        ``compression_ratio = n * d / n_params`` (kernel entries over stored numbers;
-        biases and the output layer are unchanged and not counted).
+    rows : list of dict
+        One row per (transform, algorithm, rank): the sweep columns plus ``accuracy`` and
+        ``compression_ratio``; the row's ``problem`` is the transform.
+    errors : list of str
+        One line per method that could not run (e.g. kfac without calibration moments).
     """
+    return run_all(compression_plan(problem, algorithms, ranks, transforms=transforms, seed=seed, options=options),
+                   executor=executor, on_update=on_update)
+
+
+def compression_plan(problem: Problem, algorithms: Iterable[str], ranks: Iterable[int], *,
+                     transforms: Iterable[str] = ("F",), seed: int = 0,
+                     options: Mapping[str, dict] | None = None) -> Sweep:
+    """The sweep of :func:`compression_sweep`: methods that use W run once per weight
+    transform, the others (svd, whiten, kfac) once, under the first transform's label."""
     require_model(problem)
-    algorithms = list(algorithms)
-    ranks = list(ranks)
-    if not algorithms:
-        raise ValueError("no algorithms given")
-    options = dict(options or {})
-    inputs = network_inputs(problem)
-    rows: list[dict] = []
-
-    for index, name in enumerate(algorithms):
-        def on_result(result: WLRAResult) -> None:
-            row = _row(problem, result, inputs)
-            # The dense approximation is only needed for the accuracy just computed;
-            # releasing it keeps a sweep over large kernels at one n x d matrix at a time.
-            result.approx = None
-            rows.append(row)
-            if on_row is not None:
-                on_row(row)
-
-        def algorithm_progress(fraction: float, message: str, _index=index) -> None:
-            if progress is not None:
-                progress((_index + fraction) / len(algorithms), message)
-
-        solve_ranks(
-            name, problem.A, problem.W, ranks, seed=seed, progress=algorithm_progress,
-            should_stop=should_stop, on_result=on_result, **options.get(name, {}),
-        )
-    return rows
+    transforms = list(dict.fromkeys(transforms))
+    if not transforms:
+        raise ValueError("choose at least one weight transform")
+    problems = {label: weight_transform(problem, label) for label in transforms}
+    return make_sweep(problems, list(algorithms), ranks, 1, seed, options, evaluation=TestAccuracy(),
+                      include=lambda label, method: label == transforms[0] or uses_weights(method.algorithm))
 
 
-def rows_to_csv(rows: Iterable[dict]) -> str:
-    """CSV text (header + one line per row) with the columns of :data:`SWEEP_COLUMNS`."""
-    return bench.rows_to_csv(rows, SWEEP_COLUMNS)
+def uses_weights(algorithm: str) -> bool:
+    return get_algorithm(algorithm).uses_weights
 
 
 def format_table(rows: Iterable[dict]) -> str:
-    """Fixed-width text table of sweep rows (the CLI's output)."""
-    header = f"{'algorithm':<16} {'rank':>4} {'params':>9} {'ratio':>7} {'loss':>11} {'rel_loss':>9} {'accuracy':>8} {'seconds':>8}"
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        note = f"  FAILED: {row['message']}" if row["failed"] else ""
-        lines.append(
-            f"{row['algorithm']:<16} {row['rank']:>4} {row['n_params']:>9} {row['compression_ratio']:>7.2f} "
-            f"{row['loss']:>11.4g} {row['relative_loss']:>9.4f} {row['accuracy']:>8.4f} {row['seconds']:>8.3f}{note}"
-        )
-    return "\n".join(lines)
+    """Fixed-width text table of compression rows (the CLI's output)."""
+    return format_rows(rows, TABLE_COLUMNS)
 
 
 def pareto_front(rows: Iterable[dict]) -> list[dict]:
@@ -274,3 +290,59 @@ def loss_accuracy_correlation(rows: Iterable[dict]) -> float:
     if np.ptp(losses) == 0 or np.ptp(accuracies) == 0:
         return float("nan")
     return float(spearmanr(losses, accuracies).statistic)
+
+
+def best_per_stored_number(rows: Iterable[dict], uncompressed_accuracy: float,
+                           keep: float = 0.985) -> dict | None:
+    """Which method gives the best accuracy per stored number on this model.
+
+    The method (with its weight transform) owning the most points of the Pareto front of
+    accuracy against stored numbers; ties go to the higher accuracy at the smallest budget.
+
+    Returns
+    -------
+    dict or None
+        ``label`` (method, plus ``W = transform`` when it uses W), ``front_points``,
+        ``front_size``, and ``example``: its cheapest row keeping ``keep`` of the
+        uncompressed accuracy (else its most accurate row). None without usable rows.
+    """
+    rows = [r for r in rows if r["method"] != "uncompressed"]
+    front = pareto_front(rows)
+    if not front:
+        return None
+    owners: dict[tuple, list[dict]] = {}
+    for row in front:
+        owners.setdefault((row["method"], row["problem"]), []).append(row)
+    (method, transform), points = max(owners.items(), key=lambda item: (len(item[1]), item[1][0]["accuracy"]))
+    mine = sorted((r for r in rows if r["method"] == method and r["problem"] == transform and not r["failed"]),
+                  key=lambda r: r["n_params"])
+    good = [r for r in mine if r["accuracy"] >= keep * uncompressed_accuracy]
+    algorithm = mine[0]["algorithm"]
+    label = f"{method} (W = {transform})" if uses_weights(algorithm) else method
+    return {"label": label, "front_points": len(points), "front_size": len(front),
+            "example": good[0] if good else max(mine, key=lambda r: r["accuracy"])}
+
+
+def entrywise_weighting_facts(rows: Iterable[dict], problem: Problem) -> dict | None:
+    """The numbers behind "why entrywise Fisher weighting does not win", from this run.
+
+    For the ``svd_w`` row with W = F at the largest rank run: its relative weighted loss,
+    accuracy, largest kernel entry and stored numbers; the kernel's own largest entry;
+    the smallest nonzero weight relative to the largest; and the best accuracy any other
+    method reached at that rank. None when svd_w (W = F) was not run.
+    """
+    rows = [r for r in rows if not r["failed"]]
+    mine = [r for r in rows if r["method"] == "svd_w" and r["problem"] == "F"]
+    if not mine:
+        return None
+    row = max(mine, key=lambda r: r["rank"])
+    others = [r for r in rows if r["rank"] == row["rank"] and r["method"] not in ("svd_w", "uncompressed")]
+    W = problem.W
+    best = max(others, key=lambda r: r["accuracy"]) if others else None
+    return {
+        "rank": row["rank"], "relative_loss": row["relative_loss"], "accuracy": row["accuracy"],
+        "max_abs": row["max_abs"], "n_params": row["n_params"], "kernel_entries": W.size,
+        "kernel_max_abs": float(np.max(np.abs(problem.A))), "smallest_weight": float(W[W > 0].min() / W.max()),
+        "best_other": None if best is None else {"method": best["method"], "accuracy": best["accuracy"],
+                                                 "relative_loss": best["relative_loss"]},
+    }

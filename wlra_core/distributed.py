@@ -2,49 +2,52 @@
 
 Two jobs:
 
-* :func:`run_sweep` / :func:`run_problems_sweep` run algorithms x ranks x trials (over one
-  problem, or many such as every layer of a model) as one task per (problem, algorithm,
-  trial). Each task is exactly the in-process path of :func:`wlra_core.bench.iter_sweep`
-  (``solve_ranks`` with seed ``trial_seed(seed, trial)``), so the rows are the same apart
-  from wall time: bit for bit when the in-process BLAS is single-threaded like the
-  workers', otherwise up to floating-point rounding. A and W are scattered to the
-  workers once, not embedded in the graph.
+* :class:`OnDask` is the Dask executor of the sweep engine (:func:`wlra_core.sweep.run`):
+  one Dask task per (problem, method, trial), each exactly the in-process unit
+  :func:`wlra_core.sweep.run_task`, so the results are the same apart from wall time. A
+  problem is scattered to the workers once, not embedded in the graph. E.g. every layer
+  of a model: ``run_all(make_sweep({"layer1": p1, "layer2": p2}, ...), executor=OnDask())``.
 * :func:`svd_w_dask` is Algorithm 1 in the paper's m-server setting: the columns of A and W
   are partitioned among workers, ``W o A`` and the division by W happen chunk by chunk,
   and the rank-rk approximation of ``W o A`` comes from
   :func:`dask.array.linalg.svd_compressed`; only sketches and factors of size n x (rk + p)
-  and (rk + p) x d_i travel between workers, never a chunk of A or W. :func:`column_partitioned` builds such
-  arrays from a per-chunk generator, so no n x d array is ever held by one process.
+  and (rk + p) x d_i travel between workers, never a chunk of A or W. :func:`column_partitioned`
+  builds such arrays from a per-chunk generator, so no n x d array is ever held by one process.
 
 Clusters: ``scheduler=None`` (or ``"local"``) starts a :class:`distributed.LocalCluster`
-on 127.0.0.1 (worker processes, one thread each, no dashboard) for the duration of the call;
-an address such as ``"tcp://10.0.0.5:8786"`` connects to an existing scheduler; a
-:class:`distributed.Client` is used as is. Scripts that start a LocalCluster spawn worker
-processes and must keep that code under ``if __name__ == "__main__":``.
+on 127.0.0.1 (worker processes, one thread each, no dashboard, scratch space under
+``data/cache``) for the duration of the call; an address such as ``"tcp://10.0.0.5:8786"``
+connects to an existing scheduler; a :class:`distributed.Client` is used as is. Dask
+exchanges pickles, so a scheduler is trusted code: the dashboard connects only to
+``local`` and to the addresses the operator lists in ``$WLRA_DASK_SCHEDULERS``
+(:func:`scheduler_allowed`). Scripts that start a LocalCluster spawn worker processes and
+must keep that code under ``if __name__ == "__main__":``.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
-from .algorithms import get_algorithm
-from .bench import SweepTask, result_row, trial_results
+from .factors import Reweighted
 from .linalg import divide_by_weights, svd_flip
-from .problem import Problem, validate_problem, validate_rank
-from .result import Stopped
+from .paths import CACHE_DIR
+from .problem import Problem, validate_rank
+from .result import Stopped, WLRAResult
+from .sweep import Sweep, Task, run_task, task_error
 
 __all__ = [
     "LOCAL_WORKERS",
     "CONNECT_TIMEOUT",
+    "SCHEDULERS_ENV",
+    "scheduler_allowed",
     "local_cluster",
     "connect",
-    "run_sweep",
-    "run_problems_sweep",
-    "run_tasks",
+    "OnDask",
     "POLL_SECONDS",
     "column_partitioned",
     "svd_w_dask",
@@ -54,6 +57,15 @@ __all__ = [
 LOCAL_WORKERS = 2
 CONNECT_TIMEOUT = 5.0  # seconds to reach an existing scheduler before giving up
 POLL_SECONDS = 0.2  # how often a running sweep checks its should_stop
+# Comma-separated scheduler addresses the dashboard may connect to besides "local".
+SCHEDULERS_ENV = "WLRA_DASK_SCHEDULERS"
+
+
+def scheduler_allowed(address: str) -> bool:
+    """Whether the dashboard may connect to ``address``: ``local``, or one the operator listed
+    in ``$WLRA_DASK_SCHEDULERS`` (Dask exchanges pickles: a scheduler can run code here)."""
+    allowed = {a.strip() for a in os.environ.get(SCHEDULERS_ENV, "").split(",") if a.strip()}
+    return address == "local" or address in allowed
 
 
 def local_cluster(n_workers: int = LOCAL_WORKERS, *, processes: bool = True):
@@ -66,7 +78,7 @@ def local_cluster(n_workers: int = LOCAL_WORKERS, *, processes: bool = True):
     from distributed import LocalCluster
 
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes, host="127.0.0.1",
-                        dashboard_address=None,
+                        dashboard_address=None, local_directory=str(CACHE_DIR / "dask-scratch-space"),
                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
 
 
@@ -107,181 +119,87 @@ def connect(scheduler=None, *, n_workers: int = LOCAL_WORKERS, timeout: float = 
         yield client
 
 
-def _task_rows(A, W, task: SweepTask, seed: int) -> list[dict]:
-    # The task body: one trial of iter_sweep's loop, on a worker. Scattered arrays can
-    # arrive at addresses not aligned to 8 bytes; NumPy then takes slower loops whose
-    # rounding differs from the in-process path. An aligned copy (only then) avoids both.
-    A, W = (np.require(M, requirements=["C", "A"]) for M in (A, W))
-    results = trial_results(A, W, task.name, task.ranks, task.trial, seed=seed, options=task.options)
-    return [result_row(result, task.trial) for result in results]
+def _remote_task(problem: Problem, task: Task, seed: int, evaluation) -> list[tuple[dict, WLRAResult]]:
+    """The task body on a worker: :func:`wlra_core.sweep.run_task`, results sent back light.
+
+    Scattered arrays can arrive at addresses not aligned to 8 bytes; NumPy then takes
+    slower loops whose rounding differs from the in-process path. An aligned copy (only
+    then) avoids both. A divisor that is the problem's own W is not sent back: the
+    client re-attaches its copy (:func:`_attach`).
+    """
+    A, W = (np.require(M, requirements=["C", "A"]) for M in (problem.A, problem.W))
+    if A is not problem.A or W is not problem.W:
+        problem = Problem(A, W, name=problem.name, source=problem.source, meta=problem.meta, model=problem.model)
+    return [(row, _detach(result, problem)) for row, result in run_task(problem, task, seed, evaluation=evaluation)]
 
 
-def _submit(client, A, W, tasks: list[SweepTask], seed: int) -> list:
-    # hash=False gives each call its own keys: with content hashes, a repeated call on the
-    # same data reused the keys the previous call's cleanup was releasing, and its tasks
-    # were cancelled for "lost dependencies".
-    A_remote, W_remote = client.scatter([A, W], broadcast=True, hash=False)
-    return [client.submit(_task_rows, A_remote, W_remote, task, seed, pure=False) for task in tasks]
+@dataclass(frozen=True)
+class _ProblemWeights:
+    """Stands for the problem's own W in a result travelling back from a worker."""
+
+    shape: tuple[int, int]
 
 
-def _collect(client, futures: dict, on_rows, on_error, should_stop) -> dict:
-    """Rows per finished future of ``futures`` (future -> key).
-
-    Each one's rows go to ``on_rows(key, rows)`` as it finishes; ``should_stop`` is polled
-    every :data:`POLL_SECONDS`. A task that raised goes to ``on_error(key, message)`` when
-    given (the others go on), else it ends the wait. Unfinished tasks are cancelled on the
-    way out."""
-    from distributed import as_completed
-
-    done: dict = {}
-    arrivals = as_completed(futures)
-    try:
-        while not arrivals.is_empty():
-            if should_stop is not None and should_stop():
-                raise Stopped("stopped by request")
-            if not arrivals.has_ready():
-                time.sleep(POLL_SECONDS)
-                continue
-            for future in arrivals.next_batch(block=False):
-                if future.status == "error" and on_error is not None:
-                    error = future.exception()
-                    on_error(futures[future], f"{type(error).__name__}: {error}")
-                    continue
-                done[future] = future.result()
-                if on_rows is not None:
-                    on_rows(futures[future], done[future])
-    finally:
-        client.cancel(list(futures))
-    return done
+def _detach(result: WLRAResult, problem: Problem) -> WLRAResult:
+    factors = result.factors
+    if isinstance(factors, Reweighted) and factors.weights is problem.W:
+        return replace(result, factors=replace(factors, weights=_ProblemWeights(problem.W.shape)))
+    return result
 
 
-def run_tasks(
-    A,
-    W,
-    tasks: Iterable[SweepTask],
-    *,
-    seed: int = 0,
-    scheduler=None,
-    on_rows: Callable[[SweepTask, list[dict]], None] | None = None,
-    on_error: Callable[[SweepTask, str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> list[dict]:
-    """Run sweep tasks of one problem on a Dask cluster, one Dask task each.
+def _attach(result: WLRAResult, problem: Problem) -> WLRAResult:
+    factors = result.factors
+    if isinstance(factors, Reweighted) and isinstance(factors.weights, _ProblemWeights):
+        return replace(result, factors=replace(factors, weights=problem.W))
+    return result
 
-    The lower level of :func:`run_sweep` for callers that choose the (algorithm, trial,
-    ranks) units themselves, e.g. the dashboard running only what its cache lacks.
+
+@dataclass
+class OnDask:
+    """Executor for :func:`wlra_core.sweep.run`: one Dask task per sweep task.
+
+    Each problem is scattered to every worker once; results arrive per task (all its
+    ranks together) and equal the in-process ones for the same seeds (bit for bit when
+    the in-process BLAS is single-threaded like the workers'). ``should_stop`` is polled
+    every :data:`POLL_SECONDS`; a stop cancels what has not finished.
 
     Parameters
     ----------
-    A, W : ndarray of shape (n, d)
-        Validated (see :func:`wlra_core.validate_problem`); scattered to every worker once.
-    tasks : iterable of :class:`wlra_core.bench.SweepTask`
-        With resolved options (:meth:`Algorithm.resolve_options`) and valid ranks.
-    seed : int
-        Trial ``t`` uses seed ``trial_seed(seed, t)``.
     scheduler : see :func:`connect`
-    on_rows : callable(task, rows), optional
-        Called with each task's rows (one per rank) as it finishes.
-    on_error : callable(task, message), optional
-        Called for a task that raised; without it the first such error is raised.
-    should_stop : callable() -> bool, optional
-        Polled every :data:`POLL_SECONDS`; True cancels the rest and raises :class:`Stopped`.
-
-    Returns
-    -------
-    list of dict
-        The rows of the tasks that finished, in task order.
     """
-    tasks = list(tasks)
-    with connect(scheduler) as client:
-        futures = dict(zip(_submit(client, A, W, tasks, seed), tasks))
-        done = _collect(client, futures, on_rows, on_error, should_stop)
-    return [row for future in futures if future in done for row in done[future]]
 
+    scheduler: object = "local"
 
-def run_problems_sweep(
-    problems: Mapping[str, Problem | tuple],
-    algorithms: Iterable[str],
-    ranks: Iterable[int],
-    trials: int = 1,
-    *,
-    seed: int = 0,
-    scheduler=None,
-    options: dict[str, dict] | None = None,
-    on_result: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> list[dict]:
-    """Sweep algorithms x ranks x trials over several problems on a Dask cluster.
+    def __call__(self, sweep: Sweep, tasks: list[Task], post, stop) -> None:
+        from distributed import as_completed
 
-    Parameters
-    ----------
-    problems : mapping of name -> Problem or (A, W)
-        E.g. every layer of a model. Each is validated here and scattered to every
-        worker once.
-    algorithms, ranks, trials, seed, options
-        As in :func:`wlra_core.bench.iter_sweep` (``options`` maps an algorithm name to
-        its options); trial ``t`` uses seed ``trial_seed(seed, t)``.
-    scheduler : see :func:`connect`
-    on_result : callable(row), optional
-        Called with each row as its task finishes (completion order).
-    should_stop : callable() -> bool, optional
-        Polled every :data:`POLL_SECONDS`; True cancels the rest and raises
-        :class:`wlra_core.Stopped`.
-
-    Returns
-    -------
-    list of dict
-        The columns of :data:`wlra_core.bench.ROW_FIELDS` plus ``problem``, ordered by
-        problem, algorithm, trial and rank like the in-process sweep.
-    """
-    algorithms = list(algorithms)
-    if not algorithms:
-        raise ValueError("algorithms is empty: give at least one algorithm")
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
-    ranks = tuple(ranks)
-    if not ranks:
-        raise ValueError("ranks is empty: give at least one rank")
-    options = options or {}
-    tasks = [SweepTask(name, trial, ranks, get_algorithm(name).resolve_options(options.get(name, {})))
-             for name in algorithms for trial in range(trials)]
-    checked = {}
-    for label, problem in problems.items():
-        A, W = (problem.A, problem.W) if isinstance(problem, Problem) else validate_problem(*problem)
-        for k in ranks:
-            validate_rank(k, A.shape)
-        checked[label] = (A, W)
-    if not checked:
-        raise ValueError("problems is empty: give at least one problem")
-
-    def rows_done(key, rows):
-        if on_result is not None:
-            for row in rows:
-                on_result({"problem": key[0], **row})
-
-    with connect(scheduler) as client:
-        futures = {}
-        for label, (A, W) in checked.items():
-            futures.update(zip(_submit(client, A, W, tasks, seed), ((label, task) for task in tasks)))
-        done = _collect(client, futures, rows_done, None, should_stop)
-    return [{"problem": label, **row} for future, (label, _) in futures.items() for row in done[future]]
-
-
-def run_sweep(A, W, algorithms, ranks, trials: int = 1, *, seed: int = 0, scheduler=None,
-              options: dict[str, dict] | None = None, on_result: Callable[[dict], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> list[dict]:
-    """:func:`run_problems_sweep` for one problem; rows have the bench columns only.
-
-    The rows equal those of :func:`wlra_core.bench.iter_sweep` with the same arguments
-    (same order, same losses up to BLAS rounding, see the module docstring) except ``seconds``.
-    """
-    def strip(row: dict) -> dict:
-        return {key: value for key, value in row.items() if key != "problem"}
-
-    callback = None if on_result is None else (lambda row: on_result(strip(row)))
-    rows = run_problems_sweep({"problem": (A, W)}, algorithms, ranks, trials, seed=seed, scheduler=scheduler,
-                              options=options, on_result=callback, should_stop=should_stop)
-    return [strip(row) for row in rows]
+        post("progress", f"starting the Dask cluster ({self.scheduler})" if self.scheduler in (None, "local")
+             else f"connecting to the Dask scheduler at {self.scheduler}")
+        with connect(self.scheduler) as client:
+            # hash=False gives each call its own keys: with content hashes, a repeated call on
+            # the same data reused the keys the previous call's cleanup was releasing, and its
+            # tasks were cancelled for "lost dependencies".
+            remote = {key: client.scatter(sweep.problems[key], broadcast=True, hash=False)
+                      for key in dict.fromkeys(task.problem for task in tasks)}
+            futures = {client.submit(_remote_task, remote[task.problem], task, sweep.seed, sweep.evaluation,
+                                     pure=False): task for task in tasks}
+            arrivals = as_completed(futures)
+            try:
+                while not arrivals.is_empty():
+                    if stop.is_set():
+                        raise Stopped("stopped by request")
+                    if not arrivals.has_ready():
+                        time.sleep(POLL_SECONDS)
+                        continue
+                    for future in arrivals.next_batch(block=False):
+                        task = futures[future]
+                        if future.status == "error":
+                            post("error", task, task_error(task, future.exception()))
+                            continue
+                        for row, result in future.result():
+                            post("result", task, row, _attach(result, sweep.problems[task.problem]))
+            finally:
+                client.cancel(list(futures))
 
 
 def column_partitioned(make_block: Callable[[slice], tuple[np.ndarray, np.ndarray]], n: int, d: int,
@@ -326,7 +244,7 @@ class DaskSVDW:
         ``||W o (A - approx)||_F^2`` and its ratio to ``||W o A||_F^2``, summed chunk by chunk.
     seconds : float
     n_params : int
-        ``(rk + r)(n + d)`` as for the in-memory svd_w.
+        Entries stored: ``U s`` and ``Vt`` here plus the divisor W on the workers.
     """
 
     U: np.ndarray
@@ -414,4 +332,4 @@ def svd_w_dask(A, W, rank: int, *, weight_rank: int = 1, n_power_iter: int = 6, 
     loss = float(dask.compute(((W * (A - approx)) ** 2).sum())[0])
     relative = loss / mass if mass > 0 else 0.0
     return DaskSVDW(U, s, Vt, approx, loss, relative, time.perf_counter() - start,
-                    n_params=(inner + weight_rank) * (n + d))
+                    n_params=U.size + Vt.size + n * d)

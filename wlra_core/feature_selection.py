@@ -16,15 +16,16 @@ chosen ones can be shown as an image mask (:func:`selection_mask`).
 """
 from __future__ import annotations
 
+import json
 from typing import Callable, Iterable
 
 import numpy as np
 
 from .algorithms.css import SELECTIONS
 from .api import solve
-from .linalg import numerical_rank, spectrum, tail_mass, weighted_mass
-from .problem import validate_problem, validate_rank
-from .result import Stopped
+from .linalg import numerical_rank, spectrum, weighted_mass
+from .problem import Problem, validate_problem, validate_rank
+from .sweep import Update, make_method, make_sweep, run_all
 
 __all__ = [
     "SELECTIONS",
@@ -88,55 +89,53 @@ def selection_curve(
     weight_rank: int = 1,
     trials: int = 1,
     seed: int = 0,
-    progress: Callable[[float, str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_row: Callable[[dict], None] | None = None,
-) -> list[dict]:
+    on_update: Callable[[Update], None] | None = None,
+    executor=None,
+) -> tuple[list[dict], list[str]]:
     """Loss of weighted CSS for each selection rule and each number of selected columns.
 
-    Randomised rules (:data:`RANDOM_SELECTIONS`) run ``trials`` times with seeds
-    ``seed, seed + 1, ...``; pivoted QR runs once.
+    One sweep of the engine (:mod:`wlra_core.sweep`) per kind of rule: the randomised rules
+    (:data:`RANDOM_SELECTIONS`) run ``trials`` trials, pivoted QR (deterministic) one.
 
     Returns
     -------
-    list of dict
-        Keys ``selection, n_selected, trial, seed, loss, relative_loss, n_params, seconds``.
+    rows : list of dict
+        The sweep's rows plus ``selection`` and ``n_selected``; failed runs included
+        (``failed``, ``message``).
+    errors : list of str
+        Tasks that raised.
     """
-    A, W = validate_problem(A, W)
-    rank = validate_rank(rank, A.shape)
+    problem = A if isinstance(A, Problem) else Problem(A, W, name="problem")
+    rank = validate_rank(rank, problem.shape)
     sizes = sorted(set(int(s) for s in sizes))
     selections = list(selections)
     unknown = [s for s in selections if s not in SELECTIONS]
     if unknown or not selections:
         raise ValueError(f"selections must be chosen from {SELECTIONS}, got {selections!r}")
-    if not sizes:
-        raise ValueError("give at least one number of selected columns")
-    if trials < 1:
-        raise ValueError(f"trials must be >= 1, got {trials}")
-    jobs = [(selection, trial, size) for selection in selections
-            for trial in range(trials if selection in RANDOM_SELECTIONS else 1) for size in sizes]
-    rows = []
-    for done, (selection, trial, size) in enumerate(jobs):
-        if should_stop is not None and should_stop():
-            raise Stopped("stopped by request")
-        result = select_features(A, W, size, selection=selection, axis=axis, rank=rank,
-                                 weight_rank=weight_rank, seed=seed + trial)
-        row = {
-            "selection": selection, "n_selected": size, "trial": trial, "seed": seed + trial,
-            "loss": result.loss, "relative_loss": result.relative_loss,
-            "n_params": result.n_params, "seconds": result.seconds,
-        }
-        rows.append(row)
-        if on_row is not None:
-            on_row(row)
-        if progress is not None:
-            progress((done + 1) / len(jobs), f"{selection}: {size} {axis} (trial {trial + 1})")
-    return rows
+    limit = max_selected(problem.shape, axis)
+    if not sizes or sizes[0] < 1 or sizes[-1] > limit:
+        raise ValueError(f"the numbers of selected {axis} must lie between 1 and {limit}, got {sizes}")
+    rows, errors = [], []
+    for group, group_trials in ((RANDOM_SELECTIONS, trials), (("pivoted_qr",), 1)):
+        methods = [make_method("css", {"n_columns": size, "selection": selection, "axis": axis,
+                                       "weight_rank": weight_rank}, label=f"{selection} s={size}",
+                               shape=problem.shape)
+                   for selection in selections if selection in group for size in sizes]
+        if not methods:
+            continue
+        sweep = make_sweep(problem, methods, [rank], group_trials, seed)
+        group_rows, group_errors = run_all(sweep, executor=executor, on_update=on_update)
+        for row in group_rows:
+            options = json.loads(row["options"])
+            rows.append({**row, "selection": options["selection"], "n_selected": options["n_columns"]})
+        errors += group_errors
+    return rows, errors
 
 
 def summarize_curve(rows: list[dict], value: str = "relative_loss") -> dict[str, dict[str, np.ndarray]]:
     """Per selection rule: arrays ``n_selected``, ``mean`` and ``std`` of ``value`` over trials."""
     out = {}
+    rows = [r for r in rows if not r["failed"]]
     for selection in dict.fromkeys(r["selection"] for r in rows):
         mine = [r for r in rows if r["selection"] == selection]
         sizes = np.array(sorted({r["n_selected"] for r in mine}))
@@ -152,30 +151,41 @@ def summarize_curve(rows: list[dict], value: str = "relative_loss") -> dict[str,
 def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", seed: int = 0) -> dict:
     """The lines to compare CSS with, as absolute and relative losses.
 
+    Computed on the scaled problem (:func:`wlra_core.problem.normalize`), so the relative
+    values hold whatever the size of A and W, even when the absolute ones overflow.
+
     Returns
     -------
     dict
         ``svd_w_loss`` (svd_w at rank k, weight rank r), ``lower_bound``
         (``||(W o A)_{-rk}||_F^2``), ``best_rank_s`` (array: ``||(W o A)_{-s}||_F^2`` for
         s = 0 .. number of candidates; no s-column selection does better),
-        ``reference`` (``||W o A||_F^2``, the denominator of relative losses),
-        ``weight_numerical_rank`` (the lower bound is proven only when it is <= r),
-        ``rk``.
+        ``reference`` (``||W o A||_F^2``, the denominator of relative losses), the same
+        three lines divided by it as ``relative_svd_w``, ``relative_lower_bound`` and
+        ``relative_best_rank_s``, ``weight_numerical_rank`` (the lower bound is proven only
+        when it is <= r), ``rk``.
     """
-    A, W = validate_problem(A, W)
-    rank = validate_rank(rank, A.shape)
-    weighted = W * A
-    rk = min(weight_rank * rank, min(A.shape))
+    problem = A if isinstance(A, Problem) else Problem(A, W, name="problem")
+    rank = validate_rank(rank, problem.shape)
+    scaled = problem.normalized
+    weighted = scaled.W * scaled.A
+    rk = min(weight_rank * rank, min(problem.shape))
     energy = spectrum(weighted) ** 2
     # best_rank_s[s] = sum of the squared singular values after the s-th (0 past the rank).
-    best_rank_s = np.zeros(max_selected(A.shape, axis) + 1)
-    best_rank_s[:energy.size] = np.cumsum(energy[::-1])[::-1]
+    tails = np.zeros(max_selected(problem.shape, axis) + 1)
+    tails[:energy.size] = np.cumsum(energy[::-1])[::-1]
+    reference = float(scaled.reference)
+    svd_w = solve("svd_w", problem, rank=rank, seed=seed, weight_rank=weight_rank)
+    to_original = 2.0 ** scaled.loss_exponent if abs(scaled.loss_exponent) < 1000 else np.inf
     return {
-        "svd_w_loss": solve("svd_w", A, W, rank, seed=seed, weight_rank=weight_rank, keep_approx=False).loss,
-        "lower_bound": tail_mass(weighted, rk),
-        "best_rank_s": best_rank_s,
-        "reference": weighted_mass(A, W),
-        "weight_numerical_rank": numerical_rank(W),
+        "svd_w_loss": svd_w.loss,
+        "lower_bound": tails[rk] * to_original,
+        "best_rank_s": tails * to_original,
+        "reference": weighted_mass(problem.A, problem.W),
+        "relative_svd_w": svd_w.relative_loss,
+        "relative_lower_bound": tails[rk] / reference if reference > 0 else 0.0,
+        "relative_best_rank_s": tails / reference if reference > 0 else np.zeros_like(tails),
+        "weight_numerical_rank": numerical_rank(problem.W),
         "rk": rk,
     }
 

@@ -4,8 +4,13 @@ All functions are pure: explicit shapes in, arrays out, no hidden state.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
+
+from .factors import Factorization, row_blocks
 
 __all__ = [
     "svd_flip",
@@ -13,6 +18,12 @@ __all__ = [
     "uses_randomized",
     "low_rank_approx",
     "tail_mass",
+    "SquareSum",
+    "square_sum",
+    "ResidualStats",
+    "residual_stats",
+    "truncation_stats",
+    "weighted_square_sum",
     "weighted_loss",
     "weighted_mass",
     "divide_by_weights",
@@ -25,8 +36,7 @@ __all__ = [
     "ROW_BLOCK",
 ]
 
-# Rows processed at once by chunked reductions, so that a 67500 x 1024 problem never
-# needs a full n x d temporary beyond the inputs themselves.
+# Rows per batched weighted least-squares solve (and per generated tile of fisher_like).
 ROW_BLOCK = 4096
 
 SVD_METHODS = ("auto", "exact", "randomized")
@@ -170,27 +180,176 @@ def numerical_rank(W: np.ndarray, rtol: float | None = None) -> int:
     return int(np.sum(s > rtol * s[0]))
 
 
-def _blockwise_sum_sq(block, n_rows: int) -> float:
-    total = 0.0
-    for start in range(0, n_rows, ROW_BLOCK):
-        R = np.ascontiguousarray(block(slice(start, start + ROW_BLOCK))).ravel()
-        total += float(np.dot(R, R))  # BLAS ddot: several times faster than einsum here
+@dataclass(frozen=True)
+class SquareSum:
+    """A sum of squares held as ``mantissa * 2**exponent``: it neither overflows nor underflows.
+
+    ``float(s)`` is the plain value (inf or 0 when float64 cannot hold it); ratios of two
+    sums (relative losses) are exact whatever their size. A NaN/Inf term makes the sum
+    non-finite (``finite`` is False).
+    """
+
+    mantissa: float = 0.0
+    exponent: int = 0
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.mantissa)
+
+    def __float__(self) -> float:
+        try:
+            return math.ldexp(self.mantissa, self.exponent)
+        except OverflowError:
+            return math.inf
+
+    def __add__(self, other: "SquareSum") -> "SquareSum":
+        if not (self.finite and other.finite):
+            return SquareSum(self.mantissa + other.mantissa, 0)
+        if other.mantissa == 0:
+            return self
+        if self.mantissa == 0:
+            return other
+        top = max(self.exponent, other.exponent)
+        total = math.ldexp(self.mantissa, self.exponent - top) + math.ldexp(other.mantissa, other.exponent - top)
+        mantissa, shift = math.frexp(total)
+        return SquareSum(mantissa, top + shift)
+
+    def scaled(self, exponent: int) -> "SquareSum":
+        """The sum times ``2**exponent``."""
+        return SquareSum(self.mantissa, self.exponent + exponent)
+
+    def ratio(self, other: "SquareSum") -> float:
+        """``self / other`` (0 when both are 0, inf when only ``other`` is)."""
+        if other.mantissa == 0:
+            return 0.0 if self.mantissa == 0 else math.inf
+        try:
+            return math.ldexp(self.mantissa / other.mantissa, self.exponent - other.exponent)
+        except OverflowError:
+            return math.inf
+
+
+_TINY = 2.0**-900  # a dot product below this may have lost its terms to underflow
+
+
+def square_sum(r: np.ndarray) -> SquareSum:
+    """``sum(r**2)`` of a contiguous array as a :class:`SquareSum`, rescaled only when needed."""
+    r = np.ascontiguousarray(r).ravel()
+    plain = float(np.dot(r, r))  # BLAS ddot: several times faster than einsum here
+    if math.isfinite(plain) and (plain >= _TINY or plain == 0.0):
+        mantissa, exponent = math.frexp(plain)
+        return SquareSum(mantissa, exponent)
+    largest = float(np.max(np.abs(r)))
+    if not math.isfinite(largest):
+        return SquareSum(math.nan, 0)
+    shift = math.frexp(largest)[1]
+    scaled = np.ldexp(r, -shift)
+    mantissa, exponent = math.frexp(float(np.dot(scaled, scaled)))
+    return SquareSum(mantissa, exponent + 2 * shift)
+
+
+@dataclass(frozen=True)
+class ResidualStats:
+    """``||W o (A - X)||_F^2`` and the largest ``|X|``, from one pass over row blocks."""
+
+    loss: SquareSum
+    max_abs: float
+
+
+# Entries per row block of the loss passes: A, W and four work arrays of this size stay in
+# cache while every truncation of a factorization is evaluated on the block.
+EVALUATION_BLOCK = 2**16
+# Problems with at least this many entries are evaluated by two threads (NumPy releases
+# the GIL in its loops and BLAS calls): the loss passes are memory bound.
+PARALLEL_ENTRIES = 2**22
+
+
+def residual_stats(A: np.ndarray, W: np.ndarray, X) -> ResidualStats:
+    """Weighted loss and ``max |X|`` of ``X`` (an n x d array or a Factorization), blockwise.
+
+    A factorization is formed a row block at a time, so a factored 67500 x 1024
+    approximation is never held whole.
+    """
+    if isinstance(X, Factorization):
+        return truncation_stats(A, W, X, [X.width])[0]
+    n, d = A.shape
+    total, largest = SquareSum(), 0.0
+    for rows in row_blocks(n, d):
+        block = np.array(X[rows], dtype=np.float64)
+        if block.size:
+            largest = max(largest, float(np.max(np.abs(block))))
+        np.subtract(A[rows], block, out=block)
+        block *= W[rows]
+        total = total + square_sum(block)
+    return ResidualStats(total, largest)
+
+
+def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths) -> list[ResidualStats]:
+    """:class:`ResidualStats` of ``X.truncated(w)`` for every ``w`` in ``widths``, in one pass.
+
+    The truncations share their leading terms (the svd family's ranks 1..k come from one
+    SVD), so each row block of A and W is read once and the product grows term by term:
+    the cost of evaluating 20 ranks is close to that of the largest one.
+    """
+    widths = [int(w) for w in widths]
+    order = sorted(range(len(widths)), key=widths.__getitem__)
+    n, d = A.shape
+    blocks = list(row_blocks(n, d, EVALUATION_BLOCK))
+    if n * d >= PARALLEL_ENTRIES and len(blocks) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        halves = (blocks[: len(blocks) // 2], blocks[len(blocks) // 2:])
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts = list(pool.map(lambda part: _truncation_pass(A, W, X, [widths[i] for i in order], part), halves))
+    else:
+        parts = [_truncation_pass(A, W, X, [widths[i] for i in order], blocks)]
+    stats = [ResidualStats(sum((p[j][0] for p in parts), SquareSum()), max(p[j][1] for p in parts))
+             for j in range(len(order))]
+    out: list[ResidualStats] = [None] * len(widths)  # type: ignore[list-item]
+    for j, i in enumerate(order):
+        out[i] = stats[j]
+    return out
+
+
+def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[list]:
+    """``[loss, largest |entry|]`` of each (ascending) truncation width over the given row blocks."""
+    totals = [[SquareSum(), 0.0] for _ in widths]
+    for rows in blocks:
+        A_b, W_b = A[rows], W[rows]
+        multiplier = X.multiplier_rows(rows)
+        product = np.zeros(A_b.shape)
+        scaled = product if multiplier is None else np.empty(A_b.shape)
+        work = np.empty(A_b.shape)
+        done = 0
+        for total, width in zip(totals, widths):
+            if width > done:
+                product += X.product_rows(rows, done, width)
+                done = width
+            if multiplier is not None:
+                np.multiply(product, multiplier, out=scaled)
+            np.abs(scaled, out=work)
+            total[1] = max(total[1], float(work.max()))
+            np.subtract(A_b, scaled, out=work)
+            work *= W_b
+            total[0] = total[0] + square_sum(work)
+    return totals
+
+
+def weighted_square_sum(A: np.ndarray, W: np.ndarray) -> SquareSum:
+    """``||W o A||_F^2`` as a :class:`SquareSum` (the loss of the zero approximation)."""
+    total = SquareSum()
+    for rows in row_blocks(*A.shape):
+        total = total + square_sum(W[rows] * A[rows])
     return total
 
 
-def weighted_loss(A: np.ndarray, W: np.ndarray, X: np.ndarray) -> float:
-    """``||W o (A - X)||_F^2``, accumulated over row blocks to bound temporaries."""
-    def residual(rows):
-        R = A[rows] - X[rows]
-        R *= W[rows]
-        return R
-
-    return _blockwise_sum_sq(residual, A.shape[0])
+def weighted_loss(A: np.ndarray, W: np.ndarray, X) -> float:
+    """``||W o (A - X)||_F^2`` for an n x d array or a Factorization ``X``, blockwise."""
+    return float(residual_stats(A, W, X).loss)
 
 
 def weighted_mass(A: np.ndarray, W: np.ndarray) -> float:
     """``||W o A||_F^2``: the loss of the zero approximation."""
-    return _blockwise_sum_sq(lambda rows: W[rows] * A[rows], A.shape[0])
+    return float(weighted_square_sum(A, W))
 
 
 def divide_by_weights(M, W: np.ndarray) -> np.ndarray:

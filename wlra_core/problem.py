@@ -1,15 +1,25 @@
-"""The WLRA problem: a matrix ``A``, nonnegative weights ``W`` and validation.
+"""The WLRA problem: a matrix ``A``, nonnegative weights ``W``, validation and scaling.
 
 Validation happens here, at the boundary, once; the algorithms trust their inputs.
+:func:`normalize` then scales W (and A when its size is extreme) by powers of two, so
+every algorithm sees weights whose largest entry lies in [1, 2): results do not change
+when W is multiplied by a constant (exactly, for powers of two), and squares of tiny or
+huge weights neither underflow nor overflow.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Problem", "validate_problem", "validate_rank", "as_float_matrix"]
+from .linalg import SquareSum, weighted_square_sum
+
+__all__ = ["Problem", "Normalized", "normalize", "fingerprint", "validate_problem", "validate_rank",
+           "as_float_matrix"]
 
 
 def as_float_matrix(M, name: str) -> np.ndarray:
@@ -79,6 +89,60 @@ def validate_rank(rank, shape: tuple[int, int]) -> int:
     return int(rank)
 
 
+# A is left unscaled while its largest magnitude lies in [2**-100, 2**100]: the solvers are
+# homogeneous in A, so scaling it by a power of two would change nothing but cost a copy.
+_SAFE_EXPONENT = 100
+
+
+def _exponent(largest: float) -> int:
+    """e with ``largest * 2**-e`` in [1, 2) (0 for 0)."""
+    return math.frexp(largest)[1] - 1 if largest > 0 else 0
+
+
+@dataclass(frozen=True, eq=False)
+class Normalized:
+    """A validated problem scaled by powers of two: what the algorithms see.
+
+    Attributes
+    ----------
+    A : ndarray
+        ``A * 2**-a_exp``.
+    W : ndarray
+        ``W * 2**-w_exp``; its largest entry lies in [1, 2).
+    a_exp, w_exp : int
+    reference : SquareSum
+        ``||W o A||_F^2`` of the scaled arrays (relative losses divide by it).
+    a_max : float
+        ``max |A|`` of the scaled A.
+    """
+
+    A: np.ndarray
+    W: np.ndarray
+    a_exp: int
+    w_exp: int
+    reference: SquareSum
+    a_max: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape
+
+    @property
+    def loss_exponent(self) -> int:
+        """Losses of the scaled problem times ``2**loss_exponent`` are losses of the original."""
+        return 2 * (self.a_exp + self.w_exp)
+
+
+def normalize(A: np.ndarray, W: np.ndarray) -> Normalized:
+    """Scale validated ``A`` and ``W`` by powers of two (copies only when a scale is not 1)."""
+    w_exp = _exponent(float(W.max()))
+    a_max = float(np.max(np.abs(A)))
+    a_exp = _exponent(a_max) if not 2.0**-_SAFE_EXPONENT <= a_max <= 2.0**_SAFE_EXPONENT else 0
+    W_n = np.ldexp(W, -w_exp) if w_exp else W
+    A_n = np.ldexp(A, -a_exp) if a_exp else A
+    return Normalized(A_n, W_n, a_exp, w_exp, weighted_square_sum(A_n, W_n), math.ldexp(a_max, -a_exp))
+
+
 @dataclass
 class Problem:
     """A loaded WLRA instance plus where it came from.
@@ -111,6 +175,16 @@ class Problem:
     def __post_init__(self):
         self.A, self.W = validate_problem(self.A, self.W)
 
+    @functools.cached_property
+    def normalized(self) -> Normalized:
+        """The scaled arrays the algorithms see (computed once; do not mutate A or W after)."""
+        return normalize(self.A, self.W)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """:func:`fingerprint` of the problem (computed once)."""
+        return fingerprint(self)
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.A.shape
@@ -124,3 +198,12 @@ class Problem:
     @property
     def has_model(self) -> bool:
         return bool(self.model)
+
+
+def fingerprint(problem: Problem) -> str:
+    """Hex digest of ``A`` and ``W`` (shape and bytes): equal problems share cached results."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(problem.shape).encode())
+    digest.update(memoryview(problem.A))
+    digest.update(memoryview(problem.W))
+    return digest.hexdigest()

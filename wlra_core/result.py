@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["WLRAResult", "Fit", "Monitor", "SolverFailed", "Stopped"]
+from .factors import Factorization
+
+__all__ = ["WLRAResult", "Fit", "HistoryPoint", "Monitor", "SolverFailed", "Stopped", "BLOWUP_FACTOR"]
+
+# A result whose approximation exceeds this many times max|A| anywhere is flagged.
+BLOWUP_FACTOR = 1e3
 
 
 class SolverFailed(RuntimeError):
@@ -22,13 +27,21 @@ class Stopped(RuntimeError):
 class Fit:
     """What an algorithm module hands back to :func:`wlra_core.solve`.
 
-    ``approx`` is the dense n x d approximation; ``n_params`` how many numbers its
-    compact form needs; ``extra`` anything algorithm specific (e.g. selected columns).
+    ``factors`` is the stored form of the approximation (see :mod:`wlra_core.factors`);
+    ``extra`` anything algorithm specific (e.g. selected columns).
     """
 
-    approx: np.ndarray
-    n_params: int
+    factors: Factorization
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class HistoryPoint(NamedTuple):
+    """One entry of a loss history: after ``iteration`` steps, at ``seconds`` into the solve."""
+
+    iteration: int
+    loss: float
+    seconds: float
+    relative_loss: float
 
 
 @dataclass
@@ -39,39 +52,61 @@ class WLRAResult:
     ----------
     algorithm : str
     rank : int
-    approx : ndarray of shape (n, d) or None
-        None when the caller asked not to keep it (large sweeps) or the run failed.
+    factors : Factorization or None
+        The arrays that rebuild the approximation (None if the run failed).
     loss : float
-        ``||W o (A - approx)||_F^2`` (NaN if failed).
+        ``||W o (A - X)||_F^2`` (NaN if failed; inf or 0 when float64 cannot hold it, see
+        ``warnings``).
     relative_loss : float
-        ``loss / ||W o A||_F^2``.
+        ``loss / ||W o A||_F^2``, computed on the scaled problem: exact even when ``loss``
+        itself overflows or underflows.
     seconds : float
-        Wall time of the run.
-    history : list of (iteration, loss, elapsed_seconds)
-        One entry for one-shot methods.
-    n_params : int
-        Numbers needed to store the solution in its compact form.
+        Wall time of the run (computing the loss not included).
+    history : list of HistoryPoint
+        ``(iteration, loss, seconds, relative_loss)``; one entry for one-shot methods.
     options : dict
         The options actually used (defaults filled in), and the seed.
     extra : dict
         Algorithm-specific outputs (e.g. ``columns`` for css).
     failed : bool
+        The run produced no usable answer (divergence, NaN, LAPACK failure).
     message : str
-        Why it failed, or a note (e.g. "stopped after 7 iterations").
+        Why it failed.
+    warnings : list of str
+        Why a finite answer deserves a second look: entries beyond ``BLOWUP_FACTOR`` x
+        max|A|, a relative loss above 1 (worse than returning zeros), a loss float64
+        cannot represent.
+    max_abs : float
+        Largest ``|X|`` entry.
     """
 
     algorithm: str
     rank: int
-    approx: np.ndarray | None
+    factors: Factorization | None
     loss: float
     relative_loss: float
     seconds: float
-    history: list[tuple[int, float, float]]
-    n_params: int
+    history: list[HistoryPoint]
     options: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     failed: bool = False
     message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    max_abs: float = float("nan")
+
+    @property
+    def n_params(self) -> int:
+        """Entries of the stored arrays (``factors.n_params``; 0 for a failed run)."""
+        return 0 if self.factors is None else self.factors.n_params
+
+    @property
+    def approx(self) -> np.ndarray | None:
+        """The dense n x d approximation, formed from the factors on first use."""
+        if self.factors is None:
+            return None
+        if "_approx" not in self.__dict__:
+            self.__dict__["_approx"] = self.factors.dense()
+        return self.__dict__["_approx"]
 
     def summary(self) -> dict[str, Any]:
         """Flat row for tables and CSV export (no arrays)."""
@@ -82,8 +117,10 @@ class WLRAResult:
             "relative_loss": self.relative_loss,
             "seconds": self.seconds,
             "n_params": self.n_params,
+            "max_abs": self.max_abs,
             "failed": self.failed,
             "message": self.message,
+            "warnings": "; ".join(self.warnings),
         }
 
 
@@ -124,7 +161,8 @@ class Monitor:
             raise Stopped("stopped by request")
 
     def record(self, iteration: int, loss: float) -> None:
-        """Append ``(iteration, loss, elapsed)``; raise SolverFailed on a non-finite loss."""
+        """Append ``(iteration, loss, elapsed)`` (loss of the scaled problem the algorithm
+        sees); raise SolverFailed on a non-finite loss."""
         if not np.isfinite(loss):
             raise SolverFailed(f"loss became {loss} at iteration {iteration} (diverged)")
         self.history.append((int(iteration), float(loss), self.elapsed()))

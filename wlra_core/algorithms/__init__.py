@@ -4,27 +4,49 @@ An algorithm module provides ``fit(A, W, rank, *, seed, monitor, **options) -> F
 Methods whose work at the largest rank serves every smaller rank instead provide
 ``prepare(A, W, max_rank, *, seed, monitor, **options) -> state`` and
 ``finish(state, rank) -> Fit``; ``fit`` is then derived from them.
+
+Algorithms see the scaled problem of :func:`wlra_core.problem.normalize` (largest weight
+in [1, 2)), a :class:`numpy.random.SeedSequence` as ``seed`` (children per iteration come
+from :func:`wlra_core.seeding.child_seed`), and options already validated against their
+declarations (:mod:`wlra_core.options`). Methods that need more than A and W (the
+calibration moments of an MLP) name those arrays in ``requires``; they come from
+``Problem.model``.
 """
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
-__all__ = ["Option", "Algorithm", "ALGORITHMS", "get_algorithm", "describe"]
+from ..options import Choices, Interval, Option
 
-
-@dataclass(frozen=True)
-class Option:
-    """A declared parameter: default, validity check and a one-line help text."""
-
-    default: Any
-    check: Callable[[Any], bool]
-    help: str
+__all__ = ["Algorithm", "ALGORITHMS", "get_algorithm", "describe", "SVD_METHOD", "WEIGHT_RANK",
+           "WEIGHT_FLOOR", "iterations"]
 
 
 @dataclass(frozen=True)
 class Algorithm:
+    """A registered method: what it is, its declared options and how to run it.
+
+    Attributes
+    ----------
+    name, summary, reference : str
+    options : dict of name -> Option
+    fit_fn : callable, optional
+    prepare, finish : callable, optional
+        One shared computation at the largest rank, then a cheap finish per rank.
+    slow : bool
+        Off by default in the dashboard (adam: trains with TensorFlow).
+    requires : tuple of str
+        Arrays of ``Problem.model`` the method needs (passed as keyword arguments).
+    divides_by_weights : bool
+        The method divides by W (or a stand-in): tiny weights can blow its output up, and
+        its ``weight_floor`` option bounds that.
+    uses_weights : bool
+        False for methods whose output does not depend on W (svd; whiten and kfac use
+        calibration moments instead).
+    """
+
     name: str
     summary: str
     reference: str
@@ -33,51 +55,42 @@ class Algorithm:
     prepare: Callable | None = None
     finish: Callable | None = None
     slow: bool = False
+    requires: tuple[str, ...] = ()
+    divides_by_weights: bool = False
+    uses_weights: bool = True
 
     def fit(self, A, W, rank, *, seed, monitor, **options):
         if self.fit_fn is not None:
             return self.fit_fn(A, W, rank, seed=seed, monitor=monitor, **options)
         return self.finish(self.prepare(A, W, rank, seed=seed, monitor=monitor, **options), rank)
 
-    def resolve_options(self, given: dict) -> dict:
-        """Fill in defaults; raise ValueError on unknown names or invalid values."""
+    @property
+    def defaults(self) -> dict:
+        """Every option's default value."""
+        return {key: option.default for key, option in self.options.items()}
+
+    def resolve_options(self, given: dict, shape: tuple[int, int] | None = None) -> dict:
+        """Fill in defaults and normalise values; raise ValueError on unknown names or invalid
+        values (the message names the algorithm, the option and what it must be)."""
         unknown = sorted(set(given) - set(self.options))
         if unknown:
             known = ", ".join(sorted(self.options)) or "none"
             raise ValueError(f"{self.name} has no option {unknown[0]!r} (options: {known})")
-        resolved = {}
-        for key, option in self.options.items():
-            value = given.get(key, option.default)
-            try:
-                ok = option.check(value)
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError(f"{self.name}: invalid {key}={value!r}; {option.help}")
-            resolved[key] = value
-        return resolved
-
-
-def positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def nonnegative_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def one_of(*choices) -> Callable[[Any], bool]:
-    return lambda value: value in choices
+        return {key: option.validate(given.get(key, option.default), name=key, algorithm=self.name, shape=shape)
+                for key, option in self.options.items()}
 
 
 def iterations(default: int, name: str = "n_iter") -> Option:
     """A positive iteration count option (sweeps, epochs) with its default."""
-    return Option(default, positive_int, f"{name} must be an integer >= 1")
+    return Option(default, (Interval(int, 1),), f"number of {'epochs' if 'epoch' in name else 'iterations'}")
 
 
-SVD_METHOD = Option("auto", one_of("auto", "exact", "randomized"),
-                    'truncated SVD method: "auto", "exact" or "randomized"')
-WEIGHT_RANK = Option(1, positive_int, "weight_rank r must be an integer >= 1")
+SVD_METHOD = Option("auto", (Choices(("auto", "exact", "randomized")),),
+                    "truncated SVD: LAPACK (exact), a seeded randomized range finder, or auto")
+WEIGHT_RANK = Option(1, (Interval(int, 1),), "rank r of W (or of its stand-in)",
+                     limit=lambda shape: min(shape), limit_text="min(n, d)")
+WEIGHT_FLOOR = Option(0.0, (Interval(float, 0.0, 1.0),),
+                      "divide by max(W, weight_floor * max W) instead of W (0: the paper's algorithm)")
 
 _MODULES = {
     "svd": "svd",
@@ -91,6 +104,8 @@ _MODULES = {
     "als": "als",
     "fwsvd": "fwsvd",
     "css": "css",
+    "whiten": "whiten",
+    "kfac": "kfac",
 }
 
 ALGORITHMS: tuple[str, ...] = tuple(_MODULES)
@@ -98,8 +113,8 @@ ALGORITHMS: tuple[str, ...] = tuple(_MODULES)
 
 def get_algorithm(name: str) -> Algorithm:
     """The :class:`Algorithm` called ``name``; ValueError listing the choices otherwise."""
-    if name not in _MODULES:
-        raise ValueError(f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}")
+    if not isinstance(name, str) or name not in _MODULES:
+        raise ValueError(f"unknown algorithm {name!r}; choose one name from {', '.join(ALGORITHMS)}")
     module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
     return module.ALGORITHMS[name]
 

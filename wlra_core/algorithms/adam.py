@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factors import LowRank
 from ..linalg import weighted_mass
+from ..options import Choices, Interval, Option
 from ..result import Fit, SolverFailed
-from . import Algorithm, Option, one_of, iterations, positive_int
+from . import Algorithm, iterations
 
 # A loss this many times the larger of the initial loss and ||W o A||^2 counts as
 # divergence. The paper's schedule never comes near it (its worst transient on the test
@@ -27,15 +29,7 @@ from . import Algorithm, Option, one_of, iterations, positive_int
 DIVERGENCE_FACTOR = 1e6
 
 
-def _positive_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0
-
-
-def _fraction(value) -> bool:
-    return _positive_number(value) and value <= 1
-
-
-def initial_factors(n: int, d: int, rank: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def initial_factors(n: int, d: int, rank: int, *, seed) -> tuple[np.ndarray, np.ndarray]:
     """Seeded normal ``U`` (n, k) and ``V`` (k, d) whose product has entries of variance 1."""
     rng = np.random.default_rng(seed)
     scale = rank ** -0.25
@@ -85,8 +79,7 @@ def fit(A, W, rank, *, seed, monitor, n_epochs, learning_rate, decay_steps, deca
                 f"adam diverged: loss {loss:.3g} at epoch {epoch} is over {DIVERGENCE_FACTOR:g}x "
                 f"its starting level {start:.3g}; lower learning_rate (now {learning_rate})")
         monitor.report(epoch / n_epochs, f"Adam epoch {epoch}/{n_epochs}")
-    approx = (U.numpy().astype(np.float64) @ V.numpy().astype(np.float64)) * a_scale
-    return Fit(approx, n_params=rank * (n + d))
+    return Fit(LowRank(U.numpy().astype(np.float64) * a_scale, V.numpy().astype(np.float64)))
 
 
 ALGORITHMS = {
@@ -97,11 +90,12 @@ ALGORITHMS = {
         reference="Kingma & Ba, Adam, ICLR 2015; setting of Woodruff & Yasuda, Section 4.2",
         options={
             "n_epochs": iterations(100, "n_epochs"),
-            "learning_rate": Option(1.0, _positive_number, "learning_rate must be a number > 0"),
-            "decay_steps": Option(10, positive_int, "decay_steps must be an integer >= 1"),
-            "decay_rate": Option(0.7, _fraction, "decay_rate must be a number in (0, 1]"),
-            "dtype": Option("float64", one_of("float64", "float32"),
-                            'dtype must be "float64" or "float32"'),
+            "learning_rate": Option(1.0, (Interval(float, 0.0, None, closed="right"),),
+                                    "Adam's initial learning rate"),
+            "decay_steps": Option(10, (Interval(int, 1),), "steps between learning-rate decays"),
+            "decay_rate": Option(0.7, (Interval(float, 0.0, 1.0, closed="right"),),
+                                 "factor applied to the learning rate every decay_steps"),
+            "dtype": Option("float64", (Choices(("float64", "float32")),), "TensorFlow's float type"),
         },
         fit_fn=fit,
         slow=True,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factors import LowRank
 from ..linalg import divide_by_weights, orthonormal_columns, truncated_svd, weighted_loss, weighted_row_fit
 from ..result import Fit
 from . import SVD_METHOD, Algorithm, iterations
@@ -32,7 +33,6 @@ def initial_basis(A, W, rank, *, seed, svd_method) -> np.ndarray:
 
 
 def fit(A, W, rank, *, seed, monitor, n_iter, svd_method):
-    n, d = A.shape
     W2 = W * W
     V = initial_basis(A, W, rank, seed=seed, svd_method=svd_method)
     U = weighted_row_fit(A, W2, V)
@@ -46,7 +46,7 @@ def fit(A, W, rank, *, seed, monitor, n_iter, svd_method):
         np.matmul(U, V, out=X)
         monitor.record(sweep, weighted_loss(A, W, X))
         monitor.report(sweep / n_iter, f"ALS sweep {sweep}/{n_iter}")
-    return Fit(X, n_params=rank * (n + d))
+    return Fit(LowRank(U, V))
 
 
 ALGORITHMS = {

@@ -17,20 +17,26 @@ Selections (:func:`select_columns`):
 Default ``n_columns = weight_rank * k`` (capped at the number of candidates), the
 rank Theorem 1.2 needs; more columns trade parameters for loss (Corollary 1.3 uses
 ``O(rk / eps)``).
+
+Stored: the chosen columns of ``W o A``, their coefficients, and the divisor W (or the
+floored W, see ``weight_floor``): ``n c + c d + n d`` numbers.
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
 
-from ..linalg import divide_by_weights, truncated_svd
+from ..factors import Reweighted
+from ..linalg import truncated_svd
+from ..options import Choices, Interval, NoneAllowed, Option
 from ..result import Fit
-from . import SVD_METHOD, WEIGHT_RANK, Algorithm, Option, one_of, positive_int
+from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm
+from .svd_w import floored
 
 SELECTIONS = ("leverage", "pivoted_qr", "uniform")
 
 
-def leverage_scores(M: np.ndarray, rank: int, *, seed: int, svd_method: str = "auto") -> np.ndarray:
+def leverage_scores(M: np.ndarray, rank: int, *, seed, svd_method: str = "auto") -> np.ndarray:
     """Rank-``rank`` column leverage scores of ``M``: squared column norms of its top-k ``Vt``."""
     Vt = truncated_svd(M, rank, method=svd_method, seed=seed)[2]
     return np.einsum("ij,ij->j", Vt, Vt)
@@ -46,7 +52,7 @@ def _sample_without_replacement(rng, scores: np.ndarray, size: int) -> np.ndarra
     return np.concatenate([positive, rng.choice(rest, size=size - positive.size, replace=False)])
 
 
-def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int, seed: int = 0,
+def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int, seed=0,
                    svd_method: str = "auto") -> np.ndarray:
     """Indices (sorted) of ``n_columns`` columns of ``M`` chosen by ``selection``.
 
@@ -58,7 +64,7 @@ def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int,
     selection : {"leverage", "pivoted_qr", "uniform"}
     rank : int
         Rank of the leverage scores (unused by the other selections), ``<= min(n, d)``.
-    seed : int
+    seed : int or numpy.random.SeedSequence
         Seed of the sampling selections.
 
     Returns
@@ -81,29 +87,28 @@ def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int,
     return np.sort(chosen)
 
 
-def project_onto_columns(M: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``C C^+ M`` with ``C = M[:, columns]``: the best approximation of M in their span."""
+def column_coefficients(M: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``C = M[:, columns]`` and ``X = C^+ M``: ``C X`` is the best approximation of M in their span."""
     C = M[:, columns]
-    X = scipy.linalg.lstsq(C, M, check_finite=False)[0]
-    return C @ X
+    return C, scipy.linalg.lstsq(C, M, check_finite=False)[0]
 
 
-def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, svd_method):
-    if axis == "rows":
-        A, W = A.T, W.T
-    n, d = A.shape
+def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, weight_floor, svd_method):
+    weighted = W * A
+    candidates = weighted.T if axis == "rows" else weighted
+    d = candidates.shape[1]
     c = min(weight_rank * rank, d) if n_columns is None else n_columns
     if c > d:
         raise ValueError(f"css: n_columns={c} exceeds the {d} {axis} of the matrix")
-    weighted = W * A
-    chosen = select_columns(weighted, c, selection, rank=weight_rank * rank, seed=seed,
+    chosen = select_columns(candidates, c, selection, rank=min(weight_rank * rank, min(A.shape)), seed=seed,
                             svd_method=svd_method)
-    approx = divide_by_weights(project_onto_columns(weighted, chosen), W)
-    if axis == "rows":
-        approx = approx.T
-    # The chosen columns of A, their coefficients X, and the r factors of W.
-    n_params = n * c + c * d + weight_rank * (n + d)
-    return Fit(approx, n_params=n_params, extra={"axis": axis, axis: chosen})
+    C, X = column_coefficients(candidates, chosen)
+    divisor = floored(W, weight_floor)
+    if axis == "rows":  # X^T C^T: coefficients times the chosen rows of W o A
+        factors = Reweighted(X.T, C.T, divisor, names=("coefficients", "rows"))
+    else:
+        factors = Reweighted(C, X, divisor, names=("columns", "coefficients"))
+    return Fit(factors, extra={"axis": axis, axis: chosen})
 
 
 ALGORITHMS = {
@@ -113,14 +118,15 @@ ALGORITHMS = {
         "scores, pivoted QR or uniform), divide by W; keeps A's columns (Corollary 1.3).",
         reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Corollary 1.3",
         options={
-            "n_columns": Option(None, lambda v: v is None or positive_int(v),
-                                "n_columns must be an integer >= 1 (None: weight_rank * rank)"),
-            "selection": Option("leverage", one_of(*SELECTIONS),
-                                "selection must be one of " + ", ".join(map(repr, SELECTIONS))),
-            "axis": Option("columns", one_of("columns", "rows"), 'axis must be "columns" or "rows"'),
+            "n_columns": Option(None, (Interval(int, 1), NoneAllowed("weight_rank * rank")),
+                                "how many columns (or rows) to keep"),
+            "selection": Option("leverage", (Choices(SELECTIONS),), "how the columns are chosen"),
+            "axis": Option("columns", (Choices(("columns", "rows")),), "select columns or rows of W o A"),
             "weight_rank": WEIGHT_RANK,
+            "weight_floor": WEIGHT_FLOOR,
             "svd_method": SVD_METHOD,
         },
         fit_fn=fit,
+        divides_by_weights=True,
     )
 }

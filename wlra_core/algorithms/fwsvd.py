@@ -4,7 +4,8 @@ FWSVD keeps one importance per row: ``rho_i = sqrt(sum_j W_ij^2)`` (the square r
 row's total Fisher information, as the loss weights enter squared). The rank-k SVD of
 ``diag(rho) A`` scaled back by ``diag(rho)^-1`` is then the exact minimiser of the
 row-weighted loss ``||diag(rho) (A - X)||_F^2``. Rows with zero weight get 0.
-One SVD at the largest rank serves every smaller rank.
+One SVD at the largest rank serves every smaller rank. ``weight_floor`` f > 0 raises every
+row importance to at least f times the largest (it divides by them).
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..linalg import divide_by_weights
+from ..factors import LowRank
+from ..linalg import entrywise_inverse
 from ..result import Fit
-from . import SVD_METHOD, Algorithm
+from . import SVD_METHOD, WEIGHT_FLOOR, Algorithm
 from .svd import Factors, factorize
 
 
@@ -29,16 +31,17 @@ def row_importance(W: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", W, W))[:, None]
 
 
-def prepare(A, W, max_rank, *, seed, monitor, svd_method):
+def prepare(A, W, max_rank, *, seed, monitor, weight_floor, svd_method):
     rho = row_importance(W)
+    if weight_floor > 0:
+        rho = np.maximum(rho, weight_floor * rho.max())
     return RowScaled(factorize(rho * A, max_rank, seed=seed, svd_method=svd_method), rho)
 
 
 def finish(state: RowScaled, rank: int) -> Fit:
-    approx = divide_by_weights(state.factors.approx(rank), state.rho)
-    n, d = approx.shape
+    product = state.factors.low_rank(rank)
     # 1 / rho folds into the left factor.
-    return Fit(approx, n_params=rank * (n + d))
+    return Fit(LowRank(product.U * entrywise_inverse(state.rho), product.V))
 
 
 ALGORITHMS = {
@@ -48,8 +51,9 @@ ALGORITHMS = {
         "scaled back (exact for weights constant along rows).",
         reference="Hsu et al., Language model compression with weighted low-rank "
         "factorization, ICLR 2022",
-        options={"svd_method": SVD_METHOD},
+        options={"weight_floor": WEIGHT_FLOOR, "svd_method": SVD_METHOD},
         prepare=prepare,
         finish=finish,
+        divides_by_weights=True,
     )
 }

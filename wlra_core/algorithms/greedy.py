@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factors import LowRank
 from ..linalg import truncated_svd, weighted_loss, weighted_row_fit
 from ..result import Fit
+from ..seeding import child_seed
 from . import SVD_METHOD, Algorithm
 
 # A candidate direction with less than this norm left after projecting out the basis
@@ -30,9 +32,9 @@ def _new_direction(v: np.ndarray, basis: np.ndarray) -> np.ndarray | None:
 
 def fit(A, W, rank, *, seed, monitor, svd_method):
     """k greedy steps; records the loss after each (iteration 0: the zero matrix)."""
-    n, d = A.shape
     W2 = W * W
-    basis = np.empty((0, d))
+    basis = np.empty((0, A.shape[1]))
+    coefficients = np.empty((A.shape[0], 0))
     X = np.zeros_like(A)
     gradient = np.empty_like(A)
     monitor.record(0, weighted_loss(A, W, X))
@@ -41,14 +43,15 @@ def fit(A, W, rank, *, seed, monitor, svd_method):
         np.subtract(X, A, out=gradient)
         gradient *= W2  # half the gradient of the loss; the direction is what matters
         direction = _new_direction(
-            truncated_svd(gradient, 1, method=svd_method, seed=seed + step)[2][0], basis)
+            truncated_svd(gradient, 1, method=svd_method, seed=child_seed(seed, step))[2][0], basis)
         if direction is None:
             break  # the fit is already exact on the weighted entries
         basis = np.vstack([basis, direction])
-        np.matmul(weighted_row_fit(A, W2, basis), basis, out=X)
+        coefficients = weighted_row_fit(A, W2, basis)
+        np.matmul(coefficients, basis, out=X)
         monitor.record(step, weighted_loss(A, W, X))
         monitor.report(step / rank, f"greedy step {step}/{rank}")
-    return Fit(X, n_params=basis.shape[0] * (n + d))
+    return Fit(LowRank(coefficients, basis))
 
 
 ALGORITHMS = {

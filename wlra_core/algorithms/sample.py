@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factors import LowRank
 from ..linalg import truncated_svd, weighted_row_fit
+from ..options import Interval, NoneAllowed, Option
 from ..result import Fit
-from . import SVD_METHOD, Algorithm, Option, positive_int
+from . import SVD_METHOD, Algorithm
 
 
 def default_n_samples(n: int, rank: int) -> int:
     return min(n, max(4 * rank, 50))
 
 
-def row_norm_sample(M: np.ndarray, n_samples: int, *, seed: int) -> np.ndarray:
+def row_norm_sample(M: np.ndarray, n_samples: int, *, seed) -> np.ndarray:
     """``n_samples`` rescaled rows of ``M`` drawn i.i.d. proportionally to squared row norms.
 
     A zero matrix has no preferred rows: it is sampled uniformly.
@@ -36,14 +38,12 @@ def row_norm_sample(M: np.ndarray, n_samples: int, *, seed: int) -> np.ndarray:
 
 
 def fit(A, W, rank, *, seed, monitor, n_samples, svd_method):
-    n, d = A.shape
-    s = default_n_samples(n, rank) if n_samples is None else n_samples
+    s = default_n_samples(A.shape[0], rank) if n_samples is None else n_samples
     if s < rank:
         raise ValueError(f"sample: n_samples={s} is below the rank {rank}; use n_samples >= rank")
     sample = row_norm_sample(W * A, s, seed=seed)
     Vt = truncated_svd(sample, rank, method=svd_method, seed=seed)[2]
-    approx = weighted_row_fit(A, W * W, Vt) @ Vt
-    return Fit(approx, n_params=rank * (n + d), extra={"n_samples": s})
+    return Fit(LowRank(weighted_row_fit(A, W * W, Vt), Vt), extra={"n_samples": s})
 
 
 ALGORITHMS = {
@@ -54,8 +54,8 @@ ALGORITHMS = {
         reference="Dai, On algorithms for weighted low rank approximation, CMU 2023 "
         "(as corrected in Woodruff & Yasuda, Appendix D)",
         options={
-            "n_samples": Option(None, lambda v: v is None or positive_int(v),
-                                "n_samples must be an integer >= 1 (None: min(n, max(4k, 50)))"),
+            "n_samples": Option(None, (Interval(int, 1), NoneAllowed("min(n, max(4k, 50))")),
+                                "rows sampled from W o A"),
             "svd_method": SVD_METHOD,
         },
         fit_fn=fit,

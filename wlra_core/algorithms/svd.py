@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..factors import LowRank
 from ..linalg import truncated_svd
 from ..result import Fit
 from . import SVD_METHOD, Algorithm
@@ -18,8 +19,9 @@ class Factors:
     s: np.ndarray
     Vt: np.ndarray
 
-    def approx(self, rank: int) -> np.ndarray:
-        return (self.U[:, :rank] * self.s[:rank]) @ self.Vt[:rank]
+    def low_rank(self, rank: int) -> LowRank:
+        """The rank-``rank`` truncation as factors ``(U s) Vt`` (copies: each result owns its arrays)."""
+        return LowRank(self.U[:, :rank] * self.s[:rank], self.Vt[:rank].copy())
 
 
 def factorize(M, max_rank, *, seed, svd_method) -> Factors:
@@ -31,8 +33,7 @@ def prepare(A, W, max_rank, *, seed, monitor, svd_method):
 
 
 def finish(factors: Factors, rank: int) -> Fit:
-    n, d = factors.U.shape[0], factors.Vt.shape[1]
-    return Fit(factors.approx(rank), n_params=rank * (n + d))
+    return Fit(factors.low_rank(rank))
 
 
 ALGORITHMS = {
@@ -43,5 +44,6 @@ ALGORITHMS = {
         options={"svd_method": SVD_METHOD},
         prepare=prepare,
         finish=finish,
+        uses_weights=False,
     )
 }

@@ -1,46 +1,55 @@
-"""``svd_w``: Algorithm 1 of the paper, a rank r*k approximation of W o A divided by W."""
+"""``svd_w``: Algorithm 1 of the paper, a rank r*k approximation of W o A divided by W.
+
+The output divides by W itself, so W is part of what it stores (see
+:class:`wlra_core.factors.Reweighted`). ``weight_floor`` > 0 divides by
+``max(W, weight_floor * max W)`` instead, which bounds the output where weights are tiny
+(Fisher weights reach 1e-11 of their maximum); 0 is the paper's algorithm, bit for bit.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..linalg import entrywise_inverse
+from ..factors import Reweighted
 from ..result import Fit
-from . import SVD_METHOD, WEIGHT_RANK, Algorithm
+from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm
 from .svd import Factors, factorize
 
 
+def floored(W: np.ndarray, weight_floor: float) -> np.ndarray:
+    """``max(W, weight_floor * max W)``; W itself (no copy) when the floor is 0."""
+    return W if weight_floor == 0 else np.maximum(W, weight_floor * W.max())
+
+
 @dataclass
-class Reweighted:
+class Reweighting:
     factors: Factors  # of W o A, up to rank r * max_rank
-    inverse_W: np.ndarray  # 1 / W, 0 where W == 0: computed once, shared by every rank
+    divisor: np.ndarray  # W, or the floored W: shared by every rank
     weight_rank: int
 
 
-def prepare(A, W, max_rank, *, seed, monitor, weight_rank, svd_method):
+def prepare(A, W, max_rank, *, seed, monitor, weight_rank, weight_floor, svd_method):
     inner = min(weight_rank * max_rank, min(A.shape))
     factors = factorize(W * A, inner, seed=seed, svd_method=svd_method)
-    return Reweighted(factors, entrywise_inverse(W), weight_rank)
+    return Reweighting(factors, floored(W, weight_floor), weight_rank)
 
 
-def finish(state: Reweighted, rank: int) -> Fit:
-    n, d = state.inverse_W.shape
-    inner = min(state.weight_rank * rank, min(n, d))
-    approx = state.factors.approx(inner)
-    approx *= state.inverse_W
-    # Stored as the rank-rk factors of W o A plus the r factors of W.
-    return Fit(approx, n_params=(inner + state.weight_rank) * (n + d))
+def finish(state: Reweighting, rank: int) -> Fit:
+    inner = min(state.weight_rank * rank, min(state.divisor.shape))
+    product = state.factors.low_rank(inner)
+    return Fit(Reweighted(product.U, product.V, state.divisor))
 
 
 ALGORITHMS = {
     "svd_w": Algorithm(
         name="svd_w",
         summary="Rank r*k SVD of W o A divided entrywise by W; never worse than the best "
-        "rank-k solution when W has rank r (Theorem 1.2).",
+        "rank-k solution when W has rank r (Theorem 1.2). Stores W as well as the factors.",
         reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Algorithm 1",
-        options={"weight_rank": WEIGHT_RANK, "svd_method": SVD_METHOD},
+        options={"weight_rank": WEIGHT_RANK, "weight_floor": WEIGHT_FLOOR, "svd_method": SVD_METHOD},
         prepare=prepare,
         finish=finish,
+        divides_by_weights=True,
     )
 }

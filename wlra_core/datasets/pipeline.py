@@ -2,10 +2,14 @@
 
 The returned :class:`~wlra_core.problem.Problem` follows the trained-MLP convention:
 ``model`` holds ``hidden_bias``, ``output_kernel``, ``output_bias`` (float32, as trained),
-``x_test`` (uint8 raw pixels, one flattened image per row) and ``y_test``; ``meta``
-holds the settings, ``image_shape``, ``input_scale`` and ``test_accuracy``. Results are
-cached as ``.npz`` under ``data/cache`` keyed by dataset and settings, so the second call
-with the same settings loads in milliseconds.
+``x_test`` (uint8 raw pixels, one flattened image per row) and ``y_test``, and the
+calibration moments over the *training* set (float64; see
+:mod:`wlra_core.datasets.fisher`): ``input_moment`` (n x n, ``E[x x^T]``, absent above
+``MAX_MOMENT_INPUTS`` inputs) and ``grad_moment`` (h x h, ``E[delta delta^T]``). ``meta``
+holds the settings, ``image_shape``, ``input_scale``, ``test_accuracy``, ``calibration``
+(what the moments are) and, when C was not computed, ``input_moment_skipped`` (why).
+Results are cached as ``.npz`` under ``data/cache`` keyed by dataset and settings, so the
+second call with the same settings loads in milliseconds.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import numpy as np
 
 from ..linalg import first_singular_mass
 from ..problem import Problem
-from .fisher import FISHER_BATCH, empirical_fisher
+from .fisher import FISHER_BATCH, fisher_statistics
 from .io import DATA_DIR, load_problem, save_problem
 from .mlp import BATCH_SIZE, mlp_parameters, train_mlp
 from .sources import get_spec, load_image_data
@@ -26,7 +30,8 @@ __all__ = ["DEFAULT_CACHE_DIR", "CACHE_VERSION", "cache_path", "fisher_problem",
 
 DEFAULT_CACHE_DIR = DATA_DIR / "cache"
 # Bump when the pipeline's output for the same settings changes, to invalidate caches.
-CACHE_VERSION = 1
+# 2: calibration moments input_moment and grad_moment.
+CACHE_VERSION = 2
 
 # Share of the progress bar per stage.
 _LOAD_END, _TRAIN_END, _FISHER_END = 0.05, 0.85, 0.98
@@ -39,7 +44,7 @@ def _positive_int(name: str, value) -> int:
 
 
 def cache_path(cache_dir, dataset: str, *, hidden: int, epochs: int, seed: int, max_train: int | None) -> Path:
-    """The cache file for one setting, e.g. ``fashion_mnist-h128-e5-s0-all-v1.npz``."""
+    """The cache file for one setting, e.g. ``fashion_mnist-h128-e5-s0-all-v2.npz``."""
     examples = "all" if max_train is None else f"n{max_train}"
     return Path(cache_dir) / f"{dataset}-h{hidden}-e{epochs}-s{seed}-{examples}-v{CACHE_VERSION}.npz"
 
@@ -77,7 +82,8 @@ def fisher_problem(
     seed : int
         Seeds weight initialisation and shuffling.
     max_train : int, optional
-        Train (and compute the Fisher) on the first ``max_train`` training examples only.
+        Train (and compute the Fisher and moments) on the first ``max_train`` training
+        examples only.
     data_dir : path, optional
         tfds data folder (default ``$WLRA_TFDS_DIR`` or ``data/tfds``).
     idx_dir : path, optional
@@ -127,7 +133,7 @@ def fisher_problem(
         input_scale=spec.input_scale, seed=seed, progress=_stage(progress, _LOAD_END, _TRAIN_END),
     )
     start = time.perf_counter()
-    W = empirical_fisher(
+    stats = fisher_statistics(
         trained.model, data.x_train, data.y_train, input_scale=spec.input_scale,
         progress=_stage(progress, _TRAIN_END, _FISHER_END),
     )
@@ -151,22 +157,28 @@ def fisher_problem(
         "data_location": data.location,
         "weights": "empirical Fisher of the hidden kernel: mean over the training examples "
                    "of squared per-example gradients of the cross-entropy loss",
+        "calibration": _calibration_note(stats, len(data.x_train), spec.input_scale),
         "fisher_batch": FISHER_BATCH,
         "train_seconds": round(trained.seconds, 3),
         "fisher_seconds": round(fisher_seconds, 3),
         "paper_first_singular_mass": spec.paper_first_singular_mass,
         "cache_version": CACHE_VERSION,
     }
+    if stats.input_moment_skipped:
+        meta["input_moment_skipped"] = stats.input_moment_skipped
     model = {
         "hidden_bias": params["hidden_bias"],
         "output_kernel": params["output_kernel"],
         "output_bias": params["output_bias"],
         "x_test": data.x_test,
         "y_test": data.y_test,
+        "grad_moment": stats.grad_moment,
     }
+    if stats.input_moment is not None:
+        model["input_moment"] = stats.input_moment
     n_inputs = spec.n_inputs
     problem = Problem(
-        params["kernel"].astype(np.float64), W,
+        params["kernel"].astype(np.float64), stats.fisher,
         name=f"{dataset} MLP ({n_inputs} x {hidden})", source=data.source, meta=meta, model=model,
     )
     if cached is not None:
@@ -176,6 +188,14 @@ def fisher_problem(
     if progress is not None:
         progress(1.0, "done")
     return problem
+
+
+def _calibration_note(stats, n_train: int, input_scale: float) -> str:
+    """``meta["calibration"]``: what the stored moments are, in one sentence."""
+    stored = "input_moment E[x x^T] and grad_moment" if stats.input_moment is not None else "grad_moment"
+    return (f"{stored} E[delta delta^T] over the {n_train} training examples (float64, uncentred): "
+            f"x = pixels * {input_scale:.6g} is the network input, delta = d loss_n / d z the "
+            "per-example gradient of the cross-entropy at the hidden pre-activation z = x A + b")
 
 
 def fisher_summary(problem: Problem) -> dict:

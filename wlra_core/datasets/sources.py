@@ -159,8 +159,8 @@ def _image_data(spec, x_train, y_train, x_test, y_test, source, location, max_tr
 def _missing_message(spec: DatasetSpec, data_dir: Path) -> str:
     message = (
         f"{spec.name}: no tensorflow_datasets copy in {data_dir}. With network access, run "
-        f"`python -m wlra_core fisher --dataset {spec.name} --download` (or tick 'download' "
-        f"in the dashboard); or point --data-dir / ${TFDS_DIR_ENV} at a folder that has it"
+        f"`python -m wlra_core fisher --dataset {spec.name} --download` (or tick 'Allow download' "
+        f"on the dashboard's Data page); or point --data-dir / ${TFDS_DIR_ENV} at a folder that has it"
     )
     if spec.name == "fashion_mnist":
         message += (

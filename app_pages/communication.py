@@ -1,10 +1,12 @@
 """Communication (section 3): bits to agree on a WLRA when A's columns sit on m servers --
 the CSS protocol of Theorem 3.1 run for real, and the lower-bound instance of Theorem 1.5."""
+from dataclasses import replace
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import chart
+from app_pages._shared import chart
 from wlra_core.communication import (
     BIT_WIDTHS,
     LOWER_BOUND_SOLUTIONS,
@@ -18,19 +20,27 @@ from wlra_core.communication import (
     make_instance,
     recovery_report,
     run_protocol,
+    serialized_bits_bound,
     sweep_values,
 )
 
-SERIES_COLORS = {
+PROTOCOL, PROTOCOL_BOUND = "CSS protocol (this run)", "CSS protocol bound, our constants"
+SERIES_COLORS = {  # the rows of bits_table, in its order
     "send A raw (dense)": "#636EFA",
     "send A raw (sparse)": "#00CC96",
-    "CSS protocol (this run)": "#EF553B",
-    "CSS protocol bound, our constants": "#FFA15A",
+    PROTOCOL: "#EF553B",
+    PROTOCOL_BOUND: "#FFA15A",
     "(msrk/eps + rkd) log2(nd)": "#AB63FA",
     "lower bound srk": "black",
 }
 PARAMETER_LABELS = {"sparsity": "column sparsity s", "d": "columns d", "rank": "rank k", "weight_rank": "weight rank r",
                     "eps": "eps", "servers": "servers m"}
+# What one run may cost here: SVDs of n x d matrices and about a byte of memory per serialized
+# bit. Larger settings get a one-line message instead of minutes of waiting; the sweep skips them.
+MAX_CELLS = 1_000_000
+MAX_BITS = 100_000_000
+# Share of the bar chart's log axis left free right of the longest bar, for its label.
+LABEL_ROOM = 0.25
 
 
 @st.cache_data(show_spinner="Running the protocol...", max_entries=32)
@@ -46,8 +56,8 @@ def protocol(setting: Setting, noise: int, selection: str, seed: int):
 
 
 @st.cache_data(show_spinner="Running the protocol for each value...", max_entries=32)
-def sweep(setting: Setting, parameter: str, noise: int, selection: str, seed: int):
-    return bits_sweep(setting, parameter, sweep_values(setting, parameter), noise=noise, selection=selection, seed=seed)
+def sweep(setting: Setting, parameter: str, values: tuple, noise: int, selection: str, seed: int):
+    return bits_sweep(setting, parameter, values, noise=noise, selection=selection, seed=seed)
 
 
 @st.cache_data(show_spinner="Solving the lower-bound instance...", max_entries=32)
@@ -57,11 +67,73 @@ def lower_bound_demo(n: int, r: int, s: int, k: int, seed: int, method: str):
     return instance, approx, recovery_report(instance, approx)
 
 
+def size_problem(setting: Setting) -> str | None:
+    """Why a run with ``setting`` is more than this page does (MAX_CELLS, MAX_BITS), or None."""
+    cells = setting.n * setting.d
+    if cells > MAX_CELLS:
+        return f"n x d = {cells:,} entries is more than this page runs ({MAX_CELLS:,}): lower n or d."
+    bits = serialized_bits_bound(setting)
+    if bits > MAX_BITS:
+        return (f"This setting serializes up to {bits:,} bits, more than this page runs ({MAX_BITS:,}): "
+                "lower s, d, m or 1/eps.")
+    return None
+
+
+def integer_ticks(count: int, most: int = 10) -> list[int]:
+    """At most ``most`` ticks on the cell indices 0 .. count - 1, every 1, 2, 5, 10, 20, ... cells."""
+    step = next(step for step in (m * 10**e for e in range(7) for m in (1, 2, 5)) if count <= step * most)
+    return list(range(0, count, step))
+
+
 def heatmap(M, title, *, colorscale="Blues", zmin=None, zmax=None, square=True):
     fig = go.Figure(go.Heatmap(z=M, colorscale=colorscale, zmin=zmin, zmax=zmax,
                                hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>"))
     fig.update_layout(title=title, height=330, margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x" if square else None)
+    # Cells sit on integer positions; plotly's own ticks label -0.5, 0.5, ... on small matrices.
+    fig.update_xaxes(tickmode="array", tickvals=integer_ticks(M.shape[1]))
+    fig.update_yaxes(tickmode="array", tickvals=integer_ticks(M.shape[0]), autorange="reversed",
+                     scaleanchor="x" if square else None)
+    return fig
+
+
+def bits_bars(table: list[dict]) -> go.Figure:
+    """Horizontal bars of :func:`bits_table` rows on a log axis, each labelled with its count."""
+    bits = np.array([row["bits"] for row in table], dtype=float)
+    fig = go.Figure(go.Bar(
+        y=[row["what"] for row in table], x=bits, orientation="h",
+        marker_color=[SERIES_COLORS[row["what"]] for row in table],
+        text=[f"{b:,.0f}" for b in bits], textposition="outside", cliponaxis=False,
+        customdata=[row["source"] for row in table],
+        hovertemplate="%{y}: %{x:,.0f} bits (%{customdata})<extra></extra>",
+    ))
+    # An explicit log range (in decades) leaving LABEL_ROOM of the axis free right of the
+    # longest bar, so that its "outside" label is drawn whole.
+    low, high = np.log10(bits.min()), np.log10(bits.max())
+    start = low - 0.1 * max(high - low, 1.0)
+    end = high + (high - start) * LABEL_ROOM / (1 - LABEL_ROOM)
+    fig.update_layout(title="Bits to get a WLRA to the coordinator", height=380, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_xaxes(title="bits", type="log", range=[start, end])
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def sweep_figure(rows: list[dict], parameter: str) -> go.Figure:
+    """One line per series of :func:`bits_table` against the swept parameter's values."""
+    fig = go.Figure()
+    # With m = 1 and s nonzeros in every column the run equals its bound: the bound is a wide
+    # translucent band drawn first, the run a thin line with markers drawn last, so both show.
+    # legendrank keeps the legend in the table's order.
+    for what in [what for what in SERIES_COLORS if what != PROTOCOL] + [PROTOCOL]:
+        band = what == PROTOCOL_BOUND
+        fig.add_trace(go.Scatter(
+            x=[row["value"] for row in rows], y=[row[what] for row in rows], name=what,
+            mode="lines" if band else "lines+markers", opacity=0.45 if band else 1.0,
+            line=dict(color=SERIES_COLORS[what], width=8 if band else 2),
+            legendrank=list(SERIES_COLORS).index(what)))
+    label = PARAMETER_LABELS[parameter]
+    fig.update_layout(title=f"Bits vs {label}", height=420, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_xaxes(title=label, type="log")
+    fig.update_yaxes(title="bits", type="log")
     return fig
 
 
@@ -82,15 +154,29 @@ def protocol_tab():
         c = st.columns(3)
         noise = int(c[0].number_input("noise", 0, 1000, 1, key="comm-noise",
                                       help="Integer noise added to A's nonzeros; 0 makes A exactly rank k."))
-        selection = c[1].selectbox("selection rule", SELECTIONS, key="comm-selection")
+        selection = c[1].selectbox("selection rule", SELECTIONS, index=SELECTIONS.index("pivoted_qr"),
+                                   key="comm-selection")
         seed = int(c[2].number_input("seed", 0, 10**6, 0, key="comm-seed"))
     try:
         setting = Setting(n=n, d=d, sparsity=s, rank=k, weight_rank=r, eps=eps, servers=m, bit_width=bit_width)
+        if too_large := size_problem(setting):
+            raise ValueError(too_large)
         table, messages, summary = protocol(setting, noise, selection, seed)
     except ValueError as err:
         st.error(str(err))
-        return
+        setting = None
+    else:
+        protocol_results(table, messages, summary)
+    # Drawn on every run, also while the settings are invalid, so that the choice outlives them
+    # (a widget left out of one run loses its value).
+    parameter = st.selectbox("Sweep a parameter", SWEEPABLE, format_func=PARAMETER_LABELS.get, key="comm-sweep",
+                             disabled=setting is None)
+    if setting is not None:
+        sweep_chart(setting, parameter, noise, selection, seed)
 
+
+def protocol_results(table: list[dict], messages: list[dict], summary: dict) -> None:
+    """The run's headline numbers, its bits next to the alternatives, and its messages."""
     c = st.columns(4)
     c[0].metric("Protocol bits (serialized)", f"{summary['bits']:,}", help=f"{summary['bytes']:,} bytes on the wire")
     c[1].metric("Columns sent |S|", summary["selected"])
@@ -98,40 +184,33 @@ def protocol_tab():
                 help="An upper bound on the true approximation factor (the optimum is at least the "
                      "denominator when rank W <= r); Corollary 1.3 promises at most 1 + eps for good selections.")
     c[3].metric("Numerical rank of W", summary["weight_rank"])
-
-    fig = go.Figure(go.Bar(
-        y=[row["what"] for row in table], x=[row["bits"] for row in table], orientation="h",
-        marker_color=[SERIES_COLORS[row["what"]] for row in table],
-        text=[f"{row['bits']:,.0f}" for row in table], textposition="outside",
-        customdata=[row["source"] for row in table],
-        hovertemplate="%{y}: %{x:,.0f} bits (%{customdata})<extra></extra>",
-    ))
-    fig.update_layout(title="Bits to get a WLRA to the coordinator", height=380, margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_xaxes(title="bits", type="log")
-    fig.update_yaxes(autorange="reversed")
-    chart(fig, "Serialized bits of sending A (dense, sparse) and of the CSS protocol, next to the protocol's "
-               "formula with our constants, Theorem 3.1's O(.) and the Omega(srk) lower bound at constant 1; "
-               "the protocol wins when columns are dense (s large) and d is small.", key="comm-bars")
+    chart(bits_bars(table),
+          "Serialized bits of sending A (dense, sparse) and of the CSS protocol, next to the protocol's "
+          "formula with our constants, Theorem 3.1's O(.) and the Omega(srk) lower bound at constant 1; "
+          "the protocol wins when columns are dense (s large) and d is small.", key="comm-bars")
     st.dataframe(messages, hide_index=True)
     st.caption("Every message of this run: the serialized payload's bits (fields packed MSB first) and bytes.")
 
-    parameter = st.selectbox("Sweep a parameter", SWEEPABLE, format_func=PARAMETER_LABELS.get, key="comm-sweep")
+
+def sweep_chart(setting: Setting, parameter: str, noise: int, selection: str, seed: int) -> None:
+    """Bits of a fresh run per value of ``parameter``, the other settings as given."""
+    grid = sweep_values(setting, parameter)
+    values = tuple(v for v in grid if size_problem(replace(setting, **{parameter: v})) is None)
+    skipped = [v for v in grid if v not in values]
+    label = PARAMETER_LABELS[parameter]
+    if not values:
+        st.info(f"Every value of {label} in {grid} is more than this page runs.")
+        return
     try:
-        rows = sweep(setting, parameter, noise, selection, seed)
+        rows = sweep(setting, parameter, values, noise, selection, seed)
     except ValueError as err:
         st.error(str(err))
-    else:
-        fig = go.Figure()
-        for what, color in SERIES_COLORS.items():
-            fig.add_trace(go.Scatter(x=[row["value"] for row in rows], y=[row[what] for row in rows], name=what,
-                                     mode="lines+markers", line=dict(color=color)))
-        fig.update_layout(title=f"Bits vs {PARAMETER_LABELS[parameter]}", height=420,
-                          margin=dict(l=10, r=10, t=50, b=10))
-        fig.update_xaxes(title=PARAMETER_LABELS[parameter], type="log")
-        fig.update_yaxes(title="bits", type="log")
-        chart(fig, f"Each point is a fresh instance and a real run with {PARAMETER_LABELS[parameter]} changed "
-                   "and the other settings as above; look for where the protocol crosses the raw encodings.",
-              key="comm-sweep-chart")
+        return
+    chart(sweep_figure(rows, parameter),
+          f"Each point is a fresh instance and a real run with {label} changed and the other settings "
+          "as above; look for where the protocol crosses the raw encodings."
+          + (f" Not run, more than this page runs: {label} = {skipped}." if skipped else ""),
+          key="comm-sweep-chart")
 
 
 def lower_bound_tab():

@@ -2,9 +2,10 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import chart, current_problem, problem_summary
+from app_pages._shared import chart, current_problem, problem_summary
 from wlra_core import Problem
-from wlra_core.views import REFINE_STARTS, refine_runs, relative_history
+from wlra_core.display import REFINE_STARTS, refine_sweep, relative_history
+from wlra_core.sweep import ResultCache, run_all
 
 COLORS = dict(zip(REFINE_STARTS, ("#d62728", "#1f77b4", "#7f7f7f")))
 REQUESTED = "refine_requested"
@@ -12,9 +13,12 @@ REQUESTED = "refine_requested"
 
 @st.cache_data(show_spinner="Running EM from three starts...", max_entries=32)
 def cached_refine(problem_fingerprint: str, rank: int, n_iter: int, seed: int, _problem: Problem):
-    results = refine_runs(_problem.A, _problem.W, rank, n_iter, seed=seed)
-    return {label: (relative_history(result), result.seconds, result.failed, result.message)
-            for label, result in results.items()}
+    sweep = refine_sweep(_problem, rank, n_iter, seed=seed)
+    cache = ResultCache()
+    _, errors = run_all(sweep, cache)
+    runs = {row["method"]: (relative_history(result), result.seconds, result.failed, result.message)
+            for row, result in sweep.entries(cache)}
+    return runs, errors
 
 
 problem, key = current_problem()
@@ -27,8 +31,13 @@ st.markdown(
     "to reach. EM from the unweighted SVD is a third start for comparison."
 )
 col_rank, col_iter, col_seed = st.columns([2, 2, 1])
-rank = int(col_rank.slider("Rank k", 1, min(n, d, 100), min(20, n, d), key=f"refine-rank-{min(n, d, 100)}",
-                                 persist_state="session"))
+max_rank = min(n, d, 100)
+if max_rank > 1:
+    rank = int(col_rank.slider("Rank k", 1, max_rank, min(20, max_rank), key=f"refine-rank-{max_rank}",
+                               persist_state="session"))
+else:
+    rank = 1
+    col_rank.markdown("**Rank 1** -- the only rank of a problem with a single row or column.")
 n_iter = int(col_iter.slider("EM iterations", 1, 100, 25, key="refine-iterations", persist_state="session"))
 seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="refine-seed", persist_state="session"))
 settings = (key, rank, n_iter, seed)
@@ -39,7 +48,9 @@ if st.session_state.get(REQUESTED) != settings:
     st.info("Press the button to run (results are cached: coming back is instant).")
     st.stop()
 
-runs = cached_refine(key, rank, n_iter, seed, problem)
+runs, errors = cached_refine(key, rank, n_iter, seed, problem)
+for message in errors:
+    st.error(message)
 for label, (_, _, failed, message) in runs.items():
     if failed:
         st.error(f"{label} failed: {message}")
@@ -53,12 +64,14 @@ for x, x_title, caption in (
      "because its start costs one SVD and is already good."),
 ):
     fig = go.Figure()
-    for label, (history, _, _, _) in runs.items():
+    for label, (history, _, failed, _) in runs.items():
+        if failed:
+            continue
         fig.add_trace(go.Scatter(x=history[x], y=history["relative_loss"], name=label,
                                  mode="lines+markers", marker=dict(size=5), line=dict(color=COLORS[label])))
     fig.update_layout(title=f"Relative loss vs {x} (rank {rank})", height=420,
                       margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_yaxes(title="relative loss", type="log")
+    fig.update_yaxes(title="relative loss", type="log", exponentformat="power")
     fig.update_xaxes(title=x_title)
     chart(fig, caption, key=f"refine-{x}")
 

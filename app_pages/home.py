@@ -2,10 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from pages._shared import require_frame
-from wlra_core.views import TeachingExample, teaching_example
+from wlra_core.display import TeachingExample, teaching_example
 
-require_frame()
 st.title("WLRA Explorer")
 st.markdown(
     r"""
@@ -24,10 +22,15 @@ layer of an MLP trained on Fashion-MNIST with the Fisher information as the weig
 """
 )
 
+# About log-spaced (each step ~1.25x): the weighted line turns from 22 to 60 degrees while the
+# weight goes from 1 to 5 and only 7 degrees more up to 30, so equal steps would hide the motion.
+HEAVY_WEIGHTS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0)
+
 st.subheader("Try it: weights pull the best fit")
-heavy_weight = st.slider(
-    "Weight of the three orange points", min_value=1.0, max_value=30.0, value=8.0, step=0.5,
-    help="Every other point has weight 1. The weights enter the loss squared.",
+heavy_weight = st.select_slider(
+    "Weight of the three orange points", options=HEAVY_WEIGHTS, value=3.0, format_func="{:g}".format,
+    help="Every other point has weight 1. The weights enter the loss squared; the steps are "
+         "about 1.25x apart, since the line moves most while the weight is small.",
     key="home-weight", persist_state="session",
 )
 example = teaching_example(heavy_weight)
@@ -82,21 +85,36 @@ with left:
 with right:
     st.image(fit_svg(example, example.weighted, "Weighted solution, rank 1"))
     st.caption("The same points, dot area ~ weight; watch the line swing toward the orange points "
-               "as their weight grows (W has rank 1 here, so svd_w_practical is the exact optimum).")
+               "as their weight grows. W has rank 1 here (one weight per point), so the paper's "
+               "practical variant svd_w_practical -- scale each row of A by its weight, take the "
+               "SVD, scale back -- finds the exact weighted optimum.")
 
-st.markdown(
-    f"Weighted loss $\\|W \\circ (A - X)\\|_F^2$: SVD **{example.svd.loss:.2f}**, weighted "
-    f"solution **{example.weighted.loss:.2f}** -- the weighted solution gives up fit on the "
-    "light points to fit the heavy ones."
-)
+loss_line = (f"Weighted loss $\\|W \\circ (A - X)\\|_F^2$: SVD **{example.svd.loss:.2f}**, weighted "
+             f"solution **{example.weighted.loss:.2f}**")
+if example.weights_equal:
+    st.markdown(f"{loss_line} -- every weight is 1, so the weighted problem is the ordinary SVD and "
+                "both panels show the same line. Raise the weight to see them part.")
+else:
+    svd, weighted = example.group_losses(example.svd), example.group_losses(example.weighted)
+    st.markdown(f"{loss_line} -- the weighted solution gives up fit on the light points (their loss "
+                f"{svd.light:.2f} -> {weighted.light:.2f}) to fit the heavy ones "
+                f"({svd.heavy:.2f} -> {weighted.heavy:.2f}).")
 
 st.subheader("Where next")
-st.page_link("pages/data.py", label="Data -- load the shipped Fashion-MNIST MLP, train one on a "
+st.page_link("app_pages/data.py", label="Data -- load the shipped Fashion-MNIST MLP, train one on a "
              "tfds dataset, generate a synthetic problem or upload your own A and W",
              icon=":material/database:")
-st.page_link("pages/weights.py", label="Weights -- see W, A and W o A, W's spectrum and which "
+st.page_link("app_pages/weights.py", label="Weights -- see W, A and W o A, W's spectrum and which "
              "input pixels the Fisher information says matter", icon=":material/grid_on:")
-st.page_link("pages/compare.py", label="Compare -- run every algorithm over ranks 1-20 and watch "
+st.page_link("app_pages/compare.py", label="Compare -- run every algorithm over ranks 1-20 and watch "
              "loss and runtime curves fill in live", icon=":material/monitoring:")
-st.page_link("pages/refine.py", label="Refine -- the paper's Figure 4: EM started from svd_w vs "
-             "from zero", icon=":material/trending_down:")
+st.page_link("app_pages/refine.py", label="Refine -- the paper's Figure 4: EM started from "
+             "svd_w_practical, from zero and from svd", icon=":material/trending_down:")
+st.page_link("app_pages/compression.py", label="Compression -- put each approximation back into the MLP "
+             "and measure test accuracy: does a lower Fisher-weighted loss buy accuracy?",
+             icon=":material/compress:")
+st.page_link("app_pages/feature_selection.py", label="Feature selection -- keep s columns (or rows, "
+             "i.e. input pixels) of W o A and see how close that gets to svd_w and the lower bound",
+             icon=":material/filter_alt:")
+st.page_link("app_pages/communication.py", label="Communication -- bits to agree on a WLRA when A's "
+             "columns sit on several servers, the paper's section 3", icon=":material/lan:")

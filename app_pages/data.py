@@ -1,15 +1,18 @@
 """Data: choose the problem every other page works on, and see its basic facts."""
 import inspect
+import threading
+from dataclasses import dataclass, field
 
 import streamlit as st
 
-from pages._shared import current_problem, problem_summary, set_problem, shipped_problem, weight_facts
+from app_pages._shared import current_problem, problem_summary, set_problem, shipped_problem, weight_facts
 from wlra_core import Problem, load_problem
 from wlra_core.datasets.fisher_like import fisher_like_problem
 from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
 from wlra_core.datasets.sources import DATASETS
 from wlra_core.datasets.synthetic import GENERATORS
-from wlra_core.views import parse_option_text
+from wlra_core.display import doc_description
+from wlra_core.options import parse_option_text
 
 SOURCES = {
     "shipped": "Shipped Fashion-MNIST MLP",
@@ -18,18 +21,34 @@ SOURCES = {
     "synthetic": "Synthetic",
     "upload": "Upload A and W",
 }
-UPLOAD_TYPES = [ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS]
+# Uploaders accept any file: the loader names a wrong type in its one-line message, where
+# Streamlit's own extension filter would raise an exception box.
+UPLOAD_TYPES = None
 # The teaching generators, and Fisher-like problems of any size up to the paper's largest
 # kernels (n=67500, d=1024: two 550 MB matrices).
 SYNTHETIC = {**GENERATORS, "fisher_like": fisher_like_problem}
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def mlp_problem(dataset: str, hidden: int, epochs: int, download: bool, _progress) -> Problem:
-    """Train the MLP and compute its Fisher weights (the pipeline also caches on disk)."""
-    from wlra_core.datasets.pipeline import fisher_problem  # imports TensorFlow
+# Trained problems kept in memory per server; older ones reload from the pipeline's disk cache.
+KEPT_TRAINED = 4
 
-    return fisher_problem(dataset, hidden=hidden, epochs=epochs, download=download, progress=_progress)
+
+@dataclass
+class TrainedProblems:
+    """This server's trained problems by (dataset, hidden, epochs), shared by every session,
+    and the lock that lets one training run at a time (two would share the 2 cores and
+    race to write the same cache file)."""
+
+    problems: dict[tuple[str, int, int], Problem] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@st.cache_resource(show_spinner=False)
+def trained_problems() -> TrainedProblems:
+    """The server's :class:`TrainedProblems`, filled by :func:`train_with_progress` outside any
+    cached function: the training draws a progress bar, and a cached function must not write
+    to elements created outside it (replaying it on the next call would fail)."""
+    return TrainedProblems()
 
 
 @st.cache_resource(show_spinner="Generating...", max_entries=4)  # paper-sized ones take 1.1 GB each
@@ -49,11 +68,28 @@ def try_load(make, what: str) -> None:
 
 
 def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) -> Problem:
+    """The trained problem for these settings: from memory, else trained (or read from the
+    pipeline's disk cache) under a progress bar that is removed whatever the outcome."""
+    trained, settings = trained_problems(), (dataset, hidden, epochs)
+    problem = trained.problems.get(settings)
+    if problem is not None:
+        return problem
     bar = st.progress(0.0, text=f"{dataset}: starting (importing TensorFlow)...")
-    problem = mlp_problem(dataset, hidden, epochs, download,
-                          lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-    bar.empty()
-    return problem
+    try:
+        from wlra_core.datasets.pipeline import fisher_problem  # imports TensorFlow
+
+        if trained.lock.locked():
+            bar.progress(0.0, text=f"{dataset}: waiting for another training on this server to finish...")
+        with trained.lock:
+            if settings not in trained.problems:  # the other session may have trained it
+                trained.problems[settings] = fisher_problem(
+                    dataset, hidden=hidden, epochs=epochs, download=download,
+                    progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
+                for oldest in list(trained.problems)[:-KEPT_TRAINED]:
+                    del trained.problems[oldest]
+            return trained.problems[settings]
+    finally:
+        bar.empty()
 
 
 st.title("Data")
@@ -97,7 +133,7 @@ elif source in ("tfds", "digits"):
 elif source == "synthetic":
     generator = st.selectbox("Generator", list(SYNTHETIC), key="synthetic-generator", persist_state="session")
     function = SYNTHETIC[generator]
-    st.markdown(inspect.getdoc(function))
+    st.markdown(doc_description(function))
     params = {}
     columns = st.columns(4)
     for i, (name, parameter) in enumerate(inspect.signature(function).parameters.items()):
@@ -121,8 +157,16 @@ else:
                 "optional (default all ones). Files are never unpickled.")
     upload_a = st.file_uploader("Matrix A", type=UPLOAD_TYPES, key="upload-A")
     upload_w = st.file_uploader("Weights W (optional)", type=UPLOAD_TYPES, key="upload-W")
+
+    def load_upload() -> Problem:
+        """The uploaded problem; says which of a saved problem's extras were dropped."""
+        problem = load_problem(upload_a, weights=upload_w)
+        for warning in problem.meta.get("load_warnings", []):
+            st.warning(warning)
+        return problem
+
     if st.button("Load the uploaded files", type="primary", key="load-upload", disabled=upload_a is None):
-        try_load(lambda: load_problem(upload_a, weights=upload_w), "the upload")
+        try_load(load_upload, "the upload")
 
 st.divider()
 problem, key = current_problem()

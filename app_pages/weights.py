@@ -3,9 +3,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import chart, current_problem, problem_summary, weight_facts
+from app_pages._shared import chart, current_problem, problem_summary, weight_facts
 from wlra_core import Problem
-from wlra_core.views import HeatmapView, heatmap_view, pixel_importance
+from wlra_core.display import HeatmapView, count_ticks, heatmap_view, pixel_importance
 
 
 @st.cache_data(show_spinner="Preparing heatmaps...", max_entries=16)
@@ -69,20 +69,34 @@ for tab, (name, view) in zip(st.tabs(list(views)), views.items()):
         chart(fig, CAPTIONS[name] + notes,
               key=f"heatmap-{name}")
 
+# Singular values below s_1 eps max(n, d) are round-off (down to 1e-204 on a 0/1 W): drawing
+# them would stretch the log axis over dozens of decades and flatten the drop after s_1.
+rank = max(spec.numerical_rank, 1)
+shown = spec.singular_values[:rank]
+index = np.arange(1, rank + 1)
+not_drawn = spec.singular_values.size - rank
 left, right = st.columns(2)
-index = np.arange(1, spec.singular_values.size + 1)
 with left:
-    fig = go.Figure(go.Scatter(x=index, y=spec.singular_values, mode="lines+markers", marker=dict(size=4)))
+    fig = go.Figure(go.Scatter(x=index, y=shown, mode="lines+markers", marker=dict(size=4)))
     fig.update_layout(title="Singular values of W", height=360, margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_yaxes(type="log", title="singular value", exponentformat="power")
+    # Whole decades, at least one: plotly's own ticks on a short log range label every digit.
+    low, high = np.floor(np.log10(shown[-1])), np.ceil(np.log10(shown[0]))
+    high = max(high, low + 1)
+    pad = 0.03 * (high - low)  # keeps a value on a whole decade off the frame
+    fig.update_yaxes(type="log", title="singular value", exponentformat="power", range=[low - pad, high + pad],
+                     dtick=max(1.0, np.ceil((high - low) / 6)))
     fig.update_xaxes(title="index i")
-    chart(fig, "W's singular values on a log scale; a steep drop after the first means W is "
-               "nearly rank 1, the case where svd_w is provably good.")
+    cut = (f" The other {not_drawn} are below s_1 · eps · max(n, d) = {spec.round_off:.1e}: round-off "
+           "of zero, not drawn." if not_drawn else "")
+    chart(fig, f"W's {rank} numerically nonzero singular values on a log scale; a steep drop after the "
+               f"first means W is nearly rank 1, the case where svd_w is provably good.{cut}")
 with right:
-    fig = go.Figure(go.Scatter(x=index, y=100 * spec.cumulative_mass, mode="lines+markers", marker=dict(size=4)))
+    fig = go.Figure(go.Scatter(x=index, y=100 * spec.cumulative_mass[:rank], mode="lines+markers",
+                               marker=dict(size=4)))
     fig.update_layout(title="Cumulative Frobenius mass of W", height=360, margin=dict(l=10, r=10, t=50, b=10))
     fig.update_yaxes(title="% of ||W||_F^2 in the first i")
-    fig.update_xaxes(title="i", type="log")
+    ticks = count_ticks(rank)
+    fig.update_xaxes(title="i", type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
     chart(fig, "Share of ||W||_F^2 held by the first i singular values; the first point is the "
                "metric above, and how fast the curve reaches 100% says which weight rank r "
                "svd_w needs.")

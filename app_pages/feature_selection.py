@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import chart, current_problem, problem_summary
+from app_pages._shared import chart, current_problem, problem_summary
 from wlra_core import Problem
 from wlra_core.feature_selection import (
     SELECTIONS,
@@ -16,7 +16,7 @@ from wlra_core.feature_selection import (
     size_grid,
     summarize_curve,
 )
-from wlra_core.views import pixel_importance
+from wlra_core.display import count_ticks, pixel_importance
 
 COLORS = {"leverage": "#636EFA", "pivoted_qr": "#EF553B", "uniform": "#00CC96"}
 GRID_POINTS = 12  # numbers of selected columns on the curve (geometric from 1 to the largest)
@@ -25,8 +25,8 @@ LABELS = {"leverage": "leverage-score sampling", "pivoted_qr": "pivoted QR", "un
 
 @st.cache_data(show_spinner="Selecting columns and fitting...", max_entries=32)
 def curve(problem_fingerprint: str, sizes: tuple, selections: tuple, axis: str, rank: int, weight_rank: int,
-          trials: int, seed: int, _problem: Problem) -> list[dict]:
-    return selection_curve(_problem.A, _problem.W, sizes, selections=selections, axis=axis, rank=rank,
+          trials: int, seed: int, _problem: Problem) -> tuple[list[dict], list[str]]:
+    return selection_curve(_problem, None, sizes, selections=selections, axis=axis, rank=rank,
                            weight_rank=weight_rank, trials=trials, seed=seed)
 
 
@@ -41,7 +41,24 @@ def chosen(problem_fingerprint: str, n_selected: int, selection: str, axis: str,
            seed: int, _problem: Problem):
     result = select_features(_problem.A, _problem.W, n_selected, selection=selection, axis=axis, rank=rank,
                              weight_rank=weight_rank, seed=seed)
+    if result.failed:
+        raise ValueError(f"css with {n_selected} {axis} failed: {result.message}")
     return result.extra[axis], result.relative_loss
+
+
+def reference_line(fig: go.Figure, value: float, color: str, text: str, above: bool) -> None:
+    """A dashed horizontal line at ``value`` on ``fig``'s log y axis, labelled just above or below it.
+
+    The label is placed by hand: plotly reads an annotation's y on a log axis as log10 of the
+    value, and ``add_hline``'s own annotation passes the value as it is, which drew the label
+    near 10^value (up to 10^1 = 10) and stretched the axis to meet it. A zero loss has no
+    place on a log axis: nothing is drawn for it.
+    """
+    if value <= 0:
+        return
+    fig.add_hline(y=value, line=dict(color=color, dash="dash"))
+    fig.add_annotation(text=text, xref="paper", x=0, xanchor="left", yref="y", y=np.log10(value),
+                       yanchor="bottom" if above else "top", showarrow=False, font=dict(color=color))
 
 
 problem, key = current_problem()
@@ -77,14 +94,16 @@ if not selections:
 
 sizes = tuple(size_grid(largest, GRID_POINTS))
 try:
-    rows = curve(key, sizes, tuple(selections), axis, rank, weight_rank, trials, seed, problem)
+    rows, errors = curve(key, sizes, tuple(selections), axis, rank, weight_rank, trials, seed, problem)
     refs = reference_lines(key, axis, rank, weight_rank, seed, problem)
 except ValueError as err:
     st.error(str(err))
     st.stop()
+for message in errors + [f"{r['method']} (trial {r['trial'] + 1}) failed: {r['message']}" for r in rows if r["failed"]]:
+    st.error(message)
 
-scale = refs["reference"] if refs["reference"] > 0 else 1.0
 series = summarize_curve(rows)
+selections = [sel for sel in selections if sel in series]  # a rule whose every run failed is listed above
 fig = go.Figure()
 for selection in selections:
     s = series[selection]
@@ -95,36 +114,50 @@ for selection in selections:
         hovertemplate=f"{LABELS[selection]}<br>%{{x}} {axis}: relative loss %{{y:.4g}}<extra></extra>",
     ))
 grid = np.arange(1, largest + 1)
-fig.add_trace(go.Scatter(x=grid, y=refs["best_rank_s"][grid] / scale, name="best rank-s of W o A (no s-subset beats it)",
+fig.add_trace(go.Scatter(x=grid, y=refs["relative_best_rank_s"][grid], name="best rank-s of W o A (no s-subset beats it)",
                          mode="lines", line=dict(color="gray", dash="dot")))
-svd_w_meets_bound = abs(refs["svd_w_loss"] - refs["lower_bound"]) <= 1e-9 * max(refs["lower_bound"], 1e-300)
+
+
+svd_w_meets_bound = abs(refs["relative_svd_w"] - refs["relative_lower_bound"]) <= 1e-9 * max(
+    refs["relative_lower_bound"], 1e-300)
+lines = [refs["relative_lower_bound"]]
 if svd_w_meets_bound:
-    fig.add_hline(y=refs["lower_bound"] / scale, line=dict(color="black", dash="dash"),
-                  annotation_text=f"svd_w at rank {rank} = ||(W o A)_-rk||², rk = {refs['rk']}",
-                  annotation_position="bottom left")
+    reference_line(fig, lines[0], "black", f"svd_w at rank {rank} = ||(W o A)_-rk||², rk = {refs['rk']}", above=False)
 else:
-    fig.add_hline(y=refs["svd_w_loss"] / scale, line=dict(color="#AB63FA", dash="dash"),
-                  annotation_text=f"svd_w at rank {rank} (r = {weight_rank})", annotation_position="top left")
-    fig.add_hline(y=refs["lower_bound"] / scale, line=dict(color="black", dash="dash"),
-                  annotation_text=f"||(W o A)_-rk||², rk = {refs['rk']}", annotation_position="bottom left")
+    lines.append(refs["relative_svd_w"])
+    reference_line(fig, lines[1], "#AB63FA", f"svd_w at rank {rank} (r = {weight_rank})", above=lines[1] >= lines[0])
+    reference_line(fig, lines[0], "black", f"||(W o A)_-rk||², rk = {refs['rk']}", above=False)
 if refs["rk"] <= largest:
     fig.add_vline(x=refs["rk"], line=dict(color="lightgray"))
+# The y range spans what is drawn (means +- std, the dotted curve, the dashed lines), in decades.
+drawn = np.concatenate([np.concatenate([series[sel]["mean"] - series[sel]["std"], series[sel]["mean"] + series[sel]["std"]])
+                        for sel in selections] + [refs["relative_best_rank_s"][grid], lines])
+positive = drawn[drawn > 0]
 fig.update_layout(title=f"Weighted loss vs number of selected {axis}", height=460, margin=dict(l=10, r=10, t=50, b=10))
-fig.update_xaxes(title=f"selected {axis} s", type="log")
+ticks = count_ticks(largest)
+fig.update_xaxes(title=f"selected {axis} s", type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
 fig.update_yaxes(title="relative loss ||W o (A - X)||² / ||W o A||²", type="log", exponentformat="power")
+if positive.size:
+    low, high = np.log10(positive.min()), np.log10(positive.max())
+    margin = 0.05 * max(high - low, 1.0)
+    fig.update_yaxes(range=[low - margin, high + margin])
 bound_note = ("W has rank <= r here, so the black line bounds every rank-k solution."
               if refs["weight_numerical_rank"] <= weight_rank else
               f"W's numerical rank is {refs['weight_numerical_rank']} > r = {weight_rank}, so the black line is "
               "not a proven bound here; raise r to make it one.")
-chart(fig, "CSS loss as more columns are kept (mean ± std over trials for the random rules); Corollary 1.3 "
-           "says O(rk/eps) columns come within 1 + eps of the black line. " + bound_note, key="fs-curve")
+chart(fig, f"CSS loss as more {axis} are kept (mean ± std over trials for the random rules); Corollary 1.3 "
+           f"says O(rk/eps) {axis} come within 1 + eps of the black line. " + bound_note, key="fs-curve")
 
 st.subheader("Which ones are chosen")
 m1, m2, m3 = st.columns(3)
 mask_rule = m1.selectbox("Rule", selections, format_func=LABELS.get, key="fs-mask-rule")
 mask_size = int(m2.number_input(f"Number of {axis}", min_value=1, max_value=limit,
                                 value=min(limit, weight_rank * rank * 4), step=1, key="fs-mask-size"))
-indices, relative = chosen(key, mask_size, mask_rule, axis, rank, weight_rank, seed, problem)
+try:
+    indices, relative = chosen(key, mask_size, mask_rule, axis, rank, weight_rank, seed, problem)
+except ValueError as err:
+    st.error(str(err))
+    st.stop()
 m3.metric("Relative loss", f"{relative:.4g}")
 if axis == "rows" and image:
     mask = selection_mask(indices, problem.image_shape)

@@ -1,12 +1,8 @@
-"""Communication complexity of WLRA (section 3 of the paper), run for real.
+"""The column-subset-selection protocol of Theorem 3.1, run for real, and its bit counts.
 
-The setting (Definition 1.4, distributed form): the columns of an integer matrix ``A``
-(n x d, at most ``s`` nonzeros per column) are split among ``m`` servers; everyone knows the
-integer rank-``r`` weights ``W``; a coordinator must output a rank-``k`` WLRA.
-
-:func:`run_protocol` runs the column-subset-selection protocol of Theorem 3.1 with every
-message serialized to bytes by a bit packer, and the coordinator rebuilds its answer from
-those bytes and ``W`` alone. Its rounds:
+:func:`run_protocol` runs the protocol with every message serialized to bytes by the bit
+packer of :mod:`.bits`, and the coordinator rebuilds its answer from those bytes and ``W``
+alone. Its rounds:
 
 1. each server selects ``min(|S|, d_i)`` candidate columns of its block of ``W o A`` and
    sends them sparsely (column index, nonzero count, then (row index, value) pairs);
@@ -17,13 +13,10 @@ those bytes and ``W`` alone. Its rounds:
    ``|S| x d_i`` coefficients X at the chosen bit width (IEEE float16/32/64).
 
 With ``m = 1`` round 2 is empty and the messages are exactly those of Theorem 3.1: the
-selected columns of A and X. Integer fields use ``ceil(log2(count))`` bits: row indices
-``ceil(log2 n)``, column indices ``ceil(log2 d)``, nonzero counts ``ceil(log2(n + 1))``;
-entries of A are two's-complement integers of the chosen bit width.
+selected columns of A and X. The field widths of the wire format are in :mod:`.bits`.
 
-:func:`lower_bound_instance` builds the hard instance of Theorem 1.5 (block diagonal
-mask of Definition 3.2) on which the optimum is 0, so that any finite-factor solution
-reveals the ``s r k`` random bits of ``A_dense``.
+:func:`bits_table` and :func:`bits_sweep` put a run's bits next to sending A raw, the
+protocol's own bound, Theorem 3.1's O(.) and Theorem 1.5's lower bound.
 """
 from __future__ import annotations
 
@@ -32,38 +25,38 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .algorithms.css import select_columns
-from .linalg import divide_by_weights, numerical_rank, tail_mass, weighted_loss, weighted_mass
+from ..algorithms.css import SELECTIONS, select_columns
+from ..linalg import divide_by_weights, numerical_rank, tail_mass, weighted_loss, weighted_mass
+from .bits import (
+    BIT_WIDTHS,
+    BitReader,
+    BitWriter,
+    field_widths,
+    read_floats,
+    read_sparse_columns,
+    sparse_column_bits,
+    write_floats,
+    write_sparse_columns,
+)
 
 __all__ = [
-    "BIT_WIDTHS",
+    "SELECTIONS",
     "Setting",
-    "BitWriter",
-    "BitReader",
     "Message",
     "ProtocolRun",
-    "field_widths",
     "make_instance",
     "run_protocol",
     "raw_bits",
     "protocol_bits_bound",
+    "serialized_bits_bound",
     "theorem_bits",
     "lower_bound_bits",
     "bits_table",
     "SWEEPABLE",
     "sweep_values",
     "bits_sweep",
-    "LowerBoundInstance",
-    "block_diagonal_mask",
-    "lower_bound_instance",
-    "recover_dense",
-    "LOWER_BOUND_SOLUTIONS",
-    "lower_bound_solution",
-    "recovery_report",
 ]
 
-BIT_WIDTHS = (16, 32, 64)
-SELECTIONS = ("pivoted_qr", "leverage", "uniform")
 # Weights of generated instances: W = U V^T with integer factors in 1..WEIGHT_LEVELS.
 WEIGHT_LEVELS = 3
 
@@ -123,159 +116,6 @@ class Setting:
     def server_columns(self) -> list[np.ndarray]:
         """Global column indices held by each server (contiguous, sizes differ by <= 1)."""
         return np.array_split(np.arange(self.d), self.servers)
-
-
-# -- bit packing --------------------------------------------------------------------------
-
-def index_bits(count: int) -> int:
-    """Bits for an index in ``range(count)``: ``ceil(log2(count))`` (0 when count <= 1)."""
-    return max(int(count) - 1, 0).bit_length()
-
-
-def field_widths(n: int, d: int, bit_width: int) -> dict[str, int]:
-    """Bits per field of the sparse column format (see :func:`write_sparse_columns`)."""
-    return {
-        "n_columns": index_bits(d + 1),
-        "column": index_bits(d),
-        "count": index_bits(n + 1),
-        "row": index_bits(n),
-        "value": bit_width,
-    }
-
-
-def _bit_matrix(values, width: int) -> np.ndarray:
-    values = np.asarray(values, dtype=np.uint64).ravel()
-    if width < 64 and np.any(values >> np.uint64(width)):
-        raise ValueError(f"a value does not fit in {width} bits")
-    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
-    return ((values[:, None] >> shifts) & np.uint64(1)).astype(np.uint8)
-
-
-class BitWriter:
-    """Append fixed-width unsigned fields; :meth:`to_bytes` packs them MSB first.
-
-    ``n_bits`` is the sum of the widths written; the packed payload has
-    ``ceil(n_bits / 8)`` bytes (the last byte zero-padded).
-    """
-
-    def __init__(self):
-        self._bits: list[np.ndarray] = []
-        self.n_bits = 0
-
-    def write(self, values, width: int) -> None:
-        """Append each of ``values`` (nonnegative integers < 2**width) in ``width`` bits."""
-        self.write_records([(values, width)])
-
-    def write_records(self, fields: list[tuple[object, int]]) -> None:
-        """Append records field by field: record i is ``(values_1[i], values_2[i], ...)``."""
-        blocks = [_bit_matrix(values, width) for values, width in fields if width > 0]
-        if not blocks or blocks[0].shape[0] == 0:
-            return
-        record = np.hstack(blocks)
-        self._bits.append(record.ravel())
-        self.n_bits += record.size
-
-    def to_bytes(self) -> bytes:
-        if not self._bits:
-            return b""
-        return np.packbits(np.concatenate(self._bits)).tobytes()
-
-
-class BitReader:
-    """Read back what a :class:`BitWriter` wrote, field by field."""
-
-    def __init__(self, payload: bytes):
-        self._bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))
-        self.position = 0
-
-    def read(self, count: int, width: int) -> np.ndarray:
-        """``count`` unsigned values of ``width`` bits, as uint64."""
-        return self.read_records(count, [width])[0]
-
-    def read_records(self, count: int, widths: list[int]) -> list[np.ndarray]:
-        """``count`` records of the given field widths; one uint64 array per field."""
-        total = sum(widths)
-        end = self.position + count * total
-        if end > self._bits.size:
-            raise ValueError("payload is shorter than its fields say")
-        chunk = self._bits[self.position:end].reshape(count, total).astype(np.uint64)
-        self.position = end
-        out, offset = [], 0
-        for width in widths:
-            shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
-            part = chunk[:, offset:offset + width] << shifts
-            out.append(np.bitwise_or.reduce(part, axis=1) if width else np.zeros(count, np.uint64))
-            offset += width
-        return out
-
-
-def _to_twos_complement(values: np.ndarray, width: int) -> np.ndarray:
-    unsigned = np.asarray(values, dtype=np.int64).view(np.uint64)
-    return unsigned if width == 64 else unsigned & np.uint64((1 << width) - 1)
-
-
-def _from_twos_complement(values: np.ndarray, width: int) -> np.ndarray:
-    if width == 64:
-        return values.view(np.int64)
-    signed = values.astype(np.int64)
-    return np.where(signed >= 1 << (width - 1), signed - (1 << width), signed)
-
-
-def _float_dtype(width: int):
-    return {16: np.float16, 32: np.float32, 64: np.float64}[width]
-
-
-def quantize(X: np.ndarray, width: int) -> np.ndarray:
-    """``X`` rounded to IEEE floats of ``width`` bits, returned as float64."""
-    return np.asarray(X, dtype=_float_dtype(width)).astype(np.float64)
-
-
-def write_floats(writer: BitWriter, X: np.ndarray, width: int) -> None:
-    """Append the entries of ``X`` (row major) as IEEE floats of ``width`` bits."""
-    raw = np.ascontiguousarray(X, dtype=_float_dtype(width)).view(np.dtype(f"uint{width}"))
-    writer.write(raw, width)
-
-
-def read_floats(reader: BitReader, shape: tuple[int, int], width: int) -> np.ndarray:
-    raw = reader.read(shape[0] * shape[1], width).astype(np.dtype(f"uint{width}"))
-    return raw.view(_float_dtype(width)).astype(np.float64).reshape(shape)
-
-
-def write_sparse_columns(writer: BitWriter, A: np.ndarray, columns, widths: dict[str, int]) -> None:
-    """Sparse columns of integer ``A``.
-
-    Format: the number of columns, then per column its index, its nonzero count and
-    one (row index, value) record per nonzero (values in two's complement).
-    """
-    columns = np.asarray(columns, dtype=np.int64)
-    writer.write([columns.size], widths["n_columns"])
-    for j in columns:
-        rows = np.flatnonzero(A[:, j])
-        writer.write_records([([j], widths["column"]), ([rows.size], widths["count"])])
-        writer.write_records([
-            (rows, widths["row"]),
-            (_to_twos_complement(A[rows, j], widths["value"]), widths["value"]),
-        ])
-
-
-def read_sparse_columns(reader: BitReader, n: int, widths: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`write_sparse_columns`: ``(column indices, dense n x count int64)``."""
-    count = int(reader.read(1, widths["n_columns"])[0])
-    indices = np.empty(count, dtype=np.int64)
-    dense = np.zeros((n, count), dtype=np.int64)
-    for c in range(count):
-        column, nnz = reader.read_records(1, [widths["column"], widths["count"]])
-        indices[c] = int(column[0])
-        rows, values = reader.read_records(int(nnz[0]), [widths["row"], widths["value"]])
-        dense[rows.astype(np.int64), c] = _from_twos_complement(values, widths["value"])
-    return indices, dense
-
-
-def sparse_column_bits(nnz_per_column, widths: dict[str, int]) -> int:
-    """Bits :func:`write_sparse_columns` uses for columns with these nonzero counts."""
-    nnz = np.asarray(nnz_per_column, dtype=np.int64)
-    per_column = widths["column"] + widths["count"]
-    return int(widths["n_columns"] + nnz.size * per_column + nnz.sum() * (widths["row"] + widths["value"]))
 
 
 # -- instances ----------------------------------------------------------------------------
@@ -415,7 +255,7 @@ def run_protocol(
     """Run the column subset selection protocol (Theorem 3.1, m servers) on ``(A, W)``.
 
     Servers read A; the coordinator sees only W and the bytes it receives (see the
-    module docstring for the rounds and the wire format).
+    module docstring for the rounds, and :mod:`.bits` for the wire format).
 
     Parameters
     ----------
@@ -544,6 +384,17 @@ def protocol_bits_bound(setting: Setting) -> int:
     return bits + size * setting.d * setting.bit_width
 
 
+def serialized_bits_bound(setting: Setting) -> int:
+    """Bits a run and :func:`raw_bits` serialize at most: :func:`protocol_bits_bound` plus
+    A in the sparse column format with ``s`` nonzeros in every column.
+
+    The serialization holds about a byte per bit in memory, so this measures a run's cost.
+    """
+    widths = field_widths(setting.n, setting.d, setting.bit_width)
+    raw_sparse = sum(sparse_column_bits([setting.sparsity] * cols.size, widths) for cols in setting.server_columns())
+    return protocol_bits_bound(setting) + raw_sparse
+
+
 def theorem_bits(setting: Setting) -> float:
     """``(m s r k / eps + r k d) log2(n d)``: Theorem 3.1's O(.) at constant 1 (m = 1)."""
     srk = setting.servers * setting.sparsity * setting.weight_rank * setting.rank / setting.eps
@@ -611,102 +462,3 @@ def bits_sweep(base: Setting, parameter: str, values, *, noise: int = 1, selecti
         rows.append(row)
     return rows
 
-
-# -- the lower-bound construction of Theorem 1.5 ------------------------------------------
-
-def block_diagonal_mask(n: int, r: int) -> np.ndarray:
-    """Definition 3.2: r diagonal all-ones blocks of size n/r, zeros elsewhere (n x n)."""
-    if r < 1 or n < 1 or n % r:
-        raise ValueError(f"n={n} must be a positive multiple of r={r}")
-    return np.kron(np.eye(r), np.ones((n // r, n // r)))
-
-
-@dataclass
-class LowerBoundInstance:
-    """The hard instance of Theorem 1.5.
-
-    Attributes
-    ----------
-    A_dense : ndarray of shape (s r, k)
-        The uniformly random bits that a finite-factor solution reveals.
-    W : ndarray of shape (n, n)
-        The block diagonal mask.
-    A : ndarray of shape (n, n)
-        The input: ``W o [A_pad, ..., A_pad]``, at most s nonzeros per column.
-    A_star : ndarray of shape (n, n)
-        ``[A_pad, ..., A_pad]`` (r copies), rank <= k and weighted loss 0: an optimum.
-    """
-
-    n: int
-    r: int
-    s: int
-    k: int
-    A_dense: np.ndarray
-    W: np.ndarray
-    A: np.ndarray
-    A_star: np.ndarray
-
-
-def lower_bound_instance(n: int, r: int, s: int, k: int, *, seed: int = 0) -> LowerBoundInstance:
-    """Build Theorem 1.5's instance: row block j of ``A_pad`` holds rows ``j s .. (j+1) s``
-    of a random binary ``A_dense`` in its first s rows and first k columns.
-    """
-    W = block_diagonal_mask(n, r)
-    block = n // r
-    if not (1 <= s <= block and 1 <= k <= block):
-        raise ValueError(f"need 1 <= s, k <= n/r = {block}, got s={s}, k={k}")
-    A_dense = np.random.default_rng(seed).integers(0, 2, size=(s * r, k))
-    A_pad = np.zeros((n, block))
-    for j in range(r):
-        A_pad[j * block:j * block + s, :k] = A_dense[j * s:(j + 1) * s]
-    A_star = np.tile(A_pad, (1, r))
-    return LowerBoundInstance(n, r, s, k, A_dense, W, W * A_star, A_star)
-
-
-def recover_dense(instance: LowerBoundInstance, approx: np.ndarray) -> np.ndarray:
-    """Read ``A_dense`` back from a solution's diagonal blocks (rounded to integers)."""
-    block = instance.n // instance.r
-    s, k = instance.s, instance.k
-    rows = [approx[j * block:j * block + s, j * block:j * block + k] for j in range(instance.r)]
-    return np.rint(np.vstack(rows)).astype(np.int64)
-
-
-# Solutions the lower-bound demo can try: label -> (algorithm or None for A*, uses weight rank).
-LOWER_BOUND_SOLUTIONS = {
-    "svd_w (weight rank r)": ("svd_w", True),
-    "A* (rank-k construction)": (None, False),
-    "svd (unweighted)": ("svd", False),
-    "em": ("em", False),
-    "als": ("als", False),
-}
-
-
-def lower_bound_solution(instance: LowerBoundInstance, method: str, *, seed: int = 0) -> np.ndarray:
-    """A solution of the rank-k WLRA problem on the hard instance (see :data:`LOWER_BOUND_SOLUTIONS`)."""
-    if method not in LOWER_BOUND_SOLUTIONS:
-        raise ValueError(f"method must be one of {list(LOWER_BOUND_SOLUTIONS)}, got {method!r}")
-    from .api import solve
-
-    name, with_weight_rank = LOWER_BOUND_SOLUTIONS[method]
-    if name is None:
-        return instance.A_star
-    options = {"weight_rank": instance.r} if with_weight_rank else {}
-    return solve(name, instance.A, instance.W, instance.k, seed=seed, **options).approx
-
-
-def recovery_report(instance: LowerBoundInstance, approx: np.ndarray) -> dict:
-    """What a solution reveals: its loss, its largest error on W's support, and A_dense.
-
-    ``recovered`` is True when rounding the solution's diagonal blocks gives back the
-    planted ``A_dense`` exactly (its ``s r k`` random bits).
-    """
-    support = instance.W > 0
-    dense = recover_dense(instance, approx)
-    return {
-        "loss": weighted_loss(instance.A, instance.W, approx),
-        "max_support_error": float(np.abs(approx - instance.A)[support].max()),
-        "recovered_dense": dense,
-        "wrong_bits": int(np.count_nonzero(dense != instance.A_dense)),
-        "recovered": bool(np.array_equal(dense, instance.A_dense)),
-        "bits": instance.A_dense.size,
-    }

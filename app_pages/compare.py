@@ -1,0 +1,226 @@
+"""Compare: every algorithm over a range of ranks, charts filling in live as results arrive."""
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_pages._shared import cached_run_status, chart, current_problem, option_widgets, problem_summary, run_live
+from wlra_core import ALGORITHMS, get_algorithm
+from wlra_core.display import algorithm_style, curves, rank_table
+from wlra_core.sweep import ResultCache, make_sweep
+from wlra_core.tables import rows_to_csv
+
+STOPPED = "compare_stopped"
+LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
+FLAG_COLOR = "black"
+
+
+@st.cache_resource
+def result_cache() -> ResultCache:
+    """Results of every Compare run on this server, by problem content and settings."""
+    return ResultCache()
+
+
+def log_axis(values) -> dict:
+    """Log-axis settings that keep tick labels readable whatever the span of ``values``."""
+    finite = np.asarray([v for v in values if v > 0 and math.isfinite(v)], dtype=float)
+    if finite.size == 0:
+        return dict(type="log", exponentformat="power")
+    decades = math.log10(finite.max() / finite.min()) if finite.size > 1 else 0.0
+    # Minor-tick labels (2, 3, 5, ...) only where there is room for them.
+    dtick = "D1" if decades < 1.2 else "D2" if decades < 3 else None
+    return dict(type="log", dtick=dtick, tickformat=".2~g" if dtick else None, exponentformat="power")
+
+
+def series_figure(series: dict, order, *, x: str, value: str, title: str, y_title: str,
+                  log_y: bool, log_x: bool = False) -> go.Figure:
+    fig = go.Figure()
+    shown = []
+    for name in (n for n in order if n in series):
+        s = series[name]
+        style = algorithm_style(s["algorithm"])
+        label = name
+        if s["failed_ranks"].size:
+            label += f" (failed at rank {', '.join(map(str, s['failed_ranks']))})"
+        spread = s["max"] > s["min"]
+        if spread.any():  # min-max band over trials: never below the data on a log axis
+            fig.add_trace(go.Scatter(
+                x=np.concatenate([s[x], s[x][::-1]]), y=np.concatenate([s["max"], s["min"][::-1]]),
+                fill="toself", fillcolor=style["color"], opacity=0.15, line=dict(width=0),
+                hoverinfo="skip", showlegend=False, name=f"{name} min-max",
+            ))
+        warnings = [w or "" for w in s["warnings"]]
+        fig.add_trace(go.Scatter(
+            x=s[x], y=s["mean"], name=label, mode="lines+markers",
+            line=dict(color=style["color"]), marker=dict(size=7, symbol=style["symbol"], color=style["color"]),
+            customdata=np.column_stack([s["rank"], s["n_params"], s["min"], s["max"],
+                                        np.array(warnings, dtype=object)]),
+            hovertemplate=f"{name}<br>rank %{{customdata[0]}}, %{{customdata[1]}} stored numbers"
+                          f"<br>{value} %{{y:.4g}} (min %{{customdata[2]:.3g}}, max %{{customdata[3]:.3g}})"
+                          "<br>%{customdata[4]}<extra></extra>",
+        ))
+        flagged = np.array([bool(w) for w in warnings])
+        if flagged.any():
+            fig.add_trace(go.Scatter(
+                x=s[x][flagged], y=s["mean"][flagged], mode="markers", name=f"{name}: flagged (!)",
+                marker=dict(size=15, symbol="circle-open", color=FLAG_COLOR, line=dict(width=2)),
+                text=[w for w in warnings if w], hovertemplate="%{text}<extra></extra>",
+            ))
+        shown += list(s["mean"]) + list(s["min"])
+    if not shown:
+        fig.add_annotation(text="Press Run: the curves appear here as results arrive",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    else:
+        fig.update_yaxes(**(log_axis(shown) if log_y else dict(type="linear")))
+        fig.update_xaxes(type="log" if log_x else "linear")
+    # showlegend: plotly hides the legend of a single trace, which left the first
+    # algorithm's curve unnamed until the second arrived.
+    fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10),
+                      showlegend=True, legend=dict(font=dict(size=11)))
+    fig.update_yaxes(title=y_title)
+    fig.update_xaxes(title="rank k" if x == "rank" else "stored numbers (entries of the arrays kept)")
+    return fig
+
+
+def draw(rows: list[dict], order, slots, *, value: str, log_y: bool, tag: str) -> None:
+    """Fill the three chart slots from ``rows`` (mean and min-max over trials)."""
+    loss_label = "relative loss ||W o (A - X)||² / ||W o A||²" if value == "relative_loss" else "loss ||W o (A - X)||²"
+    losses, seconds = curves(rows, value), curves(rows, "seconds")
+    with slots[0].container():
+        chart(series_figure(losses, order, x="rank", value=value, title="Weighted loss vs rank",
+                            y_title=loss_label, log_y=log_y),
+              "Weighted loss of each algorithm's rank-k solution (mean over trials, band: min to max); "
+              "lower is better -- look for svd_w close to the slow em/als at a fraction of their time. "
+              "A black ring marks a flagged result (hover for why).",
+              key=f"loss-{tag}")
+    with slots[1].container():
+        chart(series_figure(seconds, order, x="rank", value="seconds", title="Runtime vs rank",
+                            y_title="seconds", log_y=True),
+              "Wall time per solution (the svd family computes one SVD for all ranks and counts it "
+              "in each); look for the orders of magnitude between one-shot and iterative methods.",
+              key=f"time-{tag}")
+    with slots[2].container():
+        chart(series_figure(losses, order, x="n_params", value=value, title="Weighted loss vs stored numbers",
+                            y_title=loss_label, log_y=log_y, log_x=True),
+              "The same losses against the entries of the arrays each solution keeps. svd_w and css divide "
+              "by W itself, so they must store all n·d weights too: on a Fisher-weighted kernel that puts "
+              "them far to the right of svd, at more numbers than the matrix has.",
+              key=f"params-{tag}")
+
+
+problem, key = current_problem()
+n, d = problem.shape
+st.title("Compare")
+st.markdown(problem_summary(problem))
+if n * d >= LARGE_PROBLEM:
+    shared = [name for name in ALGORITHMS if get_algorithm(name).prepare is not None]
+    st.info(f"A large problem ({n} x {d}): {', '.join(shared)} compute one SVD for all ranks and take "
+            "seconds; the others solve every rank anew and can take minutes per rank at this size. "
+            "Results appear as they finish, and Stop keeps them.")
+
+runnable = [a for a in ALGORITHMS if set(get_algorithm(a).requires) <= set(problem.model)]
+algorithms = st.multiselect(
+    "Algorithms", ALGORITHMS, default=[a for a in runnable if not get_algorithm(a).slow], key="compare-algorithms",
+    persist_state="session",
+    help="adam is off by default: it trains with TensorFlow and is slow. whiten and kfac need the calibration "
+         "moments of a problem made from an MLP.")
+col_ranks, col_trials, col_seed = st.columns([3, 1, 1])
+max_rank = min(n, d)
+if max_rank > 1:
+    low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=f"compare-ranks-{max_rank}",
+                                 persist_state="session")
+else:
+    low = high = 1
+    col_ranks.markdown("**Rank 1** -- the only rank of a problem with a single row or column.")
+trials = int(col_trials.number_input(
+    "Trials", min_value=1, max_value=20, value=1, step=1, key="compare-trials", persist_state="session",
+    help="Runs per rank, each with its own random stream spawned from the seed; charts show the mean "
+         "and the min-max band."))
+seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed", persist_state="session"))
+col_where, col_scheduler = st.columns([1, 2])
+on_cluster = col_where.radio(
+    "Run on", ["this process", "Dask cluster"], horizontal=True, key="compare-where", persist_state="session",
+    help="A Dask cluster runs each (algorithm, trial) as one task on its workers; the results "
+         "equal this process's for the same seeds.") == "Dask cluster"
+executor = None
+if on_cluster:
+    from wlra_core.distributed import SCHEDULERS_ENV, OnDask, scheduler_allowed
+
+    scheduler = col_scheduler.text_input(
+        "Dask scheduler", value="local", key="compare-scheduler", persist_state="session",
+        help="local: a 2-worker cluster on 127.0.0.1 started for the run; or the address of a "
+             f"running scheduler the operator allowed in ${SCHEDULERS_ENV}.").strip()
+    if not scheduler_allowed(scheduler):
+        st.error(f"Scheduler {scheduler!r} is not allowed: a Dask scheduler exchanges pickles with this server, "
+                 f"so only 'local' and the addresses the operator lists in ${SCHEDULERS_ENV} (comma-separated, "
+                 "set before starting the dashboard) can be used.")
+        st.stop()
+    executor = OnDask(scheduler)
+
+options = {}
+if algorithms:
+    st.markdown("**Settings per algorithm**")
+    columns = st.columns(3)
+    for i, name in enumerate(algorithms):
+        with columns[i % 3], st.expander(name):
+            st.caption(get_algorithm(name).summary)
+            options[name] = option_widgets(name, problem.shape)
+
+try:
+    sweep = make_sweep({problem.name: problem}, algorithms, range(low, high + 1), trials, seed, options)
+except ValueError as err:
+    st.error(str(err))
+    st.stop()
+
+cache = result_cache()
+rows = sweep.rows(cache)
+col_run, col_clear, col_rel, col_log = st.columns([1, 1, 1, 1])
+run = col_run.button("Run", type="primary", icon=":material/play_arrow:", key="compare-run")
+if col_clear.button("Forget cached results", help="Clear every cached Compare result on this server.",
+                    key="compare-clear"):
+    cache.clear()
+    rows = []
+value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative",
+                                          persist_state="session") else "loss"
+log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session")
+
+status = st.empty()
+stop_slot = st.empty()
+top_left, top_right = st.columns(2)
+slots = (top_left.empty(), top_right.empty(), st.empty())
+
+cached_run_status(status, rows, sweep.size, run, STOPPED)
+order = [m.label for m in sweep.methods]
+if run:
+    run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
+             stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, value=value,
+                                                                  log_y=log_y, tag=tag))
+    rows = sweep.rows(cache)
+
+# Without results the charts are drawn empty: the browser loads the chart library before
+# Run, so the first points appear at once.
+draw(rows, order, slots, value=value, log_y=log_y, tag="final")
+if not rows:
+    st.stop()
+
+failed = [r for r in rows if r["failed"]]
+if failed:
+    st.error("Failed results (shown as gaps in the charts):  \n" + "  \n".join(
+        f"**{r['method']}** rank {r['rank']} trial {r['trial'] + 1}: {r['message']}" for r in failed))
+flagged = [r for r in rows if r["warnings"] and not r["failed"]]
+if flagged:
+    st.warning("Flagged results (black rings in the charts):  \n" + "  \n".join(
+        f"**{r['method']}** rank {r['rank']} trial {r['trial'] + 1}: {r['warnings']}" for r in flagged[:12])
+        + (f"  \n... and {len(flagged) - 12} more (see the CSV)." if len(flagged) > 12 else ""))
+
+st.subheader("At ranks 5, 10 and 20 (the paper's Tables 3-5)")
+tab_loss, tab_time = st.tabs(["Relative loss" if value == "relative_loss" else "Loss", "Seconds"])
+with tab_loss:
+    st.dataframe(rank_table(rows, value=value), hide_index=True)
+with tab_time:
+    st.dataframe(rank_table(rows, value="seconds"), hide_index=True)
+st.download_button("Download every result (CSV)", rows_to_csv(rows), file_name="wlra_compare.csv",
+                   mime="text/csv", icon=":material/download:")

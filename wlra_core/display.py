@@ -1,0 +1,365 @@
+"""The numbers the dashboard pages draw, prepared without Streamlit.
+
+The pages in ``app_pages/`` hold widgets and plots only; what they display is computed
+here (or elsewhere in :mod:`wlra_core`) so that it can be tested without a browser:
+
+* :func:`heatmap_view` -- a matrix block-aggregated to at most ``max_cells`` rows and
+  columns, so a 67500 x 1024 kernel never travels to the browser whole;
+* :func:`spectrum_view` and :func:`pixel_importance` -- W's singular spectrum with its
+  cumulative Frobenius mass, and W's row sums reshaped to the input image;
+* :func:`count_ticks` -- whole-number ticks for a log axis of counts;
+* :func:`curves`, :func:`rank_table` -- chart series and the paper's Tables 3-5
+  (mean +- std over trials);
+* :func:`relative_history` -- a result's loss history for the Refine page;
+* :func:`doc_description` -- a generator's docstring as plain Markdown for the Data page;
+* :func:`teaching_example` -- the landing page's rank-1 line fit with weighted points.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .api import solve
+from .sweep import Sweep, make_method, make_sweep
+from .tables import summarize
+from .linalg import spectrum, truncated_svd
+from .problem import Problem
+from .result import WLRAResult
+
+# Largest number of heatmap rows (and columns) sent to the browser.
+DISPLAY_CELLS = 200
+
+
+# --- Weights page ----------------------------------------------------------------------
+
+
+@dataclass
+class HeatmapView:
+    """A matrix reduced for display.
+
+    Attributes
+    ----------
+    z : ndarray of shape (r, c), float32
+        Block means (of the values, or of their magnitudes in log10 when ``log``);
+        NaN marks blocks whose magnitude is exactly zero on a log scale.
+    rows, cols : ndarray of int
+        First row / column index of each block (axis labels in matrix coordinates).
+    block : tuple of int
+        Rows and columns per block (1 x 1 when nothing was aggregated).
+    log : bool
+    signed : bool
+        True when ``z`` holds signed values (draw with a diverging colour scale).
+    color_range : tuple of float
+        Colour limits that ignore outliers: the 2nd to 100th percentile on a log scale
+        (a few 1e-20 weights would otherwise wash out every other decade), +- the 99th
+        percentile of magnitudes for signed values, else the 0.5th to 99.5th percentile.
+    """
+
+    z: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    block: tuple[int, int]
+    log: bool
+    signed: bool
+    color_range: tuple[float, float]
+
+
+def _block_starts(length: int, max_blocks: int) -> np.ndarray:
+    size = max(1, math.ceil(length / max_blocks))
+    return np.arange(0, length, size)
+
+
+def heatmap_view(M: np.ndarray, *, log: bool = False, max_cells: int = DISPLAY_CELLS) -> HeatmapView:
+    """Block means of ``M`` on a grid of at most ``max_cells`` x ``max_cells`` blocks.
+
+    With ``log=True`` the blocks average magnitudes ``|M|`` and the result is their
+    log10 (zero blocks become NaN: plotted as gaps, not as -inf). Blocks at the end of
+    an axis may be smaller; each is averaged over its own size.
+    """
+    n, d = M.shape
+    rows, cols = _block_starts(n, max_cells), _block_starts(d, max_cells)
+    values = np.abs(M) if log else M
+    sums = np.add.reduceat(np.add.reduceat(values, rows, axis=0), cols, axis=1)
+    counts = np.outer(np.diff(np.append(rows, n)), np.diff(np.append(cols, d)))
+    z = sums / counts
+    if log:
+        z = np.log10(z, out=np.full_like(z, np.nan), where=z > 0)
+    signed = not log and bool((M < 0).any())
+    block = (int(rows[1] - rows[0]) if rows.size > 1 else n, int(cols[1] - cols[0]) if cols.size > 1 else d)
+    return HeatmapView(z.astype(np.float32), rows, cols, block, log, signed, _color_range(z, log, signed))
+
+
+def _color_range(z: np.ndarray, log: bool, signed: bool) -> tuple[float, float]:
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    if log:
+        low, high = np.percentile(finite, [2, 100])
+    elif signed:
+        high = float(np.percentile(np.abs(finite), 99))
+        low = -high
+    else:
+        low, high = np.percentile(finite, [0.5, 99.5])
+    if not high > low:  # constant matrix
+        low, high = low - 0.5, high + 0.5
+    return float(low), float(high)
+
+
+@dataclass
+class SpectrumView:
+    """W's singular values, the fraction of ``||W||_F^2`` in the first ``i`` of them, and the
+    round-off level below which a singular value is indistinguishable from zero."""
+
+    singular_values: np.ndarray
+    cumulative_mass: np.ndarray
+    round_off: float
+
+    @property
+    def first_mass(self) -> float:
+        """``s_1^2 / ||W||_F^2`` (the paper's Table 2)."""
+        return float(self.cumulative_mass[0])
+
+    @property
+    def numerical_rank(self) -> int:
+        """Number of singular values above :attr:`round_off`."""
+        return int(np.sum(self.singular_values > self.round_off))
+
+
+def spectrum_view(W: np.ndarray) -> SpectrumView:
+    """Singular spectrum of ``W``, its cumulative Frobenius mass and its round-off level.
+
+    The round-off level is NumPy's ``matrix_rank`` tolerance ``s_1 eps max(n, d)``: an
+    SVD in floating point returns values down to about 1e-200 for an exactly low-rank W,
+    and those are noise, not spectrum.
+    """
+    s = spectrum(W)
+    energy = np.cumsum(s**2)
+    return SpectrumView(s, energy / energy[-1], float(s[0] * np.finfo(np.float64).eps * max(W.shape)))
+
+
+def count_ticks(largest: int) -> list[int]:
+    """Tick values for a log axis of counts 1..``largest``: every count up to 10, else 1, 2, 5,
+    10, 20, 50, ... Given as tick texts, they read as whole numbers; plotly's own log ticks
+    label 20 and 50 as "2" and "5"."""
+    if largest <= 10:
+        return list(range(1, largest + 1))
+    return [m * 10**e for e in range(len(str(largest))) for m in (1, 2, 5) if m * 10**e <= largest]
+
+
+def pixel_importance(problem: Problem) -> np.ndarray | None:
+    """Row sums of W reshaped to the input image (channels summed), or None.
+
+    For a problem made from an MLP the rows of A are input pixels, so this image shows
+    which pixels the Fisher information says matter. None when the problem has no
+    ``image_shape`` or its size does not match the number of rows.
+    """
+    shape = problem.image_shape
+    if shape is None or int(np.prod(shape)) != problem.shape[0]:
+        return None
+    image = problem.W.sum(axis=1).reshape(shape)
+    return image.sum(axis=2) if image.ndim == 3 else image
+
+
+# One colour and one marker per algorithm, on every page (extra methods take the spares).
+ALGORITHM_STYLES = {
+    "svd": ("#1f77b4", "circle"),
+    "svd_w": ("#d62728", "square"),
+    "svd_w_practical": ("#ff7f0e", "diamond"),
+    "em": ("#2ca02c", "cross"),
+    "svd_w_em": ("#9467bd", "x"),
+    "adam": ("#8c564b", "triangle-up"),
+    "greedy": ("#e377c2", "triangle-down"),
+    "sample": ("#7f7f7f", "star"),
+    "als": ("#bcbd22", "hexagon"),
+    "fwsvd": ("#17becf", "pentagon"),
+    "css": ("#393b79", "triangle-left"),
+    "whiten": ("#00a676", "hourglass"),
+    "kfac": ("#b8860b", "star-diamond"),
+}
+SPARE_STYLES = (("#637939", "triangle-right"), ("#843c39", "bowtie"), ("#7b4173", "circle-open"),
+                ("#3182bd", "square-open"), ("#e6550d", "diamond-open"))
+
+
+def algorithm_style(name: str) -> dict[str, str]:
+    """``{"color": ..., "symbol": ...}`` of an algorithm (a stable spare for other names)."""
+    if name in ALGORITHM_STYLES:
+        color, symbol = ALGORITHM_STYLES[name]
+    else:
+        color, symbol = SPARE_STYLES[sum(map(ord, name)) % len(SPARE_STYLES)]
+    return {"color": color, "symbol": symbol}
+
+
+def curves(rows: list[dict], value: str = "relative_loss") -> dict[str, dict[str, np.ndarray]]:
+    """Chart series per method: mean, std, min and max over trials of ``value`` at each rank.
+
+    ``value`` is ``"loss"``, ``"relative_loss"`` or ``"seconds"``. Each series has arrays
+    ``rank``, ``n_params``, ``mean``, ``std``, ``min``, ``max``, ``warnings`` (ranks where
+    every trial failed are left out) and ``failed_ranks``; ``algorithm`` names the method's
+    algorithm (for its style). Statistics are :func:`wlra_core.tables.summarize`'s.
+    """
+    ranks = sorted({r["rank"] for r in rows})
+    table = summarize(rows, ranks, values=(value,), extremes=True)
+    series: dict[str, dict] = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        entries = [e for e in table if e["method"] == method]
+        ok = [e for e in entries if e["trials"] > 0]
+        series[method] = {
+            "algorithm": next(r["algorithm"] for r in rows if r["method"] == method),
+            "rank": np.array([e["rank"] for e in ok], dtype=int),
+            "n_params": np.array([e["n_params"] for e in ok], dtype=int),
+            "mean": np.array([e[f"{value}_mean"] for e in ok], dtype=float),
+            "std": np.array([e[f"{value}_std"] for e in ok], dtype=float),
+            "min": np.array([e[f"{value}_min"] for e in ok], dtype=float),
+            "max": np.array([e[f"{value}_max"] for e in ok], dtype=float),
+            "warnings": [e["warnings"] for e in ok],
+            "failed_ranks": np.array([e["rank"] for e in entries if e["failed"]], dtype=int),
+        }
+    return series
+
+
+def _mean_std(mean: float, std: float) -> str:
+    return "failed" if math.isnan(mean) else f"{mean:.4g} ± {std:.2g}"
+
+
+def rank_table(rows: list[dict], ranks=(5, 10, 20), value: str = "relative_loss") -> list[dict]:
+    """The paper's Tables 3-5: one row per method, a "mean ± std" column per rank.
+
+    Only ranks present in ``rows`` appear; a rank with no result for a method reads "not
+    run". A cell reads ``failed`` when every trial failed at that rank, notes ``(k failed)``
+    when some did, and ``(!)`` when a result was flagged (see the warnings list).
+    """
+    present = [k for k in ranks if any(r["rank"] == k for r in rows)]
+    table = summarize(rows, present, values=(value,))
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        line = {"method": method, **{f"rank {k}": "not run" for k in present}}
+        for e in (e for e in table if e["method"] == method):
+            cell = _mean_std(e[f"{value}_mean"], e[f"{value}_std"])
+            if e["failed"] and e["trials"]:
+                cell += f" ({e['failed']} failed)"
+            if e["warnings"]:
+                cell += " (!)"
+            line[f"rank {e['rank']}"] = cell
+        out.append(line)
+    return out
+
+
+def relative_history(result: WLRAResult) -> dict[str, np.ndarray]:
+    """A result's loss history as arrays ``iteration``, ``seconds``, ``relative_loss``."""
+    history = np.array([(p.iteration, p.seconds, p.relative_loss) for p in result.history], dtype=float)
+    history = history.reshape(-1, 3)
+    return {"iteration": history[:, 0].astype(int), "seconds": history[:, 1], "relative_loss": history[:, 2]}
+
+
+# --- Refine page (the paper's Figure 4) ------------------------------------------------
+
+# Label -> (algorithm, options). The EM iterations count is added by refine_sweep.
+REFINE_STARTS = {
+    "EM from svd_w_practical (svd_w_em)": ("svd_w_em", {}),
+    "EM from zero": ("em", {"init": "zero"}),
+    "EM from svd": ("em", {"init": "svd"}),
+}
+
+
+def refine_sweep(problem: Problem, rank: int, n_iter: int, *, seed: int = 0) -> Sweep:
+    """EM for ``n_iter`` iterations from each start in :data:`REFINE_STARTS`, at ``rank``.
+
+    Each result's ``history`` holds the loss after every iteration; its elapsed time
+    includes computing the start (so svd_w_em's curve begins after its SVD, as in Figure 4).
+    """
+    methods = [make_method(name, {**options, "n_iter": n_iter}, label=label, shape=problem.shape)
+               for label, (name, options) in REFINE_STARTS.items()]
+    return make_sweep(problem, methods, [rank], 1, seed)
+
+
+# --- Data page -------------------------------------------------------------------------
+
+# A Sphinx cross-reference such as :class:`~pkg.Name`, :func:`pkg.f` or :meth:`title <target>`.
+_SPHINX_ROLE = re.compile(r":(?:[\w-]+:)+`(~?)([^`<]+?)(?:\s*<[^`>]*>)?`")
+# A numpydoc section header: a title line underlined with dashes.
+_DOC_SECTION = re.compile(r"^[A-Z][\w ]*\n-{3,}\s*$", re.MULTILINE)
+
+
+def _role_text(match: re.Match) -> str:
+    tilde, target = match.groups()
+    return f"`{target.rsplit('.', 1)[-1] if tilde else target}`"
+
+
+def doc_description(obj) -> str:
+    """The description in ``obj``'s docstring, as Markdown for a reader who never saw the code.
+
+    The text before the first numpydoc section (``Parameters``, ``Returns``, ...), with
+    Sphinx roles reduced to their text as inline code (``:class:`~pkg.Name``` becomes
+    ```Name```) and reST literals (````x````) turned into Markdown ones (```x```).
+    """
+    text = inspect.getdoc(obj) or ""
+    section = _DOC_SECTION.search(text)
+    if section is not None:
+        text = text[:section.start()]
+    return _SPHINX_ROLE.sub(_role_text, text).replace("``", "`").strip()
+
+
+# --- Home page -------------------------------------------------------------------------
+
+
+class GroupLosses(NamedTuple):
+    """A fit's weighted loss on the light points (weight 1) and on the heavy ones."""
+
+    light: float
+    heavy: float
+
+
+@dataclass
+class TeachingExample:
+    """Points in the plane (rows of A), their weights and two rank-1 fits.
+
+    ``W`` gives each point (row) one weight on both coordinates, so W has rank 1 and
+    ``svd_w_practical`` returns the exact weighted optimum.
+    """
+
+    A: np.ndarray  # (n, 2) points
+    W: np.ndarray  # (n, 2) weights, equal across each row
+    heavy: np.ndarray  # bool (n,): the points whose weight the slider sets
+    svd: WLRAResult
+    weighted: WLRAResult
+
+    @staticmethod
+    def direction(result: WLRAResult) -> np.ndarray:
+        """Unit direction of a rank-1 fit's line through the origin."""
+        return truncated_svd(result.approx, 1, method="exact")[2][0]
+
+    @property
+    def weights_equal(self) -> bool:
+        """True when every point has the same weight: the weighted fit is then the SVD's."""
+        return bool(np.ptp(self.W) == 0)
+
+    def group_losses(self, result: WLRAResult) -> GroupLosses:
+        """``result``'s weighted loss split between the light and the heavy points."""
+        per_point = np.sum((self.W * (self.A - result.approx)) ** 2, axis=1)
+        return GroupLosses(light=float(per_point[~self.heavy].sum()), heavy=float(per_point[self.heavy].sum()))
+
+
+def teaching_example(heavy_weight: float, *, n_points: int = 14, n_heavy: int = 3, seed: int = 0) -> TeachingExample:
+    """A cloud of points along one direction plus ``n_heavy`` points off it.
+
+    The off-direction points get weight ``heavy_weight``, all others 1. The unweighted
+    rank-1 SVD ignores the weights; the weighted rank-1 solution turns toward the heavy
+    points as their weight grows.
+    """
+    if heavy_weight <= 0:
+        raise ValueError(f"heavy_weight must be > 0, got {heavy_weight}")
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(-3, 3, n_points - n_heavy)
+    main = np.column_stack([t, 0.35 * t]) + 0.25 * rng.standard_normal((t.size, 2))
+    angle = np.deg2rad(70)
+    s = rng.uniform(1.2, 2.2, n_heavy) * rng.choice([-1, 1], n_heavy)
+    off = np.column_stack([s * np.cos(angle), s * np.sin(angle)]) + 0.1 * rng.standard_normal((n_heavy, 2))
+    A = np.vstack([main, off])
+    heavy = np.arange(n_points) >= n_points - n_heavy
+    W = np.where(heavy, float(heavy_weight), 1.0)[:, None] * np.ones((1, 2))
+    return TeachingExample(A, W, heavy, solve("svd", A, W, 1), solve("svd_w_practical", A, W, 1))

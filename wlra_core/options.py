@@ -1,0 +1,204 @@
+"""Declared algorithm options: each states its type, range or choices and its default.
+
+In the spirit of scikit-learn's parameter constraints (``Interval``, ``StrOptions``): an
+:class:`Option` lists the :class:`Constraint` objects a value may satisfy, and everything
+else (validation messages, the dashboard's widgets, the estimator's ``get_params``) reads
+those declarations instead of parsing help text. NumPy integer and float scalars are
+accepted wherever a Python ``int`` or ``float`` is, and come out as Python numbers.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Constraint", "Interval", "Choices", "NoneAllowed", "ArrayAllowed", "Option", "parse_option_text"]
+
+
+class Constraint:
+    """One set of acceptable values: :meth:`accepts`, :meth:`normalize`, :meth:`describe`."""
+
+    def accepts(self, value) -> bool:
+        raise NotImplementedError
+
+    def normalize(self, value):
+        return value
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Interval(Constraint):
+    """Numbers of type ``kind`` (``int`` or ``float``) between ``low`` and ``high``.
+
+    ``closed`` says which ends belong to the interval: ``"both"``, ``"left"``,
+    ``"right"`` or ``"neither"``; ``None`` for an end means unbounded. ``float``
+    intervals accept integers too; ``int`` intervals accept integers only.
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+
+    def __post_init__(self):
+        if self.kind not in (int, float):
+            raise TypeError(f"Interval kind must be int or float, got {self.kind!r}")
+        if self.closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"closed must be 'both', 'left', 'right' or 'neither', got {self.closed!r}")
+
+    def accepts(self, value) -> bool:
+        if not (_is_integer(value) if self.kind is int else _is_number(value)):
+            return False
+        if self.low is not None:
+            if value < self.low or (value == self.low and self.closed in ("right", "neither")):
+                return False
+        if self.high is not None:
+            if value > self.high or (value == self.high and self.closed in ("left", "neither")):
+                return False
+        return True
+
+    def normalize(self, value):
+        return int(value) if self.kind is int else float(value)
+
+    def describe(self) -> str:
+        noun = "an integer" if self.kind is int else "a number"
+        low_in = self.closed in ("both", "left")
+        high_in = self.closed in ("both", "right")
+        if self.low is not None and self.high is not None:
+            return f"{noun} in {'[' if low_in else '('}{self.low:g}, {self.high:g}{']' if high_in else ')'}"
+        if self.low is not None:
+            return f"{noun} {'>=' if low_in else '>'} {self.low:g}"
+        if self.high is not None:
+            return f"{noun} {'<=' if high_in else '<'} {self.high:g}"
+        return noun
+
+
+@dataclass(frozen=True)
+class Choices(Constraint):
+    """One of a fixed set of strings."""
+
+    options: tuple[str, ...]
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and value in self.options
+
+    def normalize(self, value):
+        return str(value)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(f'"{c}"' for c in self.options)
+
+
+@dataclass(frozen=True)
+class NoneAllowed(Constraint):
+    """``None``, with what it means (e.g. "weight_rank * rank")."""
+
+    meaning: str
+
+    def accepts(self, value) -> bool:
+        return value is None
+
+    def describe(self) -> str:
+        return f"None ({self.meaning})"
+
+
+@dataclass(frozen=True)
+class ArrayAllowed(Constraint):
+    """A NumPy array (its shape is the algorithm's to check against the problem)."""
+
+    what: str = "an n x d array"
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, np.ndarray)
+
+    def describe(self) -> str:
+        return self.what
+
+
+@dataclass(frozen=True)
+class Option:
+    """A declared parameter of an algorithm.
+
+    Attributes
+    ----------
+    default : object
+        The value used when the caller gives none.
+    constraints : tuple of Constraint
+        A value is valid when any of them accepts it.
+    help : str
+        What the option does (one line).
+    limit : callable(shape) -> int, optional
+        A problem-dependent upper bound for integer options (e.g. ``min(n, d)``), with
+        ``limit_text`` naming it in messages.
+    limit_text : str
+    """
+
+    default: Any
+    constraints: tuple[Constraint, ...]
+    help: str
+    limit: Callable[[tuple[int, int]], int] | None = None
+    limit_text: str = ""
+
+    def describe(self) -> str:
+        return " or ".join(c.describe() for c in self.constraints)
+
+    def validate(self, value, *, name: str, algorithm: str, shape: tuple[int, int] | None = None):
+        """The value, normalised (NumPy scalars to Python numbers), or a ValueError naming it."""
+        for constraint in self.constraints:
+            if constraint.accepts(value):
+                value = constraint.normalize(value)
+                break
+        else:
+            raise ValueError(f"{algorithm}: invalid {name}={value!r}; {name} must be {self.describe()}")
+        if self.limit is not None and shape is not None and _is_integer(value):
+            bound = self.limit(shape)
+            if value > bound:
+                raise ValueError(f"{algorithm}: invalid {name}={value!r}; {name} must be at most "
+                                 f"{self.limit_text} = {bound} for this {shape[0]} x {shape[1]} problem")
+        return value
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The strings a select box offers, or None when the option is not a choice."""
+        for constraint in self.constraints:
+            if isinstance(constraint, Choices):
+                return constraint.options
+        return None
+
+    @property
+    def interval(self) -> Interval | None:
+        """The numeric range of the option, or None."""
+        for constraint in self.constraints:
+            if isinstance(constraint, Interval):
+                return constraint
+        return None
+
+    @property
+    def allows_none(self) -> bool:
+        return any(isinstance(c, NoneAllowed) for c in self.constraints)
+
+
+def parse_option_text(text: str, default=None):
+    """A typed-in parameter value: empty means ``default``, JSON numbers/booleans/null
+    are parsed, anything else is taken as a string. Validity is the callee's to judge."""
+    text = text.strip()
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
