@@ -99,3 +99,15 @@ def test_summarize_mean_and_std():
     ]
     (entry,) = summarize(rows, [5])
     assert entry["loss_mean"] == 2.0 and entry["loss_std"] == 1.0 and entry["trials"] == 2
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(problem_file):
+    path, _, _ = problem_file
+    process = subprocess.Popen([sys.executable, "-m", "wlra_core", "bench", str(path), "--ranks", "1-20",
+                                "--algorithms", "svd,svd_w,fwsvd"], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip()  # `... | head -1`
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

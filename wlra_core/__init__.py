@@ -17,6 +17,7 @@ keep_keras_home_in_cache()
 
 from .algorithms import ALGORITHMS, describe, get_algorithm
 from .api import relative_loss, solve, solve_ranks
+from .estimator import WeightedLowRank
 from .factors import Factorization, LowRank, Reweighted
 from .linalg import truncated_svd, weighted_loss, weighted_mass
 from .problem import Problem, validate_problem
@@ -31,6 +32,7 @@ __all__ = [
     "SolverFailed",
     "Stopped",
     "WLRAResult",
+    "WeightedLowRank",
     "describe",
     "get_algorithm",
     "load_problem",

@@ -1,11 +1,15 @@
-"""Command line: ``python -m wlra_core {info,bench,...} ...``.
+"""WLRA Explorer on the command line: problem facts, sweeps, compression, Fisher problems.
+
+Run as ``wlra {info,bench,compress,fisher} ...`` or ``python -m wlra_core ...``.
 
 Every subcommand turns a bad input into one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 __all__ = ["main", "parse_ranks"]
 
@@ -208,7 +212,9 @@ def cmd_fisher(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m wlra_core", description=__doc__.splitlines()[0])
+    # The `wlra` console script and `python -m wlra_core` are the same program: name the one used.
+    prog = "wlra" if Path(sys.argv[0]).name == "wlra" else "python -m wlra_core"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="shape, zero rows/columns and spectrum facts of a problem")
@@ -282,7 +288,13 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"seed must be >= 0, got {args.seed}")
         if hasattr(args, "algorithms"):
             parse_names(args.algorithms)
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is handled below
+        return status
+    except BrokenPipeError:
+        # The reader went away (`wlra info x.npz | head -3`): nothing left to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, OSError) as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import dger as _dger
 
 from .factors import Factorization, row_blocks
 
@@ -258,11 +259,6 @@ class ResidualStats:
 # Entries per row block of the loss passes: A, W and four work arrays of this size stay in
 # cache while every truncation of a factorization is evaluated on the block.
 EVALUATION_BLOCK = 2**16
-# Problems with at least this many entries are evaluated by two threads (NumPy releases
-# the GIL in its loops and BLAS calls): the loss passes are memory bound.
-PARALLEL_ENTRIES = 2**22
-
-
 def residual_stats(A: np.ndarray, W: np.ndarray, X) -> ResidualStats:
     """Weighted loss and ``max |X|`` of ``X`` (an n x d array or a Factorization), blockwise.
 
@@ -292,44 +288,41 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths) -> 
     """
     widths = [int(w) for w in widths]
     order = sorted(range(len(widths)), key=widths.__getitem__)
-    n, d = A.shape
-    blocks = list(row_blocks(n, d, EVALUATION_BLOCK))
-    if n * d >= PARALLEL_ENTRIES and len(blocks) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        halves = (blocks[: len(blocks) // 2], blocks[len(blocks) // 2:])
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            parts = list(pool.map(lambda part: _truncation_pass(A, W, X, [widths[i] for i in order], part), halves))
-    else:
-        parts = [_truncation_pass(A, W, X, [widths[i] for i in order], blocks)]
-    stats = [ResidualStats(sum((p[j][0] for p in parts), SquareSum()), max(p[j][1] for p in parts))
-             for j in range(len(order))]
+    totals = _truncation_pass(A, W, X, [widths[i] for i in order], row_blocks(*A.shape, EVALUATION_BLOCK))
     out: list[ResidualStats] = [None] * len(widths)  # type: ignore[list-item]
-    for j, i in enumerate(order):
-        out[i] = stats[j]
+    for (loss, largest), i in zip(totals, order):
+        out[i] = ResidualStats(loss, largest)
     return out
 
 
 def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[list]:
-    """``[loss, largest |entry|]`` of each (ascending) truncation width over the given row blocks."""
+    """``[loss, largest |entry|]`` of each (ascending) truncation width over the given row blocks.
+
+    Per block: ``B = W o A`` and ``Psi = W o multiplier`` (so the residual is
+    ``B - Psi o P`` for the growing product ``P``), then one rank-1 update of P per term
+    (BLAS ``dger``, in place) and, per width, ``max |X|`` and the squared residual.
+    """
     totals = [[SquareSum(), 0.0] for _ in widths]
     for rows in blocks:
-        A_b, W_b = A[rows], W[rows]
+        W_b = W[rows]
+        B = W_b * A[rows]
         multiplier = X.multiplier_rows(rows)
-        product = np.zeros(A_b.shape)
-        scaled = product if multiplier is None else np.empty(A_b.shape)
-        work = np.empty(A_b.shape)
+        psi = W_b if multiplier is None else W_b * multiplier
+        product = np.zeros(B.shape)
+        scaled = product if multiplier is None else np.empty(B.shape)
+        work = np.empty(B.shape)
+        U_b = X.U[rows]
         done = 0
         for total, width in zip(totals, widths):
-            if width > done:
-                product += X.product_rows(rows, done, width)
-                done = width
+            for term in range(done, width):
+                # product += U_b[:, term] V[term]^T, on the transposed (Fortran-ordered) view: in place.
+                _dger(1.0, X.V[term], U_b[:, term], a=product.T, overwrite_a=1)
+            done = max(done, width)
             if multiplier is not None:
                 np.multiply(product, multiplier, out=scaled)
-            np.abs(scaled, out=work)
-            total[1] = max(total[1], float(work.max()))
-            np.subtract(A_b, scaled, out=work)
-            work *= W_b
+            total[1] = max(total[1], float(scaled.max()), -float(scaled.min()))
+            np.multiply(psi, product, out=work)
+            np.subtract(B, work, out=work)
             total[0] = total[0] + square_sum(work)
     return totals
 

@@ -51,10 +51,13 @@ __all__ = [
     "run_all",
 ]
 
-# BLAS threads while solving. The dashboard's matrices are small (784 x 128 SVDs gain
-# nothing from a second thread), and OpenBLAS's spinning threads collapse when another
-# process shares the cores: measured on the 2-core machine with one competing process,
-# em over ranks 1-20 on the shipped problem took 3.5 s with 1 thread and > 300 s with 2.
+# BLAS threads while solving. Small matrices (784 x 128 SVDs) gain nothing from a second
+# thread, and OpenBLAS's spinning threads collapse when another process shares the cores:
+# measured on the 2-core machine with one competing process, em over ranks 1-20 on the
+# shipped problem took 3.5 s with 1 thread and > 300 s with 2. Large matrices would gain
+# (a rank-20 randomized SVD of 67500 x 1024: 1.9-2.2 s with one thread, 1.2-1.3 s with
+# two on a quiet machine), but their loss passes make thousands of small BLAS calls, and
+# with two threads under load a 67500 x 1024 Compare run spun for over 20 CPU-minutes.
 SOLVER_BLAS_THREADS = 1
 
 
@@ -339,7 +342,8 @@ Post = Callable[..., None]
 
 @dataclass
 class InProcess:
-    """Run tasks one after another in the calling (worker) thread, BLAS limited to ``threads``.
+    """Run tasks one after another in the calling (worker) thread, BLAS limited to ``threads``
+    (None: the libraries' default).
 
     One at a time, so measured runtimes are not distorted by each other.
     """
@@ -347,20 +351,20 @@ class InProcess:
     threads: int | None = SOLVER_BLAS_THREADS
 
     def __call__(self, sweep: Sweep, tasks: list[Task], post: Post, stop: threading.Event) -> None:
-        with blas_threads(self.threads):
-            for task in tasks:
-                if stop.is_set():
-                    return
-                post("progress", f"running {task.method.label} (trial {task.trial + 1})")
-                try:
-                    run_task(sweep.problems[task.problem], task, sweep.seed, evaluation=sweep.evaluation,
-                             should_stop=stop.is_set,
+        for task in tasks:
+            if stop.is_set():
+                return
+            problem = sweep.problems[task.problem]
+            post("progress", f"running {task.method.label} (trial {task.trial + 1})")
+            try:
+                with blas_threads(self.threads):
+                    run_task(problem, task, sweep.seed, evaluation=sweep.evaluation, should_stop=stop.is_set,
                              on_result=lambda row, result, task=task: post("result", task, row, result),
                              progress=lambda fraction, message: post("progress", message))
-                except Stopped:
-                    return
-                except Exception as err:  # a solver bug must not kill the sweep or the page
-                    post("error", task, task_error(task, err))
+            except Stopped:
+                return
+            except Exception as err:  # a solver bug must not kill the sweep or the page
+                post("error", task, task_error(task, err))
 
 
 def _work(executor, sweep: Sweep, tasks: list[Task], events: queue.SimpleQueue, stop: threading.Event) -> None:

@@ -1,7 +1,8 @@
 """``als``: alternating weighted least squares on the factors of ``X = U V``.
 
 Each sweep solves exactly for V given U (one weighted least-squares problem per column)
-and then for U given V (one per row), so the loss never increases. The factors are kept
+and then for U given V (one per row), so the loss never increases (in floating point it may
+rise by rounding, about 1e-14 of itself; the tests allow 1e-12). The factors are kept
 orthonormal between half-steps (a change of basis of the same span: same minimum, better
 conditioned Gram matrices).
 
