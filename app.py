@@ -4,13 +4,15 @@ Routes between the pages in ``app_pages/`` (a folder name Streamlit does not tre
 its legacy multipage folder, so ``st.navigation`` alone decides the pages and their URLs)
 and draws what every page shares: the navigation and, in the sidebar, the loaded problem.
 The problem lives in ``st.session_state`` (see ``app_pages/_shared.py``), so it survives
-page switches. Nothing here imports TensorFlow: the landing page must render in well under 2 s.
+page switches, and in the URL, so it survives a reload and can be shared: a session's first
+run loads the problem its URL names. Nothing here imports TensorFlow: the landing page must
+render in well under 2 s.
 """
 from pathlib import Path
 
 import streamlit as st
 
-from app_pages._shared import loaded_problem, show_sidebar
+from app_pages._shared import keep_link_in_url, loaded_problem, show_link_notice, show_sidebar
 
 # A shipped file, served by this server: a :material/...: favicon is fetched from the web.
 st.set_page_config(page_title="WLRA Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"),
@@ -31,8 +33,13 @@ page = st.navigation({
     ],
 })
 problem_box = st.sidebar.empty()
-loaded_problem()
+loaded_problem()  # a session's first run: the problem the URL names
+keep_link_in_url()  # a page switch clears the URL's problem parameters
+notice_box = st.empty()
+notice_stays = show_link_notice(notice_box)
 show_sidebar(problem_box)
 page.run()
 # The page may have loaded another problem: show the one now current.
 show_sidebar(problem_box)
+if notice_stays:
+    show_link_notice(notice_box)

@@ -1,22 +1,30 @@
-"""What every dashboard page shares: the loaded problem in session state, cached loaders,
-the sidebar summary and the chart-with-caption convention.
+"""What every dashboard page shares: the loaded problem in session state and in the URL,
+cached loaders, the sidebar summary and the chart-with-caption convention.
 
 Session state keys (other pages read them too):
 
 * ``st.session_state["problem"]`` -- the current :class:`wlra_core.Problem`;
 * ``st.session_state["problem_fingerprint"]`` -- :func:`wlra_core.problem.fingerprint` of it,
-  the key of every cached computation on it.
+  the key of every cached computation on it;
+* ``st.session_state["problem_link"]`` -- the :class:`~app_pages._url_state.ProblemLink` the
+  URL shows: how the problem was made, so that a reload or a shared link makes it again.
 
-Only :func:`set_problem` writes them, so a failed load never replaces a good problem.
+Only :func:`set_problem` writes them, so a failed load never replaces a good problem; and
+on a session's first run :func:`loaded_problem` follows the URL (:func:`follow_link`).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import streamlit as st
 
+from app_pages._stores import KEPT_UPLOADS, kept_uploads, stored_trained_problem, synthetic_problem
+from app_pages._url_state import PROBLEM_KEYS, LinkError, ProblemLink, is_widget_key, parse_link
 from wlra_core import Problem, get_algorithm
+from wlra_core.datasets.limits import one_line
 from wlra_core.options import Option
 from wlra_core.sweep import ResultCache, Sweep, run
 from wlra_core.report import problem_info
@@ -25,6 +33,9 @@ from wlra_core.problem import fingerprint
 
 PROBLEM = "problem"
 FINGERPRINT = "problem_fingerprint"
+LINK = "problem_link"
+# What a link asked for that could not be loaded: (text, the Data page can make it).
+NOTICE = "link_notice"
 
 
 @st.cache_resource(show_spinner="Loading the shipped Fashion-MNIST problem...")
@@ -43,10 +54,14 @@ def weight_facts(problem_fingerprint: str, _problem: Problem) -> tuple[SpectrumV
     return view, problem_info(_problem, view.singular_values)
 
 
-def set_problem(problem: Problem, problem_fingerprint: str | None = None) -> None:
-    """Make ``problem`` the current problem of this session (every page sees it)."""
+def set_problem(problem: Problem, link: ProblemLink | None = None, problem_fingerprint: str | None = None) -> None:
+    """Make ``problem`` the current problem of this session (every page sees it) and name it
+    in the URL by ``link`` (None: it cannot be named; a reload then loads the shipped one)."""
     st.session_state[PROBLEM] = problem
     st.session_state[FINGERPRINT] = problem_fingerprint or fingerprint(problem)
+    st.session_state[LINK] = link
+    st.session_state.pop(NOTICE, None)
+    show_in_url(link)
 
 
 def current_problem() -> tuple[Problem, str]:
@@ -54,18 +69,117 @@ def current_problem() -> tuple[Problem, str]:
     return loaded_problem()
 
 
+def current_link() -> ProblemLink:
+    """How the URL names the session's problem -- or, after a link to an MLP problem this
+    server has not trained, that problem (the Data page starts its widgets from it)."""
+    return st.session_state.get(LINK) or ProblemLink()
+
+
+def load_shipped() -> None:
+    """Make the shipped problem current; stop the page with an error if it cannot be read."""
+    try:
+        problem, key = shipped_problem()
+    except (OSError, ValueError) as err:
+        st.error(f"No problem loaded and the shipped problem cannot be read: {err}")
+        st.stop()
+    set_problem(problem, ProblemLink(), key)
+
+
 def loaded_problem() -> tuple[Problem, str]:
-    """The session's problem and fingerprint; the shipped problem on first use.
+    """The session's problem and fingerprint; on first use the one the URL names (see
+    :func:`follow_link`), else the shipped problem.
 
     Stops the page with an error if there is no problem and the shipped one is missing.
     """
     if PROBLEM not in st.session_state:
-        try:
-            set_problem(*shipped_problem())
-        except (OSError, ValueError) as err:
-            st.error(f"No problem loaded and the shipped problem cannot be read: {err}")
-            st.stop()
+        follow_link()
     return st.session_state[PROBLEM], st.session_state[FINGERPRINT]
+
+
+def show_in_url(link: ProblemLink | None, drop=()) -> None:
+    """Make the URL's problem parameters those of ``link``, and remove the keys ``drop``."""
+    wanted = {} if link is None else link.query()
+    for key in [k for k in st.query_params if (k in PROBLEM_KEYS or k in drop) and k not in wanted]:
+        del st.query_params[key]
+    changed = {k: v for k, v in wanted.items() if st.query_params.get_all(k) != [v]}
+    if changed:
+        st.query_params.update(changed)
+
+
+def keep_link_in_url() -> None:
+    """Put the problem back into the URL: switching pages clears its unbound parameters."""
+    show_in_url(st.session_state.get(LINK))
+
+
+def follow_link() -> None:
+    """On a session's first run, load the problem the URL names (see ``_url_state.py``).
+
+    Shipped, generated and kept uploaded problems load at once; an MLP problem loads when
+    this server has it (memory or disk cache). Nothing else is started by a link: an MLP
+    problem that needs training (minutes, maybe a download) leaves the shipped problem
+    loaded, its settings preselected on the Data page and kept in the URL, and a notice.
+    A link that cannot be followed -- bad values, an upload this server no longer has --
+    loads the shipped problem with a notice saying why, and its parameters leave the URL.
+    """
+    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    own_keys = [key for key in query if not is_widget_key(key)]
+    problem, why = None, None
+    try:
+        link = parse_link(query)
+    except LinkError as err:
+        link, why = ProblemLink(), f"This link's problem could not be loaded: {err}."
+    try:
+        if link.source == "synthetic":
+            problem = synthetic_problem(link.generator, dict(link.params))
+        elif link.source == "upload":
+            problem = kept_uploads().get(link.upload)
+            if problem is None:
+                why = (f"This link's uploaded problem is no longer on this server (it keeps the last {KEPT_UPLOADS} "
+                       "uploads until it restarts): upload the files again on the Data page.")
+        elif link.source in ("tfds", "digits"):
+            problem = stored_trained_problem(link.dataset, link.hidden, link.epochs)
+            if problem is None:
+                load_shipped()
+                st.session_state[LINK] = link  # the Data page offers to train it; reloads keep asking
+                st.session_state[NOTICE] = (
+                    f"This link names {link.describe()}, which this server has not trained yet; the shipped "
+                    "problem is loaded meanwhile. Train it on the Data page (its settings are preselected).", True)
+                show_in_url(link, drop=own_keys)
+                return
+    except ValueError as err:  # a generator's refusal, an unreadable cache file
+        problem, why = None, f"This link's problem ({link.describe()}) could not be loaded: {one_line(err)}."
+    if problem is None:
+        load_shipped()
+        if why:
+            st.session_state[NOTICE] = (f"{why} The shipped problem is loaded instead.", False)
+    else:
+        set_problem(problem, link)
+    show_in_url(st.session_state[LINK], drop=own_keys)
+
+
+def show_link_notice(slot) -> bool:
+    """Write into ``slot`` (an ``st.empty()``) what a link asked for that is not loaded: a link
+    that could not be followed once, an MLP problem the Data page can train until a problem is
+    loaded. Returns whether the notice stays: call again after the page ran, which may have
+    loaded a problem and so emptied it."""
+    if NOTICE not in st.session_state:
+        slot.empty()
+        return False
+    text, trainable = st.session_state[NOTICE]
+    with slot.container():
+        if trainable:
+            st.info(text, icon=":material/model_training:")
+            st.page_link("app_pages/data.py", label="Open the Data page", icon=":material/database:")
+        else:
+            st.warning(text, icon=":material/link_off:")
+            del st.session_state[NOTICE]
+    return trainable
+
+
+def linked_values(keys) -> dict[str, list[str]]:
+    """The URL's values for these widget keys, read before the widgets run (see
+    :func:`app_pages._url_state.ignored_values`)."""
+    return {key: st.query_params.get_all(key) for key in keys}
 
 
 def problem_summary(problem: Problem) -> str:
@@ -197,3 +311,33 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
         cached = len(sweep.rows(cache)) - outcome.new
         status.success(f"Done: {done}" + (f" ({cached} from the cache)." if cached else "."))
     return outcome
+
+
+# Legends under the charts: beside them they took 40% of the width with 11 methods.
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, x=0, font=dict(size=11))
+
+
+def log_axis(values) -> dict:
+    """Log-axis settings that keep tick labels readable whatever the span of ``values``."""
+    finite = [float(v) for v in values if v > 0 and math.isfinite(v)]
+    if not finite:
+        return dict(type="log", exponentformat="power")
+    decades = math.log10(max(finite) / min(finite))
+    # Minor-tick labels (2, 3, 5, ...) only where there is room for them; SI suffixes for counts.
+    dtick = "D1" if decades < 1.2 else "D2" if decades < 3 else None
+    tickformat = "~s" if min(finite) >= 1000 else (".2~g" if dtick else None)
+    return dict(type="log", dtick=dtick, tickformat=tickformat, exponentformat="power")
+
+
+def flag_rings(fig, name: str, x, y, warnings) -> None:
+    """Black rings on the points of ``name`` that carry warnings, with the warning on hover."""
+    import plotly.graph_objects as go  # not on the landing page's import path
+
+    flagged = np.array([bool(w) for w in warnings], dtype=bool)
+    if not flagged.any():
+        return
+    fig.add_trace(go.Scatter(
+        x=np.asarray(x)[flagged], y=np.asarray(y)[flagged], mode="markers", name=f"{name}: flagged (!)",
+        marker=dict(size=15, symbol="circle-open", color="black", line=dict(width=2)),
+        text=[w for w in warnings if w], hovertemplate="%{text}<extra></extra>",
+    ))

@@ -1,11 +1,17 @@
-"""Compare: every algorithm over a range of ranks, charts filling in live as results arrive."""
-import math
+"""Compare: every algorithm over a range of ranks, charts filling in live as results arrive.
 
+The selection (algorithms, ranks, trials, seed, where to run) is kept in the URL by
+Streamlit's ``bind="query-params"`` under the widgets' keys, so a reload or a shared link
+starts from it; the results come back only from this server's cache (Run computes them).
+The Dask scheduler's address never enters the URL: a link must not make the server connect.
+"""
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import cached_run_status, chart, current_problem, option_widgets, problem_summary, run_live
+from app_pages._shared import (LEGEND_BELOW, cached_run_status, chart, current_problem, flag_rings, linked_values,
+                                log_axis, option_widgets, problem_summary, run_live)
+from app_pages._url_state import ignored_values
 from wlra_core import ALGORITHMS, get_algorithm
 from wlra_core.display import algorithm_style, curves, rank_table
 from wlra_core.sweep import ResultCache, make_sweep
@@ -13,24 +19,12 @@ from wlra_core.tables import rows_to_csv
 
 STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
-FLAG_COLOR = "black"
 
 
 @st.cache_resource
 def result_cache() -> ResultCache:
     """Results of every Compare run on this server, by problem content and settings."""
     return ResultCache()
-
-
-def log_axis(values) -> dict:
-    """Log-axis settings that keep tick labels readable whatever the span of ``values``."""
-    finite = np.asarray([v for v in values if v > 0 and math.isfinite(v)], dtype=float)
-    if finite.size == 0:
-        return dict(type="log", exponentformat="power")
-    decades = math.log10(finite.max() / finite.min()) if finite.size > 1 else 0.0
-    # Minor-tick labels (2, 3, 5, ...) only where there is room for them.
-    dtick = "D1" if decades < 1.2 else "D2" if decades < 3 else None
-    return dict(type="log", dtick=dtick, tickformat=".2~g" if dtick else None, exponentformat="power")
 
 
 def series_figure(series: dict, order, *, x: str, value: str, title: str, y_title: str,
@@ -60,13 +54,7 @@ def series_figure(series: dict, order, *, x: str, value: str, title: str, y_titl
                           f"<br>{value} %{{y:.4g}} (min %{{customdata[2]:.3g}}, max %{{customdata[3]:.3g}})"
                           "<br>%{customdata[4]}<extra></extra>",
         ))
-        flagged = np.array([bool(w) for w in warnings])
-        if flagged.any():
-            fig.add_trace(go.Scatter(
-                x=s[x][flagged], y=s["mean"][flagged], mode="markers", name=f"{name}: flagged (!)",
-                marker=dict(size=15, symbol="circle-open", color=FLAG_COLOR, line=dict(width=2)),
-                text=[w for w in warnings if w], hovertemplate="%{text}<extra></extra>",
-            ))
+        flag_rings(fig, name, s[x], s["mean"], warnings)
         shown += list(s["mean"]) + list(s["min"])
     if not shown:
         fig.add_annotation(text="Press Run: the curves appear here as results arrive",
@@ -75,11 +63,11 @@ def series_figure(series: dict, order, *, x: str, value: str, title: str, y_titl
         fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     else:
         fig.update_yaxes(**(log_axis(shown) if log_y else dict(type="linear")))
-        fig.update_xaxes(type="log" if log_x else "linear")
+        fig.update_xaxes(**(log_axis(s_x for s in series.values() for s_x in s[x]) if log_x else dict(type="linear")))
     # showlegend: plotly hides the legend of a single trace, which left the first
     # algorithm's curve unnamed until the second arrived.
-    fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10),
-                      showlegend=True, legend=dict(font=dict(size=11)))
+    fig.update_layout(title=title, height=460, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
+                      legend=LEGEND_BELOW)
     fig.update_yaxes(title=y_title)
     fig.update_xaxes(title="rank k" if x == "rank" else "stored numbers (entries of the arrays kept)")
     return fig
@@ -121,30 +109,45 @@ if n * d >= LARGE_PROBLEM:
             "seconds; the others solve every rank anew and can take minutes per rank at this size. "
             "Results appear as they finish, and Stop keeps them.")
 
+max_rank = min(n, d)
+ranks_key = f"compare-ranks-{max_rank}"
+linked = linked_values(["compare-algorithms", ranks_key, "compare-trials", "compare-seed", "compare-where"])
 runnable = [a for a in ALGORITHMS if set(get_algorithm(a).requires) <= set(problem.model)]
 algorithms = st.multiselect(
     "Algorithms", ALGORITHMS, default=[a for a in runnable if not get_algorithm(a).slow], key="compare-algorithms",
-    persist_state="session",
+    persist_state="session", bind="query-params",
     help="adam is off by default: it trains with TensorFlow and is slow. whiten and kfac need the calibration "
          "moments of a problem made from an MLP.")
 col_ranks, col_trials, col_seed = st.columns([3, 1, 1])
-max_rank = min(n, d)
 if max_rank > 1:
-    low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=f"compare-ranks-{max_rank}",
-                                 persist_state="session")
+    low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=ranks_key,
+                                 persist_state="session", bind="query-params")
 else:
     low = high = 1
     col_ranks.markdown("**Rank 1** -- the only rank of a problem with a single row or column.")
 trials = int(col_trials.number_input(
     "Trials", min_value=1, max_value=20, value=1, step=1, key="compare-trials", persist_state="session",
+    bind="query-params",
     help="Runs per rank, each with its own random stream spawned from the seed; charts show the mean "
          "and the min-max band."))
-seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed", persist_state="session"))
+seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed", persist_state="session",
+                                 bind="query-params"))
 col_where, col_scheduler = st.columns([1, 2])
-on_cluster = col_where.radio(
+where = col_where.radio(
     "Run on", ["this process", "Dask cluster"], horizontal=True, key="compare-where", persist_state="session",
+    bind="query-params",
     help="A Dask cluster runs each (algorithm, trial) as one task on its workers; the results "
-         "equal this process's for the same seeds.") == "Dask cluster"
+         "equal this process's for the same seeds.")
+on_cluster = where == "Dask cluster"
+# What a link gave these widgets that they did not take (Streamlit drops it from the URL).
+ignored = ignored_values(linked, {"compare-algorithms": algorithms, ranks_key: [str(low), str(high)],
+                                  "compare-trials": [str(trials)], "compare-seed": [str(seed)],
+                                  "compare-where": [where]})
+if low > high:  # only a link can order them so
+    ignored.append(f"{ranks_key}={low},{high} (read as ranks {high} to {low})")
+    low, high = high, low
+if ignored:
+    st.warning(f"Not used from the link: {', '.join(ignored)}.", icon=":material/link_off:")
 executor = None
 if on_cluster:
     from wlra_core.distributed import SCHEDULERS_ENV, OnDask, scheduler_allowed

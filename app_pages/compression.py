@@ -4,7 +4,16 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import cached_run_status, chart, current_problem, problem_summary, run_live
+from app_pages._shared import (
+    LEGEND_BELOW,
+    cached_run_status,
+    chart,
+    current_problem,
+    flag_rings,
+    log_axis,
+    problem_summary,
+    run_live,
+)
 from wlra_core import ALGORITHMS, Problem, get_algorithm
 from wlra_core.compression import (
     WEIGHT_TRANSFORMS,
@@ -72,13 +81,7 @@ def line_figure(rows, several, reference, *, x, y, title, x_title, y_title, log_
                         for r in group],
             hovertemplate=HOVER,
         ))
-        flagged = [r for r in group if r["warnings"]]
-        if flagged:
-            fig.add_trace(go.Scatter(
-                x=[r[x] for r in flagged], y=[r[y] for r in flagged], mode="markers", name=f"{label}: flagged (!)",
-                marker=dict(size=15, symbol="circle-open", color="black", line=dict(width=2)),
-                text=[r["warnings"] for r in flagged], hovertemplate="%{text}<extra></extra>",
-            ))
+        flag_rings(fig, label, [r[x] for r in group], [r[y] for r in group], [r["warnings"] for r in group])
     if front:
         fig.add_trace(go.Scatter(
             x=[r[x] for r in front], y=[r[y] for r in front], name="Pareto front", mode="lines",
@@ -87,10 +90,11 @@ def line_figure(rows, several, reference, *, x, y, title, x_title, y_title, log_
     if reference is not None:
         fig.add_hline(y=reference, line=dict(color="black", dash="dash"),
                       annotation_text=f"uncompressed {percent(reference)}", annotation_position="top left")
-    fig.update_layout(title=title, height=440, margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_xaxes(title=x_title, type="log" if log_x else "linear")
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear", tickformat=".0%" if y_percent else None,
-                     exponentformat="power")
+    fig.update_layout(title=title, height=480, margin=dict(l=10, r=10, t=50, b=10), legend=LEGEND_BELOW)
+    fig.update_xaxes(title=x_title, **(log_axis(r[x] for r in rows if not r["failed"]) if log_x else {}))
+    fig.update_yaxes(title=y_title, **(log_axis(r[y] for r in rows if not r["failed"]) if log_y else {}))
+    if y_percent:
+        fig.update_yaxes(tickformat=".0%")
     return fig
 
 

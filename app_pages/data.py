@@ -1,20 +1,22 @@
-"""Data: choose the problem every other page works on, and see its basic facts."""
-import inspect
-import threading
-from dataclasses import dataclass, field
+"""Data: choose the problem every other page works on, and see its basic facts.
 
+Every loader names its problem in the URL (``app_pages/_url_state.py``), so a reload or a
+shared link loads it again, and the widgets start from the settings the URL names.
+"""
 import streamlit as st
 
-from app_pages._shared import current_problem, problem_summary, set_problem, shipped_problem, weight_facts
+from app_pages._shared import current_link, current_problem, problem_summary, set_problem, shipped_problem, weight_facts
+from app_pages._stores import kept_uploads, synthetic_problem, trained_problems
+from app_pages._url_state import (DEFAULT_TFDS, EPOCHS_RANGE, HIDDEN_RANGE, SOURCES, SYNTHETIC, TFDS_DATASETS,
+                                  ProblemLink, synthetic_defaults)
 from wlra_core import Problem, load_problem
-from wlra_core.datasets.fisher_like import fisher_like_problem
 from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
 from wlra_core.datasets.sources import DATASETS
-from wlra_core.datasets.synthetic import GENERATORS
 from wlra_core.display import doc_description
 from wlra_core.options import parse_option_text
+from wlra_core.problem import fingerprint
 
-SOURCES = {
+SOURCE_LABELS = {
     "shipped": "Shipped Fashion-MNIST MLP",
     "tfds": "tfds dataset: train an MLP",
     "digits": "scikit-learn digits",
@@ -24,47 +26,25 @@ SOURCES = {
 # Uploaders accept any file: the loader names a wrong type in its one-line message, where
 # Streamlit's own extension filter would raise an exception box.
 UPLOAD_TYPES = None
-# The teaching generators, and Fisher-like problems of any size up to the paper's largest
-# kernels (n=67500, d=1024: two 550 MB matrices).
-SYNTHETIC = {**GENERATORS, "fisher_like": fisher_like_problem}
 
 
-# Trained problems kept in memory per server; older ones reload from the pipeline's disk cache.
-KEPT_TRAINED = 4
-
-
-@dataclass
-class TrainedProblems:
-    """This server's trained problems by (dataset, hidden, epochs), shared by every session,
-    and the lock that lets one training run at a time (two would share the 2 cores and
-    race to write the same cache file)."""
-
-    problems: dict[tuple[str, int, int], Problem] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@st.cache_resource(show_spinner=False)
-def trained_problems() -> TrainedProblems:
-    """The server's :class:`TrainedProblems`, filled by :func:`train_with_progress` outside any
-    cached function: the training draws a progress bar, and a cached function must not write
-    to elements created outside it (replaying it on the next call would fail)."""
-    return TrainedProblems()
-
-
-@st.cache_resource(show_spinner="Generating...", max_entries=4)  # paper-sized ones take 1.1 GB each
-def synthetic_problem(generator: str, params: tuple) -> Problem:
-    return SYNTHETIC[generator](**dict(params))
-
-
-def try_load(make, what: str) -> None:
-    """Replace the current problem with ``make()``; on a ValueError keep the old one."""
+def try_load(make, what: str, link_for) -> None:
+    """Replace the current problem with ``make()``, named in the URL by ``link_for(problem,
+    fingerprint)``; on a ValueError keep the old one."""
     try:
         problem = make()
     except ValueError as err:
         st.error(f"Could not load {what}: {err}  \nThe previously loaded problem is kept.")
         return
-    set_problem(problem)
+    key = fingerprint(problem)
+    set_problem(problem, link_for(problem, key), key)
     st.success(f"Loaded {problem.name}.")
+
+
+def keep_upload(problem: Problem, key: str) -> ProblemLink:
+    """Keep an uploaded problem on this server (for reloads and links) under its fingerprint."""
+    kept_uploads().keep(key, problem)
+    return ProblemLink("upload", upload=key)
 
 
 def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) -> Problem:
@@ -76,17 +56,15 @@ def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) 
         return problem
     bar = st.progress(0.0, text=f"{dataset}: starting (importing TensorFlow)...")
     try:
-        from wlra_core.datasets.pipeline import fisher_problem  # imports TensorFlow
+        from wlra_core.datasets.pipeline import fisher_problem
 
         if trained.lock.locked():
             bar.progress(0.0, text=f"{dataset}: waiting for another training on this server to finish...")
         with trained.lock:
             if settings not in trained.problems:  # the other session may have trained it
-                trained.problems[settings] = fisher_problem(
+                trained.add(settings, fisher_problem(
                     dataset, hidden=hidden, epochs=epochs, download=download,
-                    progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-                for oldest in list(trained.problems)[:-KEPT_TRAINED]:
-                    del trained.problems[oldest]
+                    progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message)))
             return trained.problems[settings]
     finally:
         bar.empty()
@@ -95,20 +73,20 @@ def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) 
 st.title("Data")
 problem, key = current_problem()
 
-source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="data-source",
-                  persist_state="session")
+link = current_link()  # the widgets start from it (a widget's start counts only when it first appears)
+source = st.radio("Source", SOURCES, index=SOURCES.index(link.source), format_func=SOURCE_LABELS.get,
+                  horizontal=True, key="data-source", persist_state="session")
 
 if source == "shipped":
     st.markdown("A 784 x 128 hidden kernel of an MLP trained on the real Fashion-MNIST images, with "
                 "its empirical Fisher information as W. Ships with the project: no network, no training.")
     if st.button("Load the shipped problem", type="primary", key="load-shipped"):
-        try_load(lambda: shipped_problem()[0], "the shipped problem")
+        try_load(lambda: shipped_problem()[0], "the shipped problem", lambda *_: ProblemLink())
 
 elif source in ("tfds", "digits"):
     if source == "tfds":
-        names = [name for name, spec in DATASETS.items() if spec.origin == "tfds"]
-        dataset = st.selectbox("Dataset", names, index=names.index("fashion_mnist"), key="tfds-dataset",
-                               persist_state="session")
+        dataset = st.selectbox("Dataset", TFDS_DATASETS, key="tfds-dataset", persist_state="session",
+                               index=TFDS_DATASETS.index(link.dataset if link.source == "tfds" else DEFAULT_TFDS))
         st.markdown(
             "Trains Flatten -> Dense(hidden, relu) -> Dense(classes) with TensorFlow, then computes the "
             "empirical Fisher information of the hidden kernel (the paper's section 4). Data comes from "
@@ -121,36 +99,43 @@ elif source in ("tfds", "digits"):
         dataset, download = "digits", False
         st.markdown("scikit-learn's bundled 8 x 8 digits (1797 images, no download): a small MLP and its "
                     "Fisher weights in a few seconds.")
-    spec = DATASETS[dataset]
+    start = link if link.dataset == dataset else ProblemLink.trained(dataset, DATASETS[dataset].hidden,
+                                                                      DATASETS[dataset].epochs)
     col_hidden, col_epochs = st.columns(2)
-    hidden = int(col_hidden.number_input("Hidden units", min_value=1, max_value=4096, value=spec.hidden,
-                                         step=1, key=f"{source}-{dataset}-hidden", persist_state="session"))
-    epochs = int(col_epochs.number_input("Epochs", min_value=1, max_value=200, value=spec.epochs,
-                                         step=1, key=f"{source}-{dataset}-epochs", persist_state="session"))
+    hidden = int(col_hidden.number_input("Hidden units", min_value=HIDDEN_RANGE[0], max_value=HIDDEN_RANGE[1],
+                                         value=start.hidden, step=1, key=f"{source}-{dataset}-hidden",
+                                         persist_state="session"))
+    epochs = int(col_epochs.number_input("Epochs", min_value=EPOCHS_RANGE[0], max_value=EPOCHS_RANGE[1],
+                                         value=start.epochs, step=1, key=f"{source}-{dataset}-epochs",
+                                         persist_state="session"))
     if st.button("Train MLP and compute Fisher weights", type="primary", key=f"load-{source}"):
-        try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset)
+        try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset,
+                 lambda *_: ProblemLink.trained(dataset, hidden, epochs))
 
 elif source == "synthetic":
-    generator = st.selectbox("Generator", list(SYNTHETIC), key="synthetic-generator", persist_state="session")
-    function = SYNTHETIC[generator]
-    st.markdown(doc_description(function))
+    generators = list(SYNTHETIC)
+    generator = st.selectbox("Generator", generators, key="synthetic-generator", persist_state="session",
+                             index=generators.index(link.generator) if link.source == "synthetic" else 0)
+    st.markdown(doc_description(SYNTHETIC[generator]))
+    linked = dict(link.params) if link.generator == generator else {}
     params = {}
     columns = st.columns(4)
-    for i, (name, parameter) in enumerate(inspect.signature(function).parameters.items()):
-        default = parameter.default
+    for i, (name, default) in enumerate(synthetic_defaults(generator).items()):
+        start = linked.get(name, default)
         widget_key = f"synthetic-{generator}-{name}"
         with columns[i % 4]:
             if isinstance(default, int) and not isinstance(default, bool):
-                params[name] = int(st.number_input(name, value=default, step=1, key=widget_key, persist_state="session"))
+                params[name] = int(st.number_input(name, value=start, step=1, key=widget_key, persist_state="session"))
             elif isinstance(default, float):
-                params[name] = float(st.number_input(name, value=default, format="%g", key=widget_key,
-                                                         persist_state="session"))
+                params[name] = float(st.number_input(name, value=start, format="%g", key=widget_key,
+                                                     persist_state="session"))
             else:
-                text = st.text_input(name, value="" if default is None else str(default), key=widget_key,
+                text = st.text_input(name, value="" if start is None else str(start), key=widget_key,
                                      help=f"empty: default ({default!r})", persist_state="session")
                 params[name] = parse_option_text(text, default)
     if st.button("Generate", type="primary", key="load-synthetic"):
-        try_load(lambda: synthetic_problem(generator, tuple(params.items())), generator)
+        try_load(lambda: synthetic_problem(generator, params), generator,
+                 lambda *_: ProblemLink.synthetic(generator, params))
 
 else:
     st.markdown(f"A as `{', '.join(SUPPORTED_EXTENSIONS)}` (a .npz may hold arrays `A` and `W`); W "
@@ -166,7 +151,7 @@ else:
         return problem
 
     if st.button("Load the uploaded files", type="primary", key="load-upload", disabled=upload_a is None):
-        try_load(load_upload, "the upload")
+        try_load(load_upload, "the upload", keep_upload)
 
 st.divider()
 problem, key = current_problem()

@@ -11,21 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import wlra_core
-from wlra_core.datasets.io import default_problem
 from wlra_core.display import relative_history, teaching_example
 from wlra_core.seeding import trial_seed
-from wlra_core.sweep import blas_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")  # AppTest resolves relative paths against this file's folder
 TIMEOUT = 60  # the first run of a page may import heavy modules
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """The oracle solves below use one BLAS thread, like the dashboard's (see views.blas_threads)."""
-    with blas_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def fresh_app(page: str | None = None) -> AppTest:
@@ -54,11 +48,6 @@ def traces(figure: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return default_problem()
 
 
 def svg_panels(at: AppTest) -> list[str]:

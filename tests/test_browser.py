@@ -1,9 +1,12 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright for Python.
 
 Starts ``streamlit run app.py`` on a free local port, walks Home -> Data (a bad upload) ->
-Weights -> Compare (run, live charts, Stop) -> Refine -> the "Beyond the paper" pages in
-one browser session, asserts the charts appear and the loaded problem survives, and saves
-screenshots (see SHOTS). The server is stopped by its PID.
+Weights -> Compare (run, live charts, Stop) -> Refine -> Compression (a run) -> the other
+"Beyond the paper" pages in one browser session, asserts the charts appear and the loaded
+problem survives, and saves screenshots (see SHOTS). Then the URL state (issue 12 item 11):
+a reload keeps a generated problem and the Compare selection, the digits MLP trains twice
+in a row, and a direct URL to a page (with a problem in its link) opens it in a fresh
+browser context. The server is stopped by its PID; its pipeline cache is a temporary folder.
 
 Never ``playwright install`` (it downloads a browser): the test uses /usr/bin/chromium,
 which ``scripts/run_tests.sh`` installs with apt-get when run as root on Debian.
@@ -16,8 +19,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,13 +45,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# ``python -m streamlit`` with the pipeline's disk cache in a temporary folder (argv[1]), as the
+# AppTest suites do: training in the walk must neither read nor write the checkout's data/cache.
+SERVER = ("import sys; from wlra_core.datasets import pipeline; "
+          "pipeline.fisher_problem.__kwdefaults__['cache_dir'] = sys.argv.pop(1); "
+          "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    cache_dir = tmp_path_factory.mktemp("pipeline-cache")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-c", SERVER, str(cache_dir), "run", "app.py", "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.port", str(port),
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -73,19 +86,28 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 860})
-            tab = context.new_page()
-            tab.set_default_timeout(TIMEOUT_MS)
-            tab.goto(server)
-            yield tab
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+def new_tab(browser, url: str):
+    """A tab in a fresh browser context (a new visitor: no cookies, a new Streamlit session) at ``url``."""
+    tab = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(url)
+    return tab
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    return new_tab(browser, server)
 
 
 def charts(page):
@@ -110,12 +132,20 @@ def no_exception(page) -> None:
     assert shown.count() == 0, shown.all_inner_texts()
 
 
+def chart_titles(page) -> list[str]:
+    return page.locator(".js-plotly-plot .gtitle").all_text_contents()
+
+
 def sidebar_problem(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
 
 
-def shoot(page, name: str, anchor=None, *, top: bool = False) -> None:
-    """Screenshot the viewport, scrolled to ``anchor`` (to its top edge when ``top``)."""
+def shoot(page, name: str, anchor=None, *, top: bool = False, height: int | None = None) -> None:
+    """Screenshot the viewport, scrolled to ``anchor`` (to its top edge when ``top``), made
+    ``height`` pixels tall for this shot when given."""
+    viewport = page.viewport_size
+    if height is not None:
+        page.set_viewport_size({"width": viewport["width"], "height": height})
     if anchor is not None:
         if top:
             anchor.evaluate("element => element.scrollIntoView({block: 'start'})")
@@ -124,6 +154,7 @@ def shoot(page, name: str, anchor=None, *, top: bool = False) -> None:
         page.wait_for_timeout(500)  # let plotly finish its transition
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.set_viewport_size(viewport)
 
 
 def test_walk_the_dashboard(page, tmp_path):
@@ -177,8 +208,15 @@ def test_walk_the_dashboard(page, tmp_path):
     stop.click()
     page.get_by_text(re.compile(r"^Stopped\.")).wait_for()
     wait_idle(page)
-    assert charts(page).count() == 3
-    assert legend.count() >= 1 and legend.first.text_content() == "svd"
+    assert chart_titles(page) == ["Weighted loss vs rank", "Runtime vs rank", "Weighted loss vs stored numbers"]
+    names = legend.all_text_contents()
+    assert names and names[0] == "svd"
+    # A black ring in the legend and the list of flagged results below go together.
+    flagged = page.get_by_text("Flagged results (black rings in the charts)")
+    assert any(name.endswith("flagged (!)") for name in names) == (flagged.count() == 1)
+    failed = page.get_by_text("Failed results (shown as gaps in the charts)")
+    assert any("(failed at rank" in name for name in names) == (failed.count() == 1)
+    page.get_by_text("At ranks 5, 10 and 20 (the paper's Tables 3-5)").wait_for()
     no_exception(page)
     shoot(page, "compare", anchor=page.locator(".st-key-compare-run"), top=True)
 
@@ -192,10 +230,124 @@ def test_walk_the_dashboard(page, tmp_path):
     no_exception(page)
     shoot(page, "refine", anchor=charts(page).first)
 
-    # The pages beyond the paper render (when present) and still see the same problem.
-    nav = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
-    for title in ("Compression", "Feature selection", "Communication"):
-        if any(title in text for text in nav):
-            open_page(page, title)
-            no_exception(page)
-            assert "fashion_mnist MLP" in sidebar_problem(page)
+    # Compression: a Run with the default methods at ranks 1-20 puts each approximation back
+    # into the MLP; the headline names the best method per stored number.
+    open_page(page, "Compression")
+    methods = page.locator(".st-key-compression-algorithms").inner_text()
+    for name in ("svd", "svd_w", "svd_w_practical", "fwsvd", "whiten", "kfac"):
+        assert name in methods.split("\n")
+    page.locator(".st-key-compression-run button").click()
+    headline = page.get_by_role("heading", name=re.compile(r"^Best accuracy per stored number here: "))
+    headline.wait_for(timeout=120_000)
+    charts(page).nth(3).wait_for()
+    wait_idle(page)
+    assert sorted(chart_titles(page)) == ["Accuracy vs weighted loss", "Test accuracy vs rank",
+                                          "Test accuracy vs stored numbers", "Weighted loss vs rank"]
+    no_exception(page)
+    shoot(page, "compression", anchor=headline, top=True, height=1400)  # the headline and all four charts
+
+    # The other pages beyond the paper render and still see the same problem.
+    for title in ("Feature selection", "Communication"):
+        open_page(page, title)
+        no_exception(page)
+        assert "fashion_mnist MLP" in sidebar_problem(page)
+
+
+def set_number(page, key: str, value) -> None:
+    """Type ``value`` into the number input with this widget key and commit it (Enter)."""
+    field = page.locator(f".st-key-{key} input")
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def test_a_reload_keeps_the_problem_and_the_compare_selection(page):
+    # Generate a problem; the URL names it by its generator and parameters.
+    open_page(page, "Data")
+    page.locator(".st-key-data-source").get_by_text("Synthetic", exact=True).click()
+    wait_idle(page)
+    set_number(page, "synthetic-planted_low_rank-n", 60)
+    set_number(page, "synthetic-planted_low_rank-seed", 4)
+    page.locator(".st-key-load-synthetic button").click()
+    page.get_by_text("Loaded planted rank 5, rank-2 W.").wait_for()
+    wait_idle(page)
+    expected = {"source": ["synthetic"], "generator": ["planted_low_rank"], "n": ["60"], "d": ["80"],
+                "rank": ["5"], "weight_rank": ["2"], "noise": ["0.1"], "seed": ["4"]}
+    assert query(page) == expected
+    assert "planted rank 5, rank-2 W\n60 x 80" in sidebar_problem(page)
+    # F5: a new session, the same problem, and the Data page starts from its settings.
+    page.reload()
+    page.get_by_role("heading", name="Data", level=1).wait_for()
+    wait_idle(page)
+    assert "planted rank 5, rank-2 W\n60 x 80" in sidebar_problem(page)
+    assert query(page) == expected
+    assert page.locator(".st-key-synthetic-planted_low_rank-seed input").input_value() == "4"
+    no_exception(page)
+    # Compare: a changed widget goes into the URL (the page switch kept the problem in it too),
+    # and a reload starts from it -- without running anything.
+    open_page(page, "Compare")
+    assert query(page) == expected
+    set_number(page, "compare-trials", 2)
+    page.wait_for_function("() => location.search.includes('compare-trials=2')")
+    page.reload()
+    page.get_by_role("heading", name="Compare", level=1).wait_for()
+    expect(page.locator(".st-key-compare-trials input")).to_have_value("2")  # the frontend may show 1 first
+    wait_idle(page)
+    assert "planted rank 5, rank-2 W" in sidebar_problem(page)
+    assert query(page) == {**expected, "compare-trials": ["2"]}
+    assert page.locator(".js-plotly-plot .legendtext").count() == 0  # Press Run: nothing ran
+    page.get_by_text("Press Run: the curves appear here as results arrive").first.wait_for()
+    no_exception(page)
+
+
+def test_the_digits_mlp_trains_twice_in_a_row(page):
+    open_page(page, "Data")
+    page.locator(".st-key-data-source").get_by_text("scikit-learn digits", exact=True).click()
+    wait_idle(page)
+    set_number(page, "digits-digits-hidden", 5)
+    set_number(page, "digits-digits-epochs", 1)
+    train = page.locator(".st-key-load-digits button")
+    for _ in range(2):  # the first click trains (TensorFlow), the second loads the same problem
+        train.click()
+        success = page.locator('[data-testid="stAlertContentSuccess"]')
+        success.wait_for(timeout=120_000)
+        wait_idle(page)
+        assert success.inner_text().startswith("Loaded digits MLP")
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        no_exception(page)
+    assert query(page) == {"source": ["digits"], "hidden": ["5"], "epochs": ["1"]}
+    assert "digits" in sidebar_problem(page) and "64 x 5" in sidebar_problem(page)
+
+
+def test_a_direct_url_opens_its_page_with_the_linked_problem(browser, server):
+    # Issue 13: a page's own URL works in a fresh browser; with a problem and a selection in it,
+    # it is a link a teacher can send.
+    tab = new_tab(browser, f"{server}/compare")
+    try:
+        tab.get_by_role("heading", name="Compare", level=1).wait_for()
+        wait_idle(tab)
+        assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 8
+        assert "fashion_mnist MLP" in sidebar_problem(tab)
+        no_exception(tab)
+        tab.goto(f"{server}/compare?source=synthetic&generator=random_mask&n=30&d=20&compare-trials=3"
+                 "&compare-algorithms=svd&compare-algorithms=svd_w")
+        tab.get_by_role("heading", name="Compare", level=1).wait_for()
+        wait_idle(tab)
+        assert "random mask, 30% observed\n30 x 20" in sidebar_problem(tab)
+        expect(tab.locator(".st-key-compare-trials input")).to_have_value("3")
+        chosen = tab.locator(".st-key-compare-algorithms").inner_text()
+        assert "svd\n" in chosen and "svd_w" in chosen and "em" not in chosen.split("\n")
+        no_exception(tab)
+        # A link the server cannot follow says so in one line and loads the shipped problem.
+        tab.goto(f"{server}/weights?source=upload&upload={'0' * 32}")
+        tab.get_by_role("heading", name="Weights", level=1).wait_for()
+        wait_idle(tab)
+        assert "no longer on this server" in tab.locator('[data-testid="stAlertContentWarning"]').inner_text()
+        assert "fashion_mnist MLP" in sidebar_problem(tab) and "source=" not in tab.url
+        no_exception(tab)
+    finally:
+        tab.context.close()

@@ -6,24 +6,13 @@ import pytest
 
 import wlra_core
 from apptest_helpers import figures, method_traces, open_page, xy
-from wlra_core.datasets.io import default_problem
 from wlra_core.datasets.synthetic import random_mask
 from wlra_core.seeding import trial_seed
-from wlra_core.sweep import blas_threads
 
 PAGE = "app_pages/compare.py"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """The oracle solves below use one BLAS thread, like the dashboard's."""
-    with blas_threads(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return default_problem()
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def run_compare(at, names, ranks, **numbers):

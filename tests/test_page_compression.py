@@ -10,9 +10,7 @@ import pytest
 import wlra_core
 from apptest_helpers import figures, method_traces, open_page, xy
 from wlra_core.compression import entrywise_weighting_facts, mlp_accuracy
-from wlra_core.datasets.io import default_problem
 from wlra_core.seeding import trial_seed
-from wlra_core.sweep import blas_threads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_compression import mlp_problem  # noqa: E402  (a small trained-MLP problem)
@@ -20,16 +18,12 @@ from test_compression import mlp_problem  # noqa: E402  (a small trained-MLP pro
 PAGE = "app_pages/compression.py"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    with blas_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(scope="module")
-def shipped_run():
+def shipped_run(shipped):
     """The shipped problem after Run with the default methods at ranks 1-10."""
-    shipped = default_problem()
     at = open_page(PAGE)
     assert at.multiselect(key="compression-algorithms").value == [
         "svd", "svd_w", "svd_w_practical", "fwsvd", "whiten", "kfac"]

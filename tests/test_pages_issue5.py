@@ -1,58 +1,23 @@
 """AppTest of the Feature selection and Communication pages: they render from a
 fresh session and what they plot equals what wlra_core computes for the same inputs."""
-import base64
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import decode, figures, open_page, xy
 from wlra_core.communication import Setting, lower_bound_instance, make_instance, run_protocol, sweep_values
 from wlra_core.feature_selection import references, selection_curve, size_grid
-from wlra_core.problem import fingerprint
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")  # AppTest resolves relative paths against this file's folder
-TIMEOUT = 90  # first runs import plotly/scipy; the machine may be shared
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_compression import mlp_problem  # noqa: E402  (the same small MLP problem)
 
 
-def open_page(page: str, problem=None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    if problem is not None:
-        at.session_state["problem"] = problem
-        at.session_state["problem_fingerprint"] = fingerprint(problem)
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def decode(array) -> np.ndarray:
-    """A plotly JSON array: a list, or ``{"dtype", "bdata"}`` with base64 little-endian bytes."""
-    if isinstance(array, dict):
-        flat = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]).newbyteorder("<"))
-        shape = array.get("shape")
-        return flat.reshape([int(x) for x in str(shape).split(",")]) if shape else flat
-    return np.asarray(array)
-
-
-def figures(at: AppTest) -> dict[str, dict]:
-    out = {}
-    for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        out[spec["layout"]["title"]["text"]] = spec
-    return out
-
-
 def trace(figure: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
     for t in figure["data"]:
         if t.get("name") == name:
-            return decode(t["x"]), decode(t["y"])
+            return xy(t)
     raise KeyError(f"no trace {name!r} in {[t.get('name') for t in figure['data']]}")
 
 

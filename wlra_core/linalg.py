@@ -14,6 +14,7 @@ from scipy.linalg.blas import dger as _dger
 from .factors import Factorization, row_blocks
 
 __all__ = [
+    "ScaledMatrix",
     "svd_flip",
     "truncated_svd",
     "uses_randomized",
@@ -41,6 +42,64 @@ __all__ = [
 ROW_BLOCK = 4096
 
 SVD_METHODS = ("auto", "exact", "randomized")
+
+
+@dataclass(frozen=True, eq=False)
+class ScaledMatrix:
+    """``diag(left) @ (weights o A) @ diag(right)`` without forming it (None: no such factor).
+
+    :func:`truncated_svd` multiplies by it in its randomized path, so scaling a 67 500 x 1024
+    matrix before its SVD costs no n x d temporary: diagonal scalings (fwsvd, a rank-1 weight
+    stand-in) ride on the products with A; an entrywise ``weights`` (svd_w's W o A) is applied
+    one row block at a time. The exact path forms the matrix with :meth:`dense`.
+    """
+
+    A: np.ndarray
+    left: np.ndarray | None = None
+    right: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    transposed: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n, d = self.A.shape
+        return (d, n) if self.transposed else (n, d)
+
+    @property
+    def T(self) -> "ScaledMatrix":
+        return ScaledMatrix(self.A, self.left, self.right, self.weights, not self.transposed)
+
+    def __matmul__(self, X: np.ndarray) -> np.ndarray:
+        inner, outer = (self.left, self.right) if self.transposed else (self.right, self.left)
+        if inner is not None:
+            X = inner[:, None] * X
+        out = self._product(X)
+        if outer is not None:
+            out *= outer[:, None]
+        return out
+
+    def _product(self, X: np.ndarray) -> np.ndarray:
+        """``(weights o A) @ X`` (or its transpose's), blockwise when there are weights."""
+        if self.weights is None:
+            return (self.A.T if self.transposed else self.A) @ X
+        n, d = self.A.shape
+        if self.transposed:
+            out = np.zeros((d, X.shape[1]))
+            for rows in row_blocks(n, d):
+                out += (self.weights[rows] * self.A[rows]).T @ X[rows]
+            return out
+        out = np.empty((n, X.shape[1]))
+        for rows in row_blocks(n, d):
+            out[rows] = (self.weights[rows] * self.A[rows]) @ X
+        return out
+
+    def dense(self) -> np.ndarray:
+        out = np.array(self.A, dtype=np.float64) if self.weights is None else self.weights * self.A
+        if self.left is not None:
+            out *= self.left[:, None]
+        if self.right is not None:
+            out *= self.right[None, :]
+        return out.T if self.transposed else out
 
 
 def svd_flip(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +142,7 @@ def truncated_svd(
 
     Parameters
     ----------
-    M : ndarray of shape (n, d)
+    M : ndarray of shape (n, d), or ScaledMatrix
     k : int
         Number of singular triplets, ``1 <= k <= min(n, d)``.
     method : {"auto", "exact", "randomized"}
@@ -110,7 +169,7 @@ def truncated_svd(
     if not 1 <= k <= min(n, d):
         raise ValueError(f"k must be between 1 and {min(n, d)}, got {k}")
     if not uses_randomized(M.shape, k, method, n_oversamples):
-        U, s, Vt = _thin_svd(M)
+        U, s, Vt = _thin_svd(M.dense() if isinstance(M, ScaledMatrix) else M)
         U, Vt = svd_flip(U[:, :k], Vt[:k])
         return U, s[:k], Vt
     return _randomized_svd(M, k, seed, n_oversamples, n_power_iter, warm_start)
@@ -303,6 +362,7 @@ def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[
     (BLAS ``dger``, in place) and, per width, ``max |X|`` and the squared residual.
     """
     totals = [[SquareSum(), 0.0] for _ in widths]
+    V_largest = np.abs(X.V).max(axis=1) if X.V.size else np.zeros(0)
     for rows in blocks:
         W_b = W[rows]
         B = W_b * A[rows]
@@ -312,15 +372,21 @@ def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[
         scaled = product if multiplier is None else np.empty(B.shape)
         work = np.empty(B.shape)
         U_b = X.U[rows]
+        # |X| on this block is at most sum_l max|U_b[:, l]| max|V[l]| (times max|multiplier|):
+        # where that cannot beat the largest entry seen so far, the block's max is not needed.
+        bounds = np.cumsum(np.abs(U_b).max(axis=0) * V_largest) if U_b.size else np.zeros(0)
+        if multiplier is not None:
+            bounds *= float(np.abs(multiplier).max())
         done = 0
         for total, width in zip(totals, widths):
             for term in range(done, width):
                 # product += U_b[:, term] V[term]^T, on the transposed (Fortran-ordered) view: in place.
                 _dger(1.0, X.V[term], U_b[:, term], a=product.T, overwrite_a=1)
             done = max(done, width)
-            if multiplier is not None:
-                np.multiply(product, multiplier, out=scaled)
-            total[1] = max(total[1], float(scaled.max()), -float(scaled.min()))
+            if width == 0 or not bounds[width - 1] <= total[1]:
+                if multiplier is not None:
+                    np.multiply(product, multiplier, out=scaled)
+                total[1] = max(total[1], float(scaled.max()), -float(scaled.min()))
             np.multiply(psi, product, out=work)
             np.subtract(B, work, out=work)
             total[0] = total[0] + square_sum(work)

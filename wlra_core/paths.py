@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "CACHE_DIR", "keep_keras_home_in_cache"]
+__all__ = ["DATA_DIR", "CACHE_DIR", "SHIPPED_PROBLEM", "keep_keras_home_in_cache"]
 
 DATA_ENV = "WLRA_DATA_DIR"
 _CHECKOUT = Path(__file__).resolve().parents[1]
@@ -26,6 +26,8 @@ def _data_dir() -> Path:
 
 DATA_DIR = _data_dir()
 CACHE_DIR = DATA_DIR / "cache"
+# The shipped default problem lives in the checkout (it is not part of the installed package).
+SHIPPED_PROBLEM = _CHECKOUT / "data" / "fashion_mnist_mlp.npz"
 
 
 def keep_keras_home_in_cache() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..factors import LowRank
-from ..linalg import divide_by_weights, orthonormal_columns, truncated_svd, weighted_loss, weighted_row_fit
+from ..linalg import ScaledMatrix, divide_by_weights, orthonormal_columns, truncated_svd, weighted_loss, weighted_row_fit
 from ..result import Fit
 from . import SVD_METHOD, Algorithm, iterations
 from .svd_w_practical import perron_factors
@@ -29,7 +29,7 @@ def _orthonormal_rows(V: np.ndarray) -> np.ndarray:
 def initial_basis(A, W, rank, *, seed, svd_method) -> np.ndarray:
     """Orthonormal (k, d) basis of the row space of svd_w_practical's rank-k output."""
     a, b = perron_factors(W, seed=seed)
-    Vt = truncated_svd(a[:, None] * A * b, rank, method=svd_method, seed=seed)[2]
+    Vt = truncated_svd(ScaledMatrix(A, a, b), rank, method=svd_method, seed=seed)[2]
     return _orthonormal_rows(divide_by_weights(Vt, b))
 
 

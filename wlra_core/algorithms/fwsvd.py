@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..factors import LowRank
-from ..linalg import entrywise_inverse
+from ..linalg import ScaledMatrix, entrywise_inverse
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_FLOOR, Algorithm
 from .svd import Factors, factorize
@@ -35,7 +35,7 @@ def prepare(A, W, max_rank, *, seed, monitor, weight_floor, svd_method):
     rho = row_importance(W)
     if weight_floor > 0:
         rho = np.maximum(rho, weight_floor * rho.max())
-    return RowScaled(factorize(rho * A, max_rank, seed=seed, svd_method=svd_method), rho)
+    return RowScaled(factorize(ScaledMatrix(A, rho[:, 0]), max_rank, seed=seed, svd_method=svd_method), rho)
 
 
 def finish(state: RowScaled, rank: int) -> Fit:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..factors import Reweighted
+from ..linalg import ScaledMatrix
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm
 from .svd import Factors, factorize
@@ -31,7 +32,7 @@ class Reweighting:
 
 def prepare(A, W, max_rank, *, seed, monitor, weight_rank, weight_floor, svd_method):
     inner = min(weight_rank * max_rank, min(A.shape))
-    factors = factorize(W * A, inner, seed=seed, svd_method=svd_method)
+    factors = factorize(ScaledMatrix(A, weights=W), inner, seed=seed, svd_method=svd_method)  # W o A, not formed
     return Reweighting(factors, floored(W, weight_floor), weight_rank)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..factors import LowRank, Reweighted
-from ..linalg import divide_by_weights, entrywise_inverse, truncated_svd
+from ..linalg import ScaledMatrix, divide_by_weights, entrywise_inverse, truncated_svd
 from ..options import Choices, Option
 from ..result import Fit
 from ..seeding import int_seed
@@ -89,8 +89,8 @@ def _stand_in(W, weight_rank, weight_floor, *, seed) -> LowRank | np.ndarray:
 def prepare(A, W, max_rank, *, seed, monitor, weight_rank, approximate, weight_floor, svd_method):
     if approximate == "weights":
         W_low = _stand_in(W, weight_rank, weight_floor, seed=seed)
-        if isinstance(W_low, LowRank) and W_low.rank == 1:  # (a b^T) o A without forming a b^T
-            scaled = (W_low.U * A) * W_low.V
+        if isinstance(W_low, LowRank) and W_low.rank == 1:  # (a b^T) o A = diag(a) A diag(b), not formed
+            scaled = ScaledMatrix(A, W_low.U[:, 0], W_low.V[0])
         else:
             scaled = (W_low.dense() if isinstance(W_low, LowRank) else W_low) * A
         return Scaled(factorize(scaled, max_rank, seed=seed, svd_method=svd_method), W_low, divide=True)

@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..paths import SHIPPED_PROBLEM
 from ..problem import Problem, as_float_matrix, validate_problem
 from .limits import MAX_ENTRIES, MAX_FILE_BYTES, LoadBudget, LoadError, format_bytes, one_line, shape_text
 from .saved import MODEL_PREFIX, saved_extras
@@ -43,7 +44,6 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_ENTRIES",
     "SUPPORTED_EXTENSIONS",
-    "DATA_DIR",
     "DEFAULT_PROBLEM_PATH",
     "LoadError",
     "load_problem",
@@ -54,8 +54,7 @@ __all__ = [
 SUPPORTED_EXTENSIONS = (".npy", ".npz", ".csv", ".txt", ".mtx")
 _EXPECTED_TYPES = ".npy, .npz, .csv, .txt or .mtx"
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-DEFAULT_PROBLEM_PATH = DATA_DIR / "fashion_mnist_mlp.npz"
+DEFAULT_PROBLEM_PATH = SHIPPED_PROBLEM
 
 # What each kind of file is called, and what is expected of it, in messages.
 _KINDS = {

@@ -22,13 +22,14 @@ import numpy as np
 from ..linalg import first_singular_mass
 from ..problem import Problem
 from .fisher import FISHER_BATCH, fisher_statistics
-from .io import DATA_DIR, load_problem, save_problem
+from ..paths import CACHE_DIR
+from .io import load_problem, save_problem
 from .mlp import BATCH_SIZE, mlp_parameters, train_mlp
 from .sources import get_spec, load_image_data
 
 __all__ = ["DEFAULT_CACHE_DIR", "CACHE_VERSION", "cache_path", "fisher_problem", "fisher_summary"]
 
-DEFAULT_CACHE_DIR = DATA_DIR / "cache"
+DEFAULT_CACHE_DIR = CACHE_DIR
 # Bump when the pipeline's output for the same settings changes, to invalidate caches.
 # 2: calibration moments input_moment and grad_moment.
 CACHE_VERSION = 2

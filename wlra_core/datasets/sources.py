@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .idx import DEBIAN_FASHION_MNIST, load_idx_dataset
-from .io import DATA_DIR
+from ..paths import DATA_DIR
 
 __all__ = [
     "DatasetSpec",
