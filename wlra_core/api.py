@@ -20,7 +20,7 @@ from .problem import Normalized, Problem, normalize, validate_problem, validate_
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
 from .seeding import as_seed_sequence, seed_label
 
-__all__ = ["solve", "solve_ranks", "relative_loss"]
+__all__ = ["solve", "solve_ranks", "fit_ranks", "SharedFits", "relative_loss"]
 
 
 def relative_loss(loss: float, A: np.ndarray, W: np.ndarray) -> float:
@@ -163,27 +163,8 @@ def solve_ranks(
     unique = sorted(set(ranks))
     algorithm = setup.algorithm
     if algorithm.prepare is not None:
-        monitor = Monitor(None, should_stop)
-        try:
-            state = algorithm.prepare(setup.problem.A, setup.problem.W, max(unique), seed=setup.seed,
-                                      monitor=monitor, **setup.fit_kwargs())
-        except (SolverFailed, np.linalg.LinAlgError) as err:
-            for i, k in enumerate(unique, 1):
-                emit(_failed(setup, k, monitor, _failure_message(err)), i)
-            return [results[k] for k in ranks]
-        shared = monitor.elapsed()
-        fits, seconds = {}, {}
-        for k in unique:
-            monitor.check_stop()
-            rank_monitor = Monitor(None, should_stop)
-            fits[k] = algorithm.finish(state, k)
-            fits[k].extra["shared_seconds"] = shared
-            seconds[k] = shared + rank_monitor.elapsed()
-        # Every rank's factors are a truncation of the largest one's: one pass measures them all.
-        stats = truncation_stats(setup.problem.A, setup.problem.W, fits[unique[-1]].factors,
-                                 [fits[k].factors.width for k in unique])
-        for i, k in enumerate(unique, 1):
-            emit(_result(setup, k, fits[k], monitor, seconds[k], stats[i - 1]), i)
+        for i, result in enumerate(_fit_shared(setup, unique, should_stop).measure(), 1):
+            emit(result, i)
     else:
         for i, k in enumerate(unique, 1):
             def rank_progress(fraction, message, _i=i):
@@ -199,6 +180,64 @@ def solve_ranks(
                 continue
             emit(_result(setup, k, fit, monitor, monitor.elapsed()), i)
     return [results[k] for k in ranks]
+
+
+class SharedFits:
+    """Every rank of an algorithm whose work at the largest rank serves the others, fitted but
+    not yet measured: :meth:`measure` computes their losses in one pass over A and W.
+
+    Splitting the two lets a sweep measure one algorithm while the next one fits
+    (:class:`wlra_core.sweep.InProcess`); :func:`solve_ranks` does both in turn.
+    """
+
+    def __init__(self, setup: _Setup, ranks: list[int], monitor: Monitor, fits=None, seconds=None,
+                 failure: str | None = None):
+        self._setup, self.ranks, self._monitor = setup, ranks, monitor
+        self._fits, self._seconds, self._failure = fits or {}, seconds or {}, failure
+
+    def measure(self) -> list[WLRAResult]:
+        """The results in ascending rank order (failed ones if the shared step failed)."""
+        setup = self._setup
+        if self._failure is not None:
+            return [_failed(setup, k, self._monitor, self._failure) for k in self.ranks]
+        # Every rank's factors are a truncation of the largest one's: one pass measures them all.
+        stats = truncation_stats(setup.problem.A, setup.problem.W, self._fits[self.ranks[-1]].factors,
+                                 [self._fits[k].factors.width for k in self.ranks])
+        return [_result(setup, k, self._fits[k], self._monitor, self._seconds[k], stats[i])
+                for i, k in enumerate(self.ranks)]
+
+
+def _fit_shared(setup: _Setup, ranks: list[int], should_stop) -> SharedFits:
+    algorithm = setup.algorithm
+    monitor = Monitor(None, should_stop)
+    try:
+        state = algorithm.prepare(setup.problem.A, setup.problem.W, ranks[-1], seed=setup.seed, monitor=monitor,
+                                  **setup.fit_kwargs())
+    except (SolverFailed, np.linalg.LinAlgError) as err:
+        return SharedFits(setup, ranks, monitor, failure=_failure_message(err))
+    shared = monitor.elapsed()
+    fits, seconds = {}, {}
+    for k in ranks:
+        monitor.check_stop()
+        rank_monitor = Monitor(None, should_stop)
+        fits[k] = algorithm.finish(state, k)
+        fits[k].extra["shared_seconds"] = shared
+        seconds[k] = shared + rank_monitor.elapsed()
+    return SharedFits(setup, ranks, monitor, fits, seconds)
+
+
+def fit_ranks(name: str, A, W=None, ranks: Iterable[int] = (1,), *, seed=0,
+              should_stop: Callable[[], bool] | None = None, model: dict | None = None,
+              **options) -> SharedFits | None:
+    """The fitting half of :func:`solve_ranks` for algorithms that share work across ranks
+    (None for the others): ``fit_ranks(...).measure()`` equals ``solve_ranks(...)`` sorted by rank."""
+    setup = _Setup(name, A, W, seed, options, model)
+    if setup.algorithm.prepare is None:
+        return None
+    ranks = sorted({validate_rank(k, setup.problem.shape) for k in ranks})
+    if not ranks:
+        raise ValueError("ranks is empty: give at least one rank")
+    return _fit_shared(setup, ranks, should_stop)
 
 
 def _failure_message(err: Exception) -> str:

@@ -21,6 +21,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Mapping, Protocol
@@ -28,7 +29,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Protocol
 import numpy as np
 
 from .algorithms import get_algorithm
-from .api import solve_ranks
+from .api import fit_ranks, solve_ranks
 from .problem import Problem, validate_rank
 from .result import Stopped, WLRAResult
 from .seeding import as_seed_sequence, trial_seed
@@ -308,11 +309,15 @@ def result_row(result: WLRAResult, *, problem: str, method: Method, trial: int, 
 def run_task(problem: Problem, task: Task, seed: int, *, evaluation: Evaluation | None = None,
              should_stop: Callable[[], bool] | None = None,
              on_result: Callable[[dict, WLRAResult], None] | None = None,
-             progress: Callable[[float, str], None] | None = None) -> list[tuple[dict, WLRAResult]]:
+             progress: Callable[[float, str], None] | None = None,
+             measure_in=None) -> list[tuple[dict, WLRAResult]]:
     """The unit of work of every sweep, in-process or on a Dask worker.
 
     Runs ``task.method`` on ``problem`` at ``task.ranks`` with the trial's seed, adds the
     evaluation's columns, and hands each ``(row, result)`` to ``on_result`` as it is ready.
+    With ``measure_in`` (a one-thread :class:`concurrent.futures.Executor`), an algorithm
+    that shares one computation across ranks is only fitted here: measuring its ranks is
+    submitted there, and this call returns at once with nothing (``on_result`` gets them).
     """
     done = []
 
@@ -325,8 +330,15 @@ def run_task(problem: Problem, task: Task, seed: int, *, evaluation: Evaluation 
         if on_result is not None:
             on_result(row, result)
 
+    options = task.method.options_dict
+    if measure_in is not None:
+        fitted = fit_ranks(task.method.algorithm, problem, ranks=task.ranks, seed=trial_seed(seed, task.trial),
+                           should_stop=should_stop, **options)
+        if fitted is not None:
+            measure_in.submit(lambda: [finished(result) for result in fitted.measure()])
+            return []
     solve_ranks(task.method.algorithm, problem, ranks=task.ranks, seed=trial_seed(seed, task.trial),
-                should_stop=should_stop, on_result=finished, progress=progress, **task.method.options_dict)
+                should_stop=should_stop, on_result=finished, progress=progress, **options)
     return done
 
 
@@ -351,20 +363,45 @@ class InProcess:
     threads: int | None = SOLVER_BLAS_THREADS
 
     def __call__(self, sweep: Sweep, tasks: list[Task], post: Post, stop: threading.Event) -> None:
-        for task in tasks:
-            if stop.is_set():
-                return
-            problem = sweep.problems[task.problem]
-            post("progress", f"running {task.method.label} (trial {task.trial + 1})")
-            try:
-                with blas_threads(self.threads):
+        # Measuring the ranks of one SVD-sharing algorithm (a pass over A and W, not part of
+        # its runtime) overlaps with fitting the next one: the two use different cores.
+        with blas_threads(self.threads), ThreadPoolExecutor(1, thread_name_prefix="wlra-measure") as measurer:
+            for task in tasks:
+                if stop.is_set():
+                    return
+                problem = sweep.problems[task.problem]
+                post("progress", f"running {task.method.label} (trial {task.trial + 1})")
+                try:
                     run_task(problem, task, sweep.seed, evaluation=sweep.evaluation, should_stop=stop.is_set,
                              on_result=lambda row, result, task=task: post("result", task, row, result),
-                             progress=lambda fraction, message: post("progress", message))
-            except Stopped:
-                return
-            except Exception as err:  # a solver bug must not kill the sweep or the page
-                post("error", task, task_error(task, err))
+                             progress=lambda fraction, message: post("progress", message),
+                             measure_in=_Reporting(measurer, task, post, stop))
+                except Stopped:
+                    return
+                except Exception as err:  # a solver bug must not kill the sweep or the page
+                    post("error", task, task_error(task, err))
+
+
+@dataclass
+class _Reporting:
+    """An executor that runs a task's measuring in ``executor`` and posts what it raises."""
+
+    executor: ThreadPoolExecutor
+    task: Task
+    post: Post
+    stop: threading.Event
+
+    def submit(self, job: Callable[[], object]):
+        def reported():
+            if self.stop.is_set():
+                return None
+            try:
+                return job()
+            except Exception as err:  # reported like a task's error; the sweep goes on
+                self.post("error", self.task, task_error(self.task, err))
+                return None
+
+        return self.executor.submit(reported)
 
 
 def _work(executor, sweep: Sweep, tasks: list[Task], events: queue.SimpleQueue, stop: threading.Event) -> None:
