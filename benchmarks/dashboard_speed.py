@@ -125,6 +125,7 @@ def browser_figures(sessions: int, servers: int, large: tuple[int, int] | None =
                     compare_in_browser(browser, url)
                     if large is not None:
                         large_problem_in_browser(browser, url, *large)
+                    print(f"server's peak memory (VmHWM) so far: {peak_memory_gb(process.pid):.2f} GB")
             finally:
                 browser.close()
                 process.terminate()
@@ -162,10 +163,19 @@ def compare_in_browser(browser, url: str) -> None:
     first = time.perf_counter() - start
     page.get_by_text(re.compile(r"^Done: ")).wait_for(timeout=600_000)
     total = time.perf_counter() - start
-    legend = page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
+    legend = [name for name in page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
+              if not name.endswith("flagged (!)")]  # the rings marking flagged results have their own entries
     print(f"Compare in the browser ({len(legend)} algorithms: {', '.join(legend)}), ranks 1-20, 1 trial: "
           f"first points {first:.2f} s after Run, Done after {total:.2f} s")
     context.close()
+
+
+def peak_memory_gb(pid: int) -> float:
+    """Peak resident memory of a process (Linux /proc VmHWM), in GB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024 / 1e9
+    return float("nan")
 
 
 def wait_idle(page) -> None:

@@ -327,6 +327,7 @@ def residual_stats(A: np.ndarray, W: np.ndarray, X) -> ResidualStats:
     if isinstance(X, Factorization):
         return truncation_stats(A, W, X, [X.width])[0]
     n, d = A.shape
+    X = np.broadcast_to(np.asarray(X, dtype=np.float64), A.shape)
     total, largest = SquareSum(), 0.0
     for rows in row_blocks(n, d):
         block = np.array(X[rows], dtype=np.float64)
@@ -402,8 +403,20 @@ def weighted_square_sum(A: np.ndarray, W: np.ndarray) -> SquareSum:
 
 
 def weighted_loss(A: np.ndarray, W: np.ndarray, X) -> float:
-    """``||W o (A - X)||_F^2`` for an n x d array or a Factorization ``X``, blockwise."""
-    return float(residual_stats(A, W, X).loss)
+    """``||W o (A - X)||_F^2`` for an n x d array or a Factorization ``X``, blockwise.
+
+    The iterative solvers record it every iteration: for an array it skips the largest-entry
+    pass of :func:`residual_stats`.
+    """
+    if isinstance(X, Factorization):
+        return float(residual_stats(A, W, X).loss)
+    X = np.broadcast_to(np.asarray(X, dtype=np.float64), A.shape)  # a scalar (0: the zero matrix) too
+    total = SquareSum()
+    for rows in row_blocks(*A.shape):
+        block = A[rows] - X[rows]
+        block *= W[rows]
+        total = total + square_sum(block)
+    return float(total)
 
 
 def weighted_mass(A: np.ndarray, W: np.ndarray) -> float:
