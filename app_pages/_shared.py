@@ -275,16 +275,19 @@ class LiveOutcome:
 
 
 def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, stop_key: str,
-             stopped_key: str, draw, redraw_seconds: float = 0.4) -> LiveOutcome:
+             stopped_key: str, draw, redraw_seconds: float = 1.0) -> LiveOutcome:
     """Run ``sweep`` through the engine with a progress bar in ``status``, a Stop button in
-    ``stop_slot`` and ``draw(rows, tag)`` called at most every ``redraw_seconds``.
+    ``stop_slot`` and ``draw(rows, tag)`` called for the first result and then at most every
+    ``redraw_seconds`` -- or every four times as long as the last draw took: the browser
+    redrawing the charts shares the two cores with the solvers.
 
     When it ends, ``status`` says what happened -- an error first when there was one,
     never "done" for a run that could not start.
     """
     stop_button(stop_slot, stop_key, stopped_key)
     outcome = LiveOutcome()
-    started = last_draw = time.perf_counter()
+    started = time.perf_counter()
+    last_draw, pause = -math.inf, redraw_seconds  # the first result is drawn at once
     updates = run(sweep, cache, executor)
     try:
         for update in updates:
@@ -295,9 +298,11 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
                 outcome.errors.append(update.error)
             if update.row is not None:
                 outcome.new += 1
-                if time.perf_counter() - last_draw >= redraw_seconds:
+                if time.perf_counter() - last_draw >= pause:
+                    drawing = time.perf_counter()
                     draw(sweep.rows(cache), f"live{outcome.new}")
                     last_draw = time.perf_counter()
+                    pause = max(redraw_seconds, 4 * (last_draw - drawing))
     finally:
         updates.close()
     stop_slot.empty()

@@ -358,20 +358,22 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths) -> 
 def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[list]:
     """``[loss, largest |entry|]`` of each (ascending) truncation width over the given row blocks.
 
-    Per block: ``B = W o A`` and ``Psi = W o multiplier`` (so the residual is
-    ``B - Psi o P`` for the growing product ``P``), then one rank-1 update of P per term
-    (BLAS ``dger``, in place) and, per width, ``max |X|`` and the squared residual.
+    Per block the product ``P`` grows term by term (one term: BLAS ``dger`` in place; more:
+    one matrix product). Without a multiplier ``X = P`` and the residual is
+    ``W o (A - P)``; with one, ``B = W o A`` and ``Psi = W o multiplier`` are formed once per
+    block so that each width costs ``B - Psi o P`` (and ``P o multiplier`` only where the
+    largest entry might grow).
     """
     totals = [[SquareSum(), 0.0] for _ in widths]
     V_largest = np.abs(X.V).max(axis=1) if X.V.size else np.zeros(0)
     for rows in blocks:
-        W_b = W[rows]
-        B = W_b * A[rows]
+        A_b, W_b = A[rows], W[rows]
         multiplier = X.multiplier_rows(rows)
-        psi = W_b if multiplier is None else W_b * multiplier
-        product = np.zeros(B.shape)
-        scaled = product if multiplier is None else np.empty(B.shape)
-        work = np.empty(B.shape)
+        if multiplier is not None:
+            B, psi = W_b * A_b, W_b * multiplier
+        product = np.zeros(A_b.shape)
+        scaled = product if multiplier is None else np.empty(A_b.shape)
+        work = np.empty(A_b.shape)
         U_b = X.U[rows]
         # |X| on this block is at most sum_l max|U_b[:, l]| max|V[l]| (times max|multiplier|):
         # where that cannot beat the largest entry seen so far, the block's max is not needed.
@@ -380,16 +382,22 @@ def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[
             bounds *= float(np.abs(multiplier).max())
         done = 0
         for total, width in zip(totals, widths):
-            for term in range(done, width):
-                # product += U_b[:, term] V[term]^T, on the transposed (Fortran-ordered) view: in place.
-                _dger(1.0, X.V[term], U_b[:, term], a=product.T, overwrite_a=1)
+            if width == done + 1:
+                # product += U_b[:, done] V[done]^T, on the transposed (Fortran-ordered) view: in place.
+                _dger(1.0, X.V[done], U_b[:, done], a=product.T, overwrite_a=1)
+            elif width > done:  # several terms at once: one matrix product
+                product += U_b[:, done:width] @ X.V[done:width]
             done = max(done, width)
             if width == 0 or not bounds[width - 1] <= total[1]:
                 if multiplier is not None:
                     np.multiply(product, multiplier, out=scaled)
                 total[1] = max(total[1], float(scaled.max()), -float(scaled.min()))
-            np.multiply(psi, product, out=work)
-            np.subtract(B, work, out=work)
+            if multiplier is None:
+                np.subtract(A_b, product, out=work)
+                work *= W_b
+            else:
+                np.multiply(psi, product, out=work)
+                np.subtract(B, work, out=work)
             total[0] = total[0] + square_sum(work)
     return totals
 
