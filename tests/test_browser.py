@@ -313,7 +313,8 @@ def test_the_digits_mlp_trains_twice_in_a_row(page):
     train = page.locator(".st-key-load-digits button")
     for _ in range(2):  # the first click trains (TensorFlow), the second loads the same problem
         train.click()
-        success = page.locator('[data-testid="stAlertContentSuccess"]')
+        # Wait for this click's message (a rerun can briefly show the previous one beside it).
+        success = page.locator('[data-testid="stAlertContentSuccess"]', has_text="Loaded digits MLP").last
         success.wait_for(timeout=120_000)
         wait_idle(page)
         assert success.inner_text().startswith("Loaded digits MLP")

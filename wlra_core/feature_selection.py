@@ -176,11 +176,12 @@ def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", 
     tails[:energy.size] = np.cumsum(energy[::-1])[::-1]
     reference = float(scaled.reference)
     svd_w = solve("svd_w", problem, rank=rank, seed=seed, weight_rank=weight_rank)
-    to_original = 2.0 ** scaled.loss_exponent if abs(scaled.loss_exponent) < 1000 else np.inf
+    with np.errstate(over="ignore"):  # beyond float64: inf, as the loss itself reads then
+        absolute = np.ldexp(tails, scaled.loss_exponent)
     return {
         "svd_w_loss": svd_w.loss,
-        "lower_bound": tails[rk] * to_original,
-        "best_rank_s": tails * to_original,
+        "lower_bound": float(absolute[rk]),
+        "best_rank_s": absolute,
         "reference": weighted_mass(problem.A, problem.W),
         "relative_svd_w": svd_w.relative_loss,
         "relative_lower_bound": tails[rk] / reference if reference > 0 else 0.0,

@@ -294,7 +294,8 @@ _TINY = 2.0**-900  # a dot product below this may have lost its terms to underfl
 def square_sum(r: np.ndarray) -> SquareSum:
     """``sum(r**2)`` of a contiguous array as a :class:`SquareSum`, rescaled only when needed."""
     r = np.ascontiguousarray(r).ravel()
-    plain = float(np.dot(r, r))  # BLAS ddot: several times faster than einsum here
+    with np.errstate(over="ignore"):  # an overflowing square is rescaled below
+        plain = float(np.dot(r, r))  # BLAS ddot: several times faster than einsum here
     if math.isfinite(plain) and (plain >= _TINY or plain == 0.0):
         mantissa, exponent = math.frexp(plain)
         return SquareSum(mantissa, exponent)

@@ -42,8 +42,10 @@ def summarize(rows: list[dict], ranks: Iterable[int] = TABLE_RANKS, *,
             entry = {"rank": rank, "method": method, "trials": len(group), "failed": len(mine) - len(group)}
             for key in values:
                 data = np.array([r[key] for r in group], dtype=float)
-                entry[f"{key}_mean"] = float(data.mean()) if data.size else math.nan
-                entry[f"{key}_std"] = float(data.std()) if data.size else math.nan
+                # A loss beyond float64's range reads inf (its relative loss is exact): its std is NaN.
+                with np.errstate(invalid="ignore", over="ignore"):
+                    entry[f"{key}_mean"] = float(data.mean()) if data.size else math.nan
+                    entry[f"{key}_std"] = float(data.std()) if data.size else math.nan
                 if extremes:
                     entry[f"{key}_min"] = float(data.min()) if data.size else math.nan
                     entry[f"{key}_max"] = float(data.max()) if data.size else math.nan
