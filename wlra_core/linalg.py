@@ -318,7 +318,7 @@ class ResidualStats:
 
 # Entries per row block of the loss passes: A, W and four work arrays of this size stay in
 # cache while every truncation of a factorization is evaluated on the block.
-EVALUATION_BLOCK = 2**16
+EVALUATION_BLOCK = 2**17
 def residual_stats(A: np.ndarray, W: np.ndarray, X) -> ResidualStats:
     """Weighted loss and ``max |X|`` of ``X`` (an n x d array or a Factorization), blockwise.
 
