@@ -275,7 +275,7 @@ class LiveOutcome:
 
 
 def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, stop_key: str,
-             stopped_key: str, draw, redraw_seconds: float = 1.0) -> LiveOutcome:
+             stopped_key: str, draw, redraw_seconds: float = 2.0) -> LiveOutcome:
     """Run ``sweep`` through the engine with a progress bar in ``status``, a Stop button in
     ``stop_slot`` and ``draw(rows, tag)`` called for the first result and then at most every
     ``redraw_seconds`` -- or every four times as long as the last draw took: the browser
