@@ -194,15 +194,36 @@ def open_page(page, title: str) -> float:
 
 
 def keep_algorithms(page, names) -> None:
+    """Deselect every algorithm not in ``names``; a click landing during a rerun is retried."""
     from wlra_core import ALGORITHMS
 
     box = page.locator(".st-key-compare-algorithms")
-    for label in ALGORITHMS:
-        remove = box.locator(f'button[aria-label="Remove {label}"]')
-        if label not in names and remove.count():
-            remove.click()
-            remove.wait_for(state="detached")
-    wait_idle(page)
+    for _ in range(3 * len(ALGORITHMS)):
+        extra = [label for label in ALGORITHMS
+                 if label not in names and box.locator(f'button[aria-label="Remove {label}"]').count()]
+        if not extra:
+            return
+        remove = box.locator(f'button[aria-label="Remove {extra[0]}"]')
+        remove.click()
+        remove.wait_for(state="detached")
+        wait_idle(page)
+    raise RuntimeError(f"could not deselect {extra}")
+
+
+def choose_option(page, key: str, option: str) -> None:
+    """Open the select box ``key`` and pick ``option`` (the click is retried if a rerun swallowed it)."""
+    for _ in range(5):
+        page.locator(f".st-key-{key}").click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            choice.wait_for(timeout=5_000)
+        except Exception:  # noqa: BLE001 - the list did not open: click again
+            wait_idle(page)
+            continue
+        choice.click()
+        wait_idle(page)
+        return
+    raise RuntimeError(f"could not choose {option} in {key}")
 
 
 def large_problem_in_browser(browser, url: str, n: int, d: int) -> None:
@@ -215,9 +236,7 @@ def large_problem_in_browser(browser, url: str, n: int, d: int) -> None:
     open_page(page, "Data")
     page.get_by_text("Synthetic", exact=True).click()
     wait_idle(page)
-    page.locator(".st-key-synthetic-generator").click()
-    page.get_by_role("option", name="fisher_like").click()
-    wait_idle(page)
+    choose_option(page, "synthetic-generator", "fisher_like")
     for name, value in (("n", n), ("d", d)):
         field = page.locator(f".st-key-synthetic-fisher_like-{name} input")
         field.fill(str(value))
