@@ -17,59 +17,9 @@ Three modules, one per part of the story:
 The names below are re-exported here so ``from wlra_core.communication import ...`` keeps
 working for all of them.
 """
-from .bits import BIT_WIDTHS, BitReader, BitWriter, field_widths
-from .lower_bound import (
-    LOWER_BOUND_SOLUTIONS,
-    LowerBoundInstance,
-    block_diagonal_mask,
-    lower_bound_instance,
-    lower_bound_solution,
-    recover_dense,
-    recovery_report,
-)
-from .protocol import (
-    SELECTIONS,
-    SWEEPABLE,
-    Message,
-    ProtocolRun,
-    Setting,
-    bits_sweep,
-    bits_table,
-    lower_bound_bits,
-    make_instance,
-    protocol_bits_bound,
-    raw_bits,
-    run_protocol,
-    serialized_bits_bound,
-    sweep_values,
-    theorem_bits,
-)
+from . import bits, lower_bound, protocol
+from .bits import *  # noqa: F401,F403
+from .lower_bound import *  # noqa: F401,F403
+from .protocol import *  # noqa: F401,F403
 
-__all__ = [
-    "BIT_WIDTHS",
-    "SELECTIONS",
-    "Setting",
-    "BitWriter",
-    "BitReader",
-    "Message",
-    "ProtocolRun",
-    "field_widths",
-    "make_instance",
-    "run_protocol",
-    "raw_bits",
-    "protocol_bits_bound",
-    "serialized_bits_bound",
-    "theorem_bits",
-    "lower_bound_bits",
-    "bits_table",
-    "SWEEPABLE",
-    "sweep_values",
-    "bits_sweep",
-    "LowerBoundInstance",
-    "block_diagonal_mask",
-    "lower_bound_instance",
-    "recover_dense",
-    "LOWER_BOUND_SOLUTIONS",
-    "lower_bound_solution",
-    "recovery_report",
-]
+__all__ = [*bits.__all__, *protocol.__all__, *lower_bound.__all__]
