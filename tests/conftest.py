@@ -1,4 +1,5 @@
 """Fixtures the test modules share."""
+import numpy as np
 import pytest
 
 from wlra_core.datasets.io import default_problem
@@ -16,3 +17,17 @@ def one_blas_thread():
     """Oracle solves with one BLAS thread, like the dashboard's engine: bit-identical numbers."""
     with blas_threads(1):
         yield
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """A 30 x 20 problem (A, W) with random weights and two zero rows of W.
+
+    Modules that need another problem define their own ``problem`` fixture, which
+    overrides this one.
+    """
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 20))
+    W = rng.random((30, 20))
+    W[[1, 4]] = 0.0
+    return A, W

@@ -214,6 +214,17 @@ GOOD_TEXT = text(GOOD)
 GOOD_W = np.full((3, 2), 0.5)
 
 
+def toy_mlp_model(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The model arrays of a 12-5-3 MLP (hidden kernel excluded) with 7 test images of 3 x 4 x 1."""
+    return {
+        "hidden_bias": rng.standard_normal(5).astype(np.float32),
+        "output_kernel": rng.standard_normal((5, 3)).astype(np.float32),
+        "output_bias": rng.standard_normal(3).astype(np.float32),
+        "x_test": rng.integers(0, 256, size=(7, 12), dtype=np.uint8),
+        "y_test": rng.integers(0, 3, size=7),
+    }
+
+
 def mlp_arrays(meta_overrides: dict | None = None, **model_overrides) -> dict[str, np.ndarray]:
     """A saved trained-MLP problem: 12 x 5 kernel, 3 classes, 7 test images of 3 x 4 x 1.
 
@@ -227,13 +238,7 @@ def mlp_arrays(meta_overrides: dict | None = None, **model_overrides) -> dict[st
             "data_source": "synthetic", "data_location": "memory", "weights": "test", "fisher_batch": 8,
             "train_seconds": 0.1, "fisher_seconds": 0.1, "paper_first_singular_mass": 0.95, "cache_version": 1}
     meta.update(meta_overrides or {})
-    model = {
-        "hidden_bias": rng.standard_normal(5).astype(np.float32),
-        "output_kernel": rng.standard_normal((5, 3)).astype(np.float32),
-        "output_bias": rng.standard_normal(3).astype(np.float32),
-        "x_test": rng.integers(0, 256, size=(7, 12), dtype=np.uint8),
-        "y_test": rng.integers(0, 3, size=7),
-    }
+    model = toy_mlp_model(rng)
     model.update(model_overrides)
     arrays = {"A": rng.standard_normal((12, 5)), "W": rng.random((12, 5)) + 0.1,
               "meta": np.array(json.dumps(meta)), "name": np.array("toy MLP"), "source": np.array("tfds")}

@@ -4,16 +4,7 @@ import pytest
 
 from wlra_core import ALGORITHMS, Stopped, describe, get_algorithm, solve, solve_ranks
 
-N, D = 30, 20
-
-
-@pytest.fixture(scope="module")
-def problem():
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((N, D))
-    W = rng.random((N, D))
-    W[[1, 4]] = 0.0
-    return A, W
+N, D = 30, 20  # the shape of conftest.py's problem fixture
 
 
 # --- Bad input: ValueError naming the problem ------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 import scipy.io
 import scipy.sparse
 
+from hostile_corpus import toy_mlp_model
 from wlra_core import Problem
 from wlra_core.compression import mlp_accuracy
 from wlra_core.datasets import DEFAULT_PROBLEM_PATH, default_problem, load_problem, save_problem
@@ -111,13 +112,7 @@ def test_upload_objects_like_streamlit(matrices):
 
 def mlp_problem() -> Problem:
     rng = np.random.default_rng(3)
-    model = {
-        "hidden_bias": rng.standard_normal(5).astype(np.float32),
-        "output_kernel": rng.standard_normal((5, 3)).astype(np.float32),
-        "output_bias": rng.standard_normal(3).astype(np.float32),
-        "x_test": rng.integers(0, 256, size=(7, 12), dtype=np.uint8),
-        "y_test": rng.integers(0, 3, size=7),
-    }
+    model = toy_mlp_model(rng)
     meta = {"dataset": "toy", "hidden": 5, "image_shape": [3, 4, 1], "input_scale": 1 / 255,
             "test_accuracy": 0.5, "seed": np.int64(4), "train_loss": np.array([1.0, 0.5])}
     return Problem(rng.standard_normal((12, 5)), rng.random((12, 5)), name="toy MLP", source="tfds",

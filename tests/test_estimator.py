@@ -13,19 +13,10 @@ from wlra_core import ALGORITHMS, Problem, SolverFailed, WeightedLowRank, get_al
 from wlra_core.datasets.io import default_problem
 from wlra_core.estimator import FitFailedError, FlaggedResultWarning
 
-N, D, K = 30, 20, 3
+N, D, K = 30, 20, 3  # N, D: the shape of conftest.py's problem fixture
 
 # Options keeping the slow methods quick; everything else runs with its defaults.
 QUICK = {"adam": {"n_epochs": 5}, "em": {"n_iter": 5}}
-
-
-@pytest.fixture(scope="module")
-def problem():
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((N, D))
-    W = rng.random((N, D))
-    W[[1, 4]] = 0.0
-    return A, W
 
 
 @pytest.fixture(scope="module")
