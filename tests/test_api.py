@@ -166,3 +166,55 @@ def test_diverging_adam_is_a_failed_result_not_a_crash(problem, options, match):
     assert res.summary()["failed"] is True
     ok = solve("adam", *problem, 2, n_epochs=20)
     assert not ok.failed and np.isfinite(ok.loss)
+
+
+@pytest.mark.parametrize("name", ["svd_w", "em"])
+def test_repeated_ranks_still_report_progress_up_to_one(problem, name):
+    calls = []
+    results = solve_ranks(name, *problem, [2, 2], progress=lambda f, m: calls.append((f, m)))
+    check_fractions(calls)  # rank 2 is solved once: that is all the work there is
+    assert [r.rank for r in results] == [2, 2] and results[0] is results[1]
+
+
+# --- Loss histories ----------------------------------------------------------------------
+
+
+def em_first_step_loss(A, W, rank):
+    """Oracle: the loss after one EM step from zero, the best rank-k fit of Q o A."""
+    Q = (W / W.max()) ** 2
+    U, s, Vt = np.linalg.svd(Q * A, full_matrices=False)
+    X = (U[:, :rank] * s[:rank]) @ Vt[:rank]
+    return float(np.sum((W * (A - X)) ** 2))
+
+
+def test_a_diverging_solve_keeps_the_history_before_the_failure(problem, monkeypatch):
+    import wlra_core.algorithms.em as em_module
+
+    real, calls = em_module.truncated_svd, []
+
+    def nan_on_second_call(M, k, **kwargs):
+        calls.append(1)
+        U, s, Vt = real(M, k, **kwargs)
+        return (U * np.nan if len(calls) == 2 else U), s, Vt
+
+    monkeypatch.setattr(em_module, "truncated_svd", nan_on_second_call)
+    A, W = problem
+    result = solve("em", A, W, 2, n_iter=5, svd_method="exact")
+    assert result.failed and "loss became nan at iteration 2" in result.message
+    # How it got there: X = 0, then one good step; the NaN step itself is not recorded.
+    assert [p.iteration for p in result.history] == [0, 1]
+    reference = float(np.sum((W * A) ** 2))
+    assert result.history[0].loss == pytest.approx(reference, rel=1e-12)
+    assert result.history[0].relative_loss == pytest.approx(1.0, rel=1e-12)
+    assert result.history[1].loss == pytest.approx(em_first_step_loss(A, W, 2), rel=1e-9)
+    assert result.history[1].relative_loss == pytest.approx(em_first_step_loss(A, W, 2) / reference, rel=1e-9)
+
+
+def test_history_relative_losses_follow_the_results_rule(problem):
+    # W o A = 0: the reference is 0, so any nonzero loss is infinitely worse than zeros.
+    _, W = problem
+    A = np.zeros_like(W)
+    result = solve("em", A, W, 2, n_iter=3, init=np.ones_like(W))
+    assert result.history[0].loss == pytest.approx(float(np.sum(W**2)), rel=1e-12)
+    assert result.relative_loss == np.inf
+    assert [p.relative_loss for p in result.history] == [np.inf] * 4

@@ -2,7 +2,19 @@
 import numpy as np
 import pytest
 
-from wlra_core.linalg import svd_flip, truncated_svd, uses_randomized, weighted_row_fit
+from wlra_core.factors import LowRank, Reweighted
+from wlra_core.linalg import (
+    EVALUATION_BLOCK,
+    SquareSum,
+    residual_stats,
+    square_sum,
+    svd_flip,
+    truncated_svd,
+    uses_randomized,
+    weighted_loss,
+    weighted_mass,
+    weighted_row_fit,
+)
 
 
 def matrix_with_spectrum(rng, s, n):
@@ -95,3 +107,29 @@ def test_weighted_row_fit_matches_row_by_row_least_squares():
 def test_truncated_svd_rejects_bad_k(bad):
     with pytest.raises(ValueError, match="k must be between 1 and 40"):
         truncated_svd(np.ones((60, 40)), bad)
+
+
+@pytest.mark.parametrize("value", [1e-170, 1e-200, 3e-160])
+def test_square_sum_keeps_terms_whose_dot_product_underflows(value):
+    r = np.full(10, value)  # each square is below 1e-320: a plain dot product gives 0
+    # Oracle: the same sum computed 2**1200 times larger, where nothing underflows.
+    scaled = float(np.sum((r * 2.0**600) ** 2))
+    assert float(square_sum(r).scaled(1200)) == pytest.approx(scaled, rel=1e-14)
+    assert square_sum(r).ratio(square_sum(r[:5])) == pytest.approx(2.0, rel=1e-14)
+    assert square_sum(np.zeros(10)) == SquareSum(0.0, 0)
+
+
+def test_losses_match_numpy_across_row_blocks():
+    rng = np.random.default_rng(5)
+    n, d = 2 * EVALUATION_BLOCK // 100 + 7, 100  # three row blocks, the last one short
+    A, X = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    W = rng.random((n, d)) * (rng.random((n, d)) < 0.9)
+    assert weighted_loss(A, W, X) == pytest.approx(float(np.sum((W * (A - X)) ** 2)), rel=1e-12)
+    assert weighted_loss(A, W, 0.0) == weighted_mass(A, W)
+    assert weighted_mass(A, W) == pytest.approx(float(np.sum((W * A) ** 2)), rel=1e-12)
+    # A factorization, formed block by block: its loss and largest entry.
+    U, V = rng.standard_normal((n, 3)), rng.standard_normal((3, d))
+    for factors, dense in [(LowRank(U, V), U @ V), (Reweighted(U, V, 1.0 + W), (U @ V) / (1.0 + W))]:
+        stats = residual_stats(A, W, factors)
+        assert float(stats.loss) == pytest.approx(float(np.sum((W * (A - dense)) ** 2)), rel=1e-12)
+        assert stats.max_abs == pytest.approx(float(np.abs(dense).max()), rel=1e-14)

@@ -119,6 +119,20 @@ def test_cache_keeps_rows_and_drops_the_oldest_factors_beyond_its_budget(problem
     assert kept[-1] is not None and kept[0] is None and 0 < stored <= small.max_factor_bytes
 
 
+def test_cache_tells_problems_with_different_model_arrays_apart(problem):
+    # whiten depends on the calibration moment, not on W: same A and W, other moment, other result.
+    rng = np.random.default_rng(6)
+    cache, rows = ResultCache(), []
+    for _ in range(2):
+        x = rng.standard_normal((200, problem.shape[0])) * rng.uniform(0.1, 3.0, problem.shape[0])
+        calibrated = wlra_core.Problem(problem.A, problem.W, model={"input_moment": x.T @ x / 200})
+        new, _ = run_all(make_sweep(calibrated, ["whiten"], [3]), cache)
+        expected = wlra_core.solve("whiten", calibrated, rank=3, seed=trial_seed(0, 0))
+        assert new[0]["loss"] == pytest.approx(expected.loss, rel=1e-10)
+        rows.append(new[0])
+    assert rows[0]["loss"] != rows[1]["loss"] and len(cache) == 2
+
+
 def test_svd_w_divisor_is_the_problems_own_w_in_the_cache(problem):
     cache = ResultCache(max_factor_bytes=0)
     run_all(make_sweep(problem, ["svd_w"], [2]), cache)

@@ -1,7 +1,10 @@
 """wlra_core.display: what the dashboard draws, checked against direct computations."""
+import pickle
 
 import numpy as np
 import pytest
+
+import wlra_core
 
 from wlra_core.datasets.synthetic import planted_low_rank
 from wlra_core.linalg import first_singular_mass
@@ -15,6 +18,7 @@ from wlra_core.display import (
     teaching_example,
 )
 from wlra_core.problem import fingerprint
+from wlra_core.report import mass_rank, problem_info
 from wlra_core.tables import rows_to_csv
 
 
@@ -29,6 +33,57 @@ def test_fingerprint_depends_on_content_only(problem):
     changed.W[0, 0] += 1e-12
     assert fingerprint(problem) == fingerprint(same)
     assert fingerprint(problem) != fingerprint(changed)
+
+
+def test_fingerprint_covers_the_model_arrays(problem):
+    rng = np.random.default_rng(2)
+    moment = rng.standard_normal((60, 60))
+    model = {"input_moment": moment, "y_test": np.arange(5)}
+
+    def with_model(**arrays):
+        return fingerprint(Problem(problem.A, problem.W, model=arrays))
+
+    base = with_model(**model)
+    # Equal content, whatever the objects and memory layout: equal fingerprints.
+    assert with_model(y_test=np.arange(5), input_moment=np.asfortranarray(moment)) == base
+    changed = moment.copy()
+    changed[0, 0] += 1e-12
+    assert with_model(input_moment=changed, y_test=np.arange(5)) != base
+    assert with_model(input_moment=moment, y_test=np.arange(5.0)) != base  # dtype
+    assert with_model(input_moment=moment, y_test=np.arange(5).reshape(5, 1)) != base  # shape
+    assert with_model(input_moment=moment, labels=np.arange(5)) != base  # name
+    assert with_model(input_moment=moment) != base
+    assert with_model() == fingerprint(problem)
+
+
+def test_pickled_problem_leaves_its_scaled_arrays_behind(problem):
+    p = Problem(problem.A, 3.0 * problem.W)  # largest weight outside [1, 2): normalized holds a scaled copy
+    size = len(pickle.dumps(p))
+    expected = wlra_core.solve("svd_w", p, rank=3)
+    assert p.normalized.W is not p.W
+    assert len(pickle.dumps(p)) == size
+    copy = pickle.loads(pickle.dumps(p))
+    np.testing.assert_array_equal(copy.normalized.W, p.normalized.W)
+    assert copy.fingerprint == p.fingerprint
+    again = wlra_core.solve("svd_w", copy, rank=3)
+    assert again.loss == expected.loss and again.relative_loss == expected.relative_loss
+
+
+@pytest.mark.parametrize("c", [1.0, 1e200, 1e-200])
+def test_spectrum_facts_are_one_rule_at_any_scale_of_w(problem, c):
+    # Oracle: NumPy's SVD and matrix_rank of the unscaled W.
+    s = np.linalg.svd(problem.W, compute_uv=False)
+    first = s[0] ** 2 / np.sum(s**2)
+    W = c * problem.W
+    view = spectrum_view(W)
+    assert view.numerical_rank == np.linalg.matrix_rank(problem.W) == 2
+    assert view.first_mass == pytest.approx(first, rel=1e-12)
+    np.testing.assert_allclose(view.cumulative_mass, np.cumsum(s**2) / np.sum(s**2), rtol=1e-12)
+    info = problem_info(Problem(problem.A, W), view.singular_values)
+    assert info["numerical rank of W"] == view.numerical_rank
+    assert info["% Frobenius mass of W in s_1"] == f"{100 * first:.2f}%"
+    holding_99 = int(np.argmax(np.cumsum(s**2) >= 0.99 * np.sum(s**2))) + 1
+    assert info["rank holding 99% of W's mass"] == mass_rank(c * s, 0.99) == holding_99
 
 
 def test_heatmap_blocks_are_means_of_the_blocks():

@@ -15,20 +15,22 @@ import numpy as np
 
 from .algorithms import Algorithm, get_algorithm
 from .factors import Factorization, Reweighted
-from .linalg import ResidualStats, residual_stats, truncation_stats, weighted_mass
-from .problem import Normalized, Problem, normalize, validate_problem, validate_rank
+from .linalg import ResidualStats, SquareSum, residual_stats, truncation_stats
+from .problem import Normalized, Problem, as_float_matrix, normalize, validate_problem, validate_rank
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
 from .seeding import as_seed_sequence, seed_label
 
 __all__ = ["solve", "solve_ranks", "fit_ranks", "SharedFits", "relative_loss"]
 
 
-def relative_loss(loss: float, A: np.ndarray, W: np.ndarray) -> float:
-    """``loss / ||W o A||_F^2`` (0 when both are 0, inf when only the reference is)."""
-    reference = weighted_mass(A, W)
-    if reference > 0:
-        return loss / reference
-    return 0.0 if loss == 0 else math.inf
+def relative_loss(loss: float, A, W) -> float:
+    """``loss / ||W o A||_F^2`` (0 when both are 0, inf when only the reference is).
+
+    The reference is that of the problem scaled by powers of two (:func:`normalize`), so
+    it neither overflows nor underflows: the ratio is right at any scale of A and W.
+    """
+    problem = normalize(*validate_problem(A, W))
+    return SquareSum.of(float(loss)).scaled(-problem.loss_exponent).ratio(problem.reference)
 
 
 class _Setup:
@@ -49,6 +51,11 @@ class _Setup:
             self.problem = normalize(A, self.W)
         self.seed = as_seed_sequence(seed)
         self.options = self.algorithm.resolve_options(options, self.problem.shape)
+        for key, value in self.options.items():
+            # Array options are n x d matrices in A's units (em's init, an estimate of A): the
+            # algorithm sees A scaled by 2**-a_exp, so they are scaled with it.
+            if isinstance(value, np.ndarray) and self.problem.a_exp:
+                self.options[key] = np.ldexp(as_float_matrix(value, f"{name} {key}"), -self.problem.a_exp)
         self.side = _required_arrays(self.algorithm, model or {}, meta)
 
     def fit_kwargs(self) -> dict:
@@ -116,13 +123,7 @@ def solve(
     """
     setup = _Setup(name, A, W, seed, options, model)
     rank = validate_rank(rank, setup.problem.shape)
-    monitor = Monitor(progress, should_stop)
-    try:
-        fit = setup.algorithm.fit(setup.problem.A, setup.problem.W, rank, seed=setup.seed, monitor=monitor,
-                                  **setup.fit_kwargs())
-    except (SolverFailed, np.linalg.LinAlgError) as err:
-        return _failed(setup, rank, monitor, _failure_message(err))
-    return _result(setup, rank, fit, monitor, monitor.elapsed())
+    return _solve_one(setup, rank, Monitor(progress, should_stop))
 
 
 def solve_ranks(
@@ -150,7 +151,8 @@ def solve_ranks(
     ranks = [validate_rank(k, setup.problem.shape) for k in ranks]
     if not ranks:
         raise ValueError("ranks is empty: give at least one rank")
-    total = len(ranks)
+    unique = sorted(set(ranks))  # a repeated rank is solved once
+    total = len(unique)
     results: dict[int, WLRAResult] = {}
 
     def emit(result: WLRAResult, done: int) -> None:
@@ -160,9 +162,7 @@ def solve_ranks(
         if progress is not None:
             progress(done / total, f"{name}: rank {result.rank} done")
 
-    unique = sorted(set(ranks))
-    algorithm = setup.algorithm
-    if algorithm.prepare is not None:
+    if setup.algorithm.prepare is not None:
         for i, result in enumerate(_fit_shared(setup, unique, should_stop).measure(), 1):
             emit(result, i)
     else:
@@ -171,14 +171,7 @@ def solve_ranks(
                 if progress is not None:
                     progress((_i - 1 + fraction) / total, message)
 
-            monitor = Monitor(rank_progress, should_stop)
-            try:
-                fit = algorithm.fit(setup.problem.A, setup.problem.W, k, seed=setup.seed, monitor=monitor,
-                                    **setup.fit_kwargs())
-            except (SolverFailed, np.linalg.LinAlgError) as err:
-                emit(_failed(setup, k, monitor, _failure_message(err)), i)
-                continue
-            emit(_result(setup, k, fit, monitor, monitor.elapsed()), i)
+            emit(_solve_one(setup, k, Monitor(rank_progress, should_stop)), i)
     return [results[k] for k in ranks]
 
 
@@ -210,11 +203,9 @@ class SharedFits:
 def _fit_shared(setup: _Setup, ranks: list[int], should_stop) -> SharedFits:
     algorithm = setup.algorithm
     monitor = Monitor(None, should_stop)
-    try:
-        state = algorithm.prepare(setup.problem.A, setup.problem.W, ranks[-1], seed=setup.seed, monitor=monitor,
-                                  **setup.fit_kwargs())
-    except (SolverFailed, np.linalg.LinAlgError) as err:
-        return SharedFits(setup, ranks, monitor, failure=_failure_message(err))
+    state, failure = _attempt(setup, algorithm.prepare, ranks[-1], monitor)
+    if failure is not None:
+        return SharedFits(setup, ranks, monitor, failure=failure)
     shared = monitor.elapsed()
     fits, seconds = {}, {}
     for k in ranks:
@@ -240,10 +231,24 @@ def fit_ranks(name: str, A, W=None, ranks: Iterable[int] = (1,), *, seed=0,
     return _fit_shared(setup, ranks, should_stop)
 
 
-def _failure_message(err: Exception) -> str:
-    if isinstance(err, np.linalg.LinAlgError):
-        return f"LAPACK could not factorise a matrix of this problem ({err})"
-    return str(err)
+def _attempt(setup: _Setup, step: Callable, rank: int, monitor: Monitor) -> tuple[object, str | None]:
+    """``(step's output, None)`` for an algorithm's ``fit`` or ``prepare`` run on the scaled
+    problem, or ``(None, why)`` when it diverged or LAPACK failed."""
+    try:
+        return step(setup.problem.A, setup.problem.W, rank, seed=setup.seed, monitor=monitor,
+                    **setup.fit_kwargs()), None
+    except np.linalg.LinAlgError as err:
+        return None, f"LAPACK could not factorise a matrix of this problem ({err})"
+    except SolverFailed as err:
+        return None, str(err)
+
+
+def _solve_one(setup: _Setup, rank: int, monitor: Monitor) -> WLRAResult:
+    """One fit at one rank, measured (or failed)."""
+    fit, failure = _attempt(setup, setup.algorithm.fit, rank, monitor)
+    if failure is not None:
+        return _failed(setup, rank, monitor, failure)
+    return _result(setup, rank, fit, monitor, monitor.elapsed())
 
 
 def _in_original_units(factors: Factorization, setup: _Setup) -> Factorization:
@@ -253,7 +258,8 @@ def _in_original_units(factors: Factorization, setup: _Setup) -> Factorization:
     weights' scale moved into the left factor.
     """
     problem = setup.problem
-    if isinstance(factors, Reweighted) and factors.divide and factors.weights is problem.W:
+    if (isinstance(factors, Reweighted) and factors.divide and factors.weights is problem.W
+            and factors.floor is None):
         shift = problem.a_exp + problem.w_exp
         with np.errstate(over="ignore"):
             U = np.ldexp(factors.U, shift) if shift else factors.U
@@ -281,11 +287,7 @@ def _result(setup: _Setup, rank: int, fit: Fit, monitor: Monitor, seconds: float
     relative = stats.loss.ratio(problem.reference)
     loss = float(stats.loss.scaled(problem.loss_exponent))
     max_abs = _ldexp(stats.max_abs, problem.a_exp)
-    reference = float(problem.reference)
-    history = [HistoryPoint(it, _ldexp(value, problem.loss_exponent), t, value / reference if reference else 0.0)
-               for it, value, t in monitor.history]
-    if not history:
-        history = [HistoryPoint(1, loss, seconds, relative)]
+    history = _history(setup, monitor) or [HistoryPoint(1, loss, seconds, relative)]
     return WLRAResult(
         algorithm=setup.algorithm.name,
         rank=rank,
@@ -296,26 +298,41 @@ def _result(setup: _Setup, rank: int, fit: Fit, monitor: Monitor, seconds: float
         history=history,
         options=setup.public_options(),
         extra=fit.extra,
-        warnings=_warnings(setup, stats.max_abs, relative, loss, stats.loss.mantissa != 0),
+        warnings=_warnings(setup, stats, max_abs, relative, loss),
         max_abs=max_abs,
     )
 
 
-def _warnings(setup: _Setup, max_abs: float, relative: float, loss: float, nonzero: bool) -> list[str]:
-    """Why a finite result deserves a second look (see :class:`WLRAResult`)."""
+def _history(setup: _Setup, monitor: Monitor) -> list[HistoryPoint]:
+    """The losses the algorithm recorded (on the scaled problem), in the caller's units."""
+    problem = setup.problem
+    points = []
+    for iteration, value, seconds in monitor.history:
+        loss = SquareSum.of(value)
+        points.append(HistoryPoint(iteration, float(loss.scaled(problem.loss_exponent)), seconds,
+                                   loss.ratio(problem.reference)))
+    return points
+
+
+def _warnings(setup: _Setup, stats: ResidualStats, max_abs: float, relative: float, loss: float) -> list[str]:
+    """Why a finite result deserves a second look (see :class:`WLRAResult`).
+
+    ``stats`` are those of the scaled problem; ``max_abs`` and ``loss`` are in the caller's
+    units (inf when float64 cannot hold them).
+    """
     problem = setup.problem
     notes = []
-    if max_abs > BLOWUP_FACTOR * problem.a_max:
-        size = math.ldexp(max_abs, problem.a_exp)
-        times = max_abs / problem.a_max if problem.a_max > 0 else math.inf
-        note = f"entries up to {size:.3g}, {times:.3g} x max|A|"
+    if stats.max_abs > BLOWUP_FACTOR * problem.a_max:
+        # The ratio from the scaled values: it stays finite when max_abs overflowed.
+        times = stats.max_abs / problem.a_max if problem.a_max > 0 else math.inf
+        note = f"entries up to {max_abs:.3g}, {times:.3g} x max|A|"
         if setup.algorithm.divides_by_weights:
             note += (" (it divides by tiny weights; "
                      + ("weight_floor > 0 bounds this)" if "weight_floor" in setup.options else "see its options)"))
         notes.append(note)
     if relative > 1:
         notes.append(f"relative loss {relative:.4g} > 1: worse than returning zeros")
-    if math.isinf(loss) or (loss == 0 and nonzero):
+    if math.isinf(loss) or (loss == 0 and stats.loss.mantissa != 0):
         notes.append("the absolute loss is beyond float64's range (it reads "
                      f"{loss:g}); the relative loss is exact")
     return notes
@@ -329,7 +346,7 @@ def _failed(setup: _Setup, rank: int, monitor: Monitor, message: str) -> WLRARes
         loss=math.nan,
         relative_loss=math.nan,
         seconds=monitor.elapsed(),
-        history=[],
+        history=_history(setup, monitor),  # how it got there (e.g. EM's losses before it diverged)
         options=setup.public_options(),
         failed=True,
         message=message,

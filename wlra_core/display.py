@@ -26,8 +26,8 @@ import numpy as np
 
 from .api import solve
 from .sweep import Sweep, make_method, make_sweep
-from .tables import summarize
-from .linalg import spectrum, truncated_svd
+from .tables import TABLE_RANKS, summarize
+from .linalg import cumulative_mass, first_singular_mass, numerical_rank, round_off, spectrum, truncated_svd
 from .problem import Problem
 from .result import WLRAResult
 
@@ -112,34 +112,35 @@ def _color_range(z: np.ndarray, log: bool, signed: bool) -> tuple[float, float]:
 
 @dataclass
 class SpectrumView:
-    """W's singular values, the fraction of ``||W||_F^2`` in the first ``i`` of them, and the
-    round-off level below which a singular value is indistinguishable from zero."""
+    """W's singular values and the facts the Weights page draws from them.
+
+    Attributes
+    ----------
+    singular_values : ndarray
+        Descending.
+    cumulative_mass : ndarray
+        Fraction of ``||W||_F^2`` in the first ``i`` singular values.
+    round_off : float
+        :func:`wlra_core.linalg.round_off`: singular values at or below it are noise.
+    numerical_rank : int
+        Number of singular values above ``round_off``.
+    first_mass : float
+        ``s_1^2 / ||W||_F^2`` (the paper's Table 2).
+    """
 
     singular_values: np.ndarray
     cumulative_mass: np.ndarray
     round_off: float
-
-    @property
-    def first_mass(self) -> float:
-        """``s_1^2 / ||W||_F^2`` (the paper's Table 2)."""
-        return float(self.cumulative_mass[0])
-
-    @property
-    def numerical_rank(self) -> int:
-        """Number of singular values above :attr:`round_off`."""
-        return int(np.sum(self.singular_values > self.round_off))
+    numerical_rank: int
+    first_mass: float
 
 
 def spectrum_view(W: np.ndarray) -> SpectrumView:
-    """Singular spectrum of ``W``, its cumulative Frobenius mass and its round-off level.
-
-    The round-off level is NumPy's ``matrix_rank`` tolerance ``s_1 eps max(n, d)``: an
-    SVD in floating point returns values down to about 1e-200 for an exactly low-rank W,
-    and those are noise, not spectrum.
-    """
+    """Singular spectrum of ``W`` with its cumulative Frobenius mass, round-off level,
+    numerical rank and first-singular-value mass (one SVD of W)."""
     s = spectrum(W)
-    energy = np.cumsum(s**2)
-    return SpectrumView(s, energy / energy[-1], float(s[0] * np.finfo(np.float64).eps * max(W.shape)))
+    return SpectrumView(s, cumulative_mass(s), round_off(s, W.shape), numerical_rank(W, singular_values=s),
+                        first_singular_mass(W, singular_values=s))
 
 
 def count_ticks(largest: int) -> list[int]:
@@ -226,7 +227,7 @@ def _mean_std(mean: float, std: float) -> str:
     return "failed" if math.isnan(mean) else f"{mean:.4g} ± {std:.2g}"
 
 
-def rank_table(rows: list[dict], ranks=(5, 10, 20), value: str = "relative_loss") -> list[dict]:
+def rank_table(rows: list[dict], ranks=TABLE_RANKS, value: str = "relative_loss") -> list[dict]:
     """The paper's Tables 3-5: one row per method, a "mean ± std" column per rank.
 
     Only ranks present in ``rows`` appear; a rank with no result for a method reads "not

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dger as _dger
 
-from .factors import Factorization, row_blocks
+from .factors import BLOCK_ENTRIES, Factorization, row_blocks
 
 __all__ = [
     "ScaledMatrix",
@@ -33,13 +33,24 @@ __all__ = [
     "weighted_row_fit",
     "orthonormal_columns",
     "spectrum",
+    "round_off",
+    "cumulative_mass",
     "first_singular_mass",
     "numerical_rank",
     "ROW_BLOCK",
 ]
 
-# Rows per batched weighted least-squares solve (and per generated tile of fisher_like).
+# Rows per batch of weighted_row_fit's least-squares solves (fisher_like also takes it as
+# its tile height). Unlike BLOCK_ENTRIES and EVALUATION_BLOCK it counts rows, not entries:
+# a batch's temporaries are ROW_BLOCK x d (W2 o A) and ROW_BLOCK x j^2 (the Gram matrices,
+# decomposed in one batched call), 32 MiB each at d = j^2 = 1024.
 ROW_BLOCK = 4096
+
+# Entries per row block of this module's loss passes. A loss pass keeps the blocks of A
+# and W and up to five work arrays of this size in cache at once, about twice as many as
+# the passes of wlra_core.factors (a block of the product and one of its multiplier), so
+# its blocks are half of BLOCK_ENTRIES: the same cache budget.
+EVALUATION_BLOCK = BLOCK_ENTRIES // 2
 
 SVD_METHODS = ("auto", "exact", "randomized")
 
@@ -226,18 +237,49 @@ def tail_mass(M: np.ndarray, k: int) -> float:
     return float(np.sum(s[k:] ** 2))
 
 
-def first_singular_mass(W: np.ndarray) -> float:
-    """Fraction of ``||W||_F^2`` in the first singular value, ``s_1^2 / sum s_i^2``."""
-    s = spectrum(W)
-    return float(s[0] ** 2 / np.sum(s**2))
+def round_off(s: np.ndarray, shape: tuple[int, int]) -> float:
+    """The level at or below which singular values are indistinguishable from zero.
+
+    NumPy's ``matrix_rank`` tolerance ``s_1 eps max(n, d)``: an SVD in float64 returns
+    values down to about 1e-200 for an exactly low-rank matrix, and those are noise.
+
+    Parameters
+    ----------
+    s : ndarray of shape (min(n, d),)
+        Singular values of an n x d matrix, descending.
+    shape : tuple of int
+        ``(n, d)``.
+    """
+    return float(s[0] * np.finfo(np.float64).eps * max(shape))
 
 
-def numerical_rank(W: np.ndarray, rtol: float | None = None) -> int:
-    """Number of singular values above ``rtol * s_1`` (default: LAPACK eps * max(n, d))."""
-    s = spectrum(W)
-    if rtol is None:
-        rtol = np.finfo(np.float64).eps * max(W.shape)
-    return int(np.sum(s > rtol * s[0]))
+def cumulative_mass(s: np.ndarray) -> np.ndarray:
+    """Fraction of ``sum s_i^2`` held by the first ``i`` singular values, ``i = 1..len(s)``.
+
+    Computed from ``s / s_1``, so it neither overflows nor underflows and does not change
+    when the matrix is multiplied by a constant.
+    """
+    energy = np.cumsum((s / s[0]) ** 2)
+    return energy / energy[-1]
+
+
+def first_singular_mass(W: np.ndarray, *, singular_values: np.ndarray | None = None) -> float:
+    """Fraction of ``||W||_F^2`` in the first singular value, ``s_1^2 / sum s_i^2``.
+
+    Pass W's ``singular_values`` when they are at hand (they are not recomputed).
+    """
+    s = spectrum(W) if singular_values is None else singular_values
+    return float(cumulative_mass(s)[0])
+
+
+def numerical_rank(W: np.ndarray, rtol: float | None = None, *, singular_values: np.ndarray | None = None) -> int:
+    """Number of singular values above ``rtol * s_1`` (default: :func:`round_off`).
+
+    Pass W's ``singular_values`` when they are at hand (they are not recomputed).
+    """
+    s = spectrum(W) if singular_values is None else singular_values
+    tolerance = round_off(s, W.shape) if rtol is None else rtol * s[0]
+    return int(np.sum(s > tolerance))
 
 
 @dataclass(frozen=True)
@@ -251,6 +293,12 @@ class SquareSum:
 
     mantissa: float = 0.0
     exponent: int = 0
+
+    @classmethod
+    def of(cls, value: float) -> "SquareSum":
+        """``value`` (a float64 sum of squares) as a SquareSum."""
+        mantissa, exponent = math.frexp(value)
+        return cls(mantissa, exponent)
 
     @property
     def finite(self) -> bool:
@@ -296,16 +344,15 @@ def square_sum(r: np.ndarray) -> SquareSum:
     r = np.ascontiguousarray(r).ravel()
     with np.errstate(over="ignore"):  # an overflowing square is rescaled below
         plain = float(np.dot(r, r))  # BLAS ddot: several times faster than einsum here
-    if math.isfinite(plain) and (plain >= _TINY or plain == 0.0):
-        mantissa, exponent = math.frexp(plain)
-        return SquareSum(mantissa, exponent)
+    # A zero dot product is exact only for an all-zero r: nonzero terms may have underflowed.
+    if math.isfinite(plain) and (plain >= _TINY or not r.any()):
+        return SquareSum.of(plain)
     largest = float(np.max(np.abs(r)))
     if not math.isfinite(largest):
         return SquareSum(math.nan, 0)
     shift = math.frexp(largest)[1]
     scaled = np.ldexp(r, -shift)
-    mantissa, exponent = math.frexp(float(np.dot(scaled, scaled)))
-    return SquareSum(mantissa, exponent + 2 * shift)
+    return SquareSum.of(float(np.dot(scaled, scaled))).scaled(2 * shift)
 
 
 @dataclass(frozen=True)
@@ -316,32 +363,18 @@ class ResidualStats:
     max_abs: float
 
 
-# Entries per row block of the loss passes: A, W and four work arrays of this size stay in
-# cache while every truncation of a factorization is evaluated on the block.
-EVALUATION_BLOCK = 2**17
-def residual_stats(A: np.ndarray, W: np.ndarray, X) -> ResidualStats:
-    """Weighted loss and ``max |X|`` of ``X`` (an n x d array or a Factorization), blockwise.
+def residual_stats(A: np.ndarray, W: np.ndarray, X: Factorization) -> ResidualStats:
+    """Weighted loss and ``max |X|`` of a factorization ``X``, in one blockwise pass.
 
-    A factorization is formed a row block at a time, so a factored 67500 x 1024
-    approximation is never held whole.
+    X is formed a row block at a time, so a factored 67500 x 1024 approximation is never
+    held whole.
     """
-    if isinstance(X, Factorization):
-        return truncation_stats(A, W, X, [X.width])[0]
-    n, d = A.shape
-    X = np.broadcast_to(np.asarray(X, dtype=np.float64), A.shape)
-    total, largest = SquareSum(), 0.0
-    for rows in row_blocks(n, d):
-        block = np.array(X[rows], dtype=np.float64)
-        if block.size:
-            largest = max(largest, float(np.max(np.abs(block))))
-        np.subtract(A[rows], block, out=block)
-        block *= W[rows]
-        total = total + square_sum(block)
-    return ResidualStats(total, largest)
+    return truncation_stats(A, W, X, [X.width])[0]
 
 
 def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths) -> list[ResidualStats]:
-    """:class:`ResidualStats` of ``X.truncated(w)`` for every ``w`` in ``widths``, in one pass.
+    """:class:`ResidualStats` of X cut to its first ``w`` terms (``U[:, :w] @ V[:w]``, with X's
+    divisor or multiplier) for every ``w`` in ``widths``, in one pass.
 
     The truncations share their leading terms (the svd family's ranks 1..k come from one
     SVD), so each row block of A and W is read once and the product grows term by term:
@@ -403,29 +436,31 @@ def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[
     return totals
 
 
-def weighted_square_sum(A: np.ndarray, W: np.ndarray) -> SquareSum:
-    """``||W o A||_F^2`` as a :class:`SquareSum` (the loss of the zero approximation)."""
+def weighted_square_sum(A: np.ndarray, W: np.ndarray, X=0.0) -> SquareSum:
+    """``||W o (A - X)||_F^2`` as a :class:`SquareSum`, one row block at a time.
+
+    Parameters
+    ----------
+    A, W : ndarray of shape (n, d)
+    X : ndarray of shape (n, d), or a scalar
+        The default 0 gives ``||W o A||_F^2``, the loss of the zero approximation.
+    """
+    X = np.broadcast_to(np.asarray(X, dtype=np.float64), A.shape)
     total = SquareSum()
-    for rows in row_blocks(*A.shape):
-        total = total + square_sum(W[rows] * A[rows])
+    for rows in row_blocks(*A.shape, EVALUATION_BLOCK):
+        block = A[rows] - X[rows]
+        block *= W[rows]
+        total = total + square_sum(block)
     return total
 
 
 def weighted_loss(A: np.ndarray, W: np.ndarray, X) -> float:
-    """``||W o (A - X)||_F^2`` for an n x d array or a Factorization ``X``, blockwise.
+    """``||W o (A - X)||_F^2`` for an n x d array (or a scalar) ``X``.
 
-    The iterative solvers record it every iteration: for an array it skips the largest-entry
-    pass of :func:`residual_stats`.
+    The iterative solvers record it every iteration on their dense iterate; a
+    factorization is measured by :func:`residual_stats`.
     """
-    if isinstance(X, Factorization):
-        return float(residual_stats(A, W, X).loss)
-    X = np.broadcast_to(np.asarray(X, dtype=np.float64), A.shape)  # a scalar (0: the zero matrix) too
-    total = SquareSum()
-    for rows in row_blocks(*A.shape):
-        block = A[rows] - X[rows]
-        block *= W[rows]
-        total = total + square_sum(block)
-    return float(total)
+    return float(weighted_square_sum(A, W, X))
 
 
 def weighted_mass(A: np.ndarray, W: np.ndarray) -> float:

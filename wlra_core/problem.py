@@ -44,8 +44,9 @@ def as_float_matrix(M, name: str) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    # max and min propagate NaN and reach +-Inf: no n x d mask unless something is wrong.
+    if not (math.isfinite(arr.max()) and math.isfinite(arr.min())):
+        bad = ~np.isfinite(arr)
         i, j = np.argwhere(bad)[0]
         raise ValueError(
             f"{name} has {int(bad.sum())} NaN/Inf entries (first at row {i}, column {j})"
@@ -70,7 +71,7 @@ def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
     W = as_float_matrix(W, "W")
     if W.shape != A.shape:
         raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
-    if (W < 0).any():
+    if W.min() < 0:
         raise ValueError(
             f"W has {int((W < 0).sum())} negative entries; weights must be >= 0"
         )
@@ -136,7 +137,8 @@ class Normalized:
 def normalize(A: np.ndarray, W: np.ndarray) -> Normalized:
     """Scale validated ``A`` and ``W`` by powers of two (copies only when a scale is not 1)."""
     w_exp = _exponent(float(W.max()))
-    a_max = float(np.max(np.abs(A)))
+    # Not np.abs(A).max(): that costs an n x d temporary. abs() turns an all-zero A's -0.0 into 0.0.
+    a_max = abs(max(float(A.max()), -float(A.min())))
     a_exp = _exponent(a_max) if not 2.0**-_SAFE_EXPONENT <= a_max <= 2.0**_SAFE_EXPONENT else 0
     W_n = np.ldexp(W, -w_exp) if w_exp else W
     A_n = np.ldexp(A, -a_exp) if a_exp else A
@@ -180,6 +182,13 @@ class Problem:
         """The scaled arrays the algorithms see (computed once; do not mutate A or W after)."""
         return normalize(self.A, self.W)
 
+    def __getstate__(self) -> dict:
+        # A pickled problem (a Dask scatter, a cache) travels without its scaled arrays: they
+        # can be a copy of W (550 MB for 67500 x 1024) and are recomputed where needed.
+        state = self.__dict__.copy()
+        state.pop("normalized", None)
+        return state
+
     @functools.cached_property
     def fingerprint(self) -> str:
         """:func:`fingerprint` of the problem (computed once)."""
@@ -201,9 +210,18 @@ class Problem:
 
 
 def fingerprint(problem: Problem) -> str:
-    """Hex digest of ``A`` and ``W`` (shape and bytes): equal problems share cached results."""
+    """Hex digest of the problem's content: equal problems share cached results.
+
+    Covers ``A`` and ``W`` and every ``model`` array (name, dtype, shape and bytes): whiten
+    and kfac results depend on the calibration moments, and test accuracies on the
+    network and test set. Name, source and meta are labels, not content.
+    """
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(problem.shape).encode())
     digest.update(memoryview(problem.A))
     digest.update(memoryview(problem.W))
+    for name in sorted(problem.model):
+        array = np.asarray(problem.model[name])
+        digest.update(repr((name, array.dtype.str, array.shape)).encode())
+        digest.update(memoryview(np.ascontiguousarray(array)))
     return digest.hexdigest()

@@ -61,7 +61,8 @@ class WLRAResult:
         ``loss / ||W o A||_F^2``, computed on the scaled problem: exact even when ``loss``
         itself overflows or underflows.
     seconds : float
-        Wall time of the run (computing the loss not included).
+        Wall time of the run: the losses an iterative method records every iteration are
+        included, the final loss pass that measures the result is not.
     history : list of HistoryPoint
         ``(iteration, loss, seconds, relative_loss)``; one entry for one-shot methods.
     options : dict

@@ -266,7 +266,10 @@ class ResultCache:
             while len(self._entries) > self.max_rows:
                 old, _ = self._entries.popitem(last=False)
                 self._total_bytes -= self._bytes.pop(old, 0)
-            for old in list(self._entries):
+            if self._total_bytes <= self.max_factor_bytes:
+                return
+            # Oldest first. Only values are replaced below, never keys: no copy of the keys needed.
+            for old in self._entries:
                 if self._total_bytes <= self.max_factor_bytes or old == key:
                     break
                 if self._bytes[old]:
@@ -357,14 +360,17 @@ class InProcess:
     """Run tasks one after another in the calling (worker) thread, BLAS limited to ``threads``
     (None: the libraries' default).
 
-    One at a time, so measured runtimes are not distorted by each other.
+    Fits run one at a time, so no two fits compete for the cores. Measuring the ranks of an
+    algorithm that shares one SVD across them (their loss pass and evaluation, not part of
+    any runtime) runs in a second thread alongside the next fit, so that fit's measured
+    runtime can grow when the two share a core or memory bandwidth.
     """
 
     threads: int | None = SOLVER_BLAS_THREADS
 
     def __call__(self, sweep: Sweep, tasks: list[Task], post: Post, stop: threading.Event) -> None:
         # Measuring the ranks of one SVD-sharing algorithm (a pass over A and W, not part of
-        # its runtime) overlaps with fitting the next one: the two use different cores.
+        # its runtime) overlaps with fitting the next one: on two free cores, each gets one.
         with blas_threads(self.threads), ThreadPoolExecutor(1, thread_name_prefix="wlra-measure") as measurer:
             for task in tasks:
                 if stop.is_set():
