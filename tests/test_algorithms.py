@@ -394,3 +394,61 @@ def test_greedy_survives_a_gradient_where_lapack_gesdd_fails():
         result = wlra_core.solve("greedy", problem.A, problem.W, 20)
     assert not result.failed and np.isfinite(result.approx).all()
     assert result.relative_loss < wlra_core.solve("greedy", problem.A, problem.W, 5).relative_loss
+
+
+def test_each_weight_floor_does_what_its_help_says():
+    """weight_floor's help used to say "divide by max(W, weight_floor * max W)" for every
+    method, true only of svd_w and css. Each method's help now names what it floors; each
+    is checked here against a numpy oracle of that sentence."""
+    rng = np.random.default_rng(16)
+    A = rng.standard_normal((N, D))
+    u, v = rng.uniform(0.5, 2, N), rng.uniform(0.5, 2, D)
+    u[:6] *= 1e-6  # nearly dead rows and columns: every floor below raises them
+    v[:4] *= 1e-6
+    W = np.outer(u, v)
+    f, k = 0.01, 3
+    helps = {name: wlra_core.get_algorithm(name).options["weight_floor"] for name in
+             ("svd_w", "css", "fwsvd", "svd_w_practical")}
+    for option in helps.values():
+        assert option.default == 0.0 and option.describe() == "a number in [0, 1]"
+
+    # svd_w and css: divide by max(W, f max W).
+    for name in ("svd_w", "css"):
+        assert "divide by max(W, weight_floor * max W) instead of W" in helps[name].help
+    Wf = np.maximum(W, f * W.max())
+    np.testing.assert_allclose(solve("svd_w", A, W, k, weight_floor=f).approx, best_rank(W * A, k) / Wf,
+                               rtol=1e-9, atol=1e-12)
+
+    # fwsvd: divide by max(rho_i, f max rho), rho_i = sqrt(sum_j W_ij^2).
+    assert "row importance rho_i = sqrt(sum_j W_ij^2)" in helps["fwsvd"].help
+    rho = np.sqrt((W**2).sum(axis=1))
+    rho_f = np.maximum(rho, f * rho.max())[:, None]
+    np.testing.assert_allclose(solve("fwsvd", A, W, k, weight_floor=f).approx, best_rank(rho_f * A, k) / rho_f,
+                               rtol=1e-9, atol=1e-12)
+
+    # svd_w_practical, r = 1: each factor of the stand-in a b^T raised to sqrt(f) times its maximum.
+    practical = helps["svd_w_practical"].help
+    assert "raise each factor of a rank-1 stand-in a b^T to at least sqrt(weight_floor)" in practical
+    U, s, Vt = np.linalg.svd(W)
+    a, b = np.abs(U[:, 0]) * s[0], np.abs(Vt[0])
+    a_f, b_f = (np.maximum(x, np.sqrt(f) * x.max())[:, None] for x in (a, b))
+    expected = best_rank(a_f * A * b_f.T, k) / a_f / b_f.T
+    np.testing.assert_allclose(solve("svd_w_practical", A, W, k, weight_floor=f).approx, expected,
+                               rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+
+    # svd_w_practical, approximate="inverse": W raised to f max W, then inverted.
+    assert "'inverse': raise W to at least weight_floor * max W before inverting it" in practical
+    inverse = best_rank(1 / Wf, 1)
+    expected = inverse * best_rank(A / inverse, k)
+    np.testing.assert_allclose(solve("svd_w_practical", A, W, k, approximate="inverse", weight_floor=f).approx,
+                               expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+
+
+def test_an_option_beyond_the_float_range_is_a_clear_error():
+    """An integer too large for a float (e.g. from JSON) used to raise OverflowError."""
+    rng = np.random.default_rng(17)
+    A, W = rng.standard_normal((N, D)), rng.random((N, D))
+    with pytest.raises(ValueError, match=r"svd_w: invalid weight_floor=10+; weight_floor must be a number in \[0, 1\]"):
+        solve("svd_w", A, W, 2, weight_floor=10**400)
+    with pytest.raises(ValueError, match=r"whiten: invalid damping=1000+; damping must be a number >= 0"):
+        solve("whiten", A, W, 2, damping=10**400)

@@ -38,6 +38,39 @@ def test_parse_ranks():
             parse_ranks(bad)
 
 
+def test_parse_ranks_without_a_problem_names_its_bound_and_never_expands_a_huge_range():
+    """Without max_rank the message used to read "rank must be between 1, got 0", and
+    ``1-3000000`` built a list of three million ranks."""
+    import tracemalloc
+
+    from wlra_core.cli import RANK_LIMIT, UsageError
+
+    with pytest.raises(UsageError, match=rf"^rank must be between 1 and {RANK_LIMIT}, got 0$"):
+        parse_ranks("0-3")
+    tracemalloc.start()
+    with pytest.raises(UsageError, match=rf"^rank must be between 1 and {RANK_LIMIT}, got 3000000$"):
+        parse_ranks("1-3000000")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100_000
+    assert parse_ranks(f"{RANK_LIMIT - 1}-{RANK_LIMIT}") == [RANK_LIMIT - 1, RANK_LIMIT]
+
+
+def test_parse_options_reads_values_as_the_dashboard_does():
+    from wlra_core.cli import UsageError, parse_options
+    from wlra_core.options import parse_option_text
+
+    texts = ["1e-3", " 2 ", "true", "null", "randomized", "[1, 2]"]
+    parsed = parse_options([f"a.o{i}={text}" for i, text in enumerate(texts)])
+    assert parsed == {"a": {f"o{i}": parse_option_text(text) for i, text in enumerate(texts)}}
+    assert parsed["a"] == {"o0": 0.001, "o1": 2, "o2": True, "o3": None, "o4": "randomized", "o5": [1, 2]}
+    assert parse_options(["svd_w.weight_floor=1e-3", "em.n_iter=3", "svd_w.weight_rank=2"]) == {
+        "svd_w": {"weight_floor": 0.001, "weight_rank": 2}, "em": {"n_iter": 3}}
+    for bad in ("svd_w.weight_floor=", "svd_w.weight_floor", "weight_floor=1", ".x=1", "svd_w.=1"):
+        with pytest.raises(UsageError, match="use ALGORITHM.OPTION=VALUE"):
+            parse_options([bad])
+
+
 def info_value(stdout: str, key: str) -> str:
     line = next(l for l in stdout.splitlines() if l.startswith(key))
     return line[len(key):].strip()

@@ -69,6 +69,24 @@ def test_sparse_columns_and_floats_round_trip(width):
     np.testing.assert_array_equal(read_floats(reader, X.shape, width), X.astype(dtype).astype(np.float64))
 
 
+@pytest.mark.parametrize("width", [16, 32])
+def test_sparse_column_values_outside_the_field_are_refused_not_wrapped(width):
+    """A value outside the signed ``width``-bit range used to be masked to ``width`` bits and
+    read back as another number (2**15 as -2**15 at 16 bits)."""
+    widths = field_widths(4, 3, width)
+    low, high = -(2 ** (width - 1)), 2 ** (width - 1) - 1
+    edge = np.zeros((4, 3), dtype=np.int64)
+    edge[:2, 1] = low, high
+    writer = BitWriter()
+    write_sparse_columns(writer, edge, [1], widths)
+    np.testing.assert_array_equal(read_sparse_columns(BitReader(writer.to_bytes()), 4, widths)[1], edge[:, [1]])
+    for value in (high + 1, low - 1):
+        A = edge.copy()
+        A[3, 2] = value
+        with pytest.raises(ValueError, match=rf"value {value} does not fit in a {width}-bit signed field"):
+            write_sparse_columns(BitWriter(), A, [1, 2], widths)
+
+
 @pytest.mark.parametrize("bit_width", [16, 32, 64])
 def test_two_party_bits_equal_payload_and_field_count(bit_width):
     setting = Setting(n=60, d=45, sparsity=6, rank=2, weight_rank=2, eps=0.5, servers=1, bit_width=bit_width)

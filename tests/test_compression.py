@@ -103,6 +103,126 @@ def test_accuracy_through_the_factors_equals_the_dense_kernel():
                                    rtol=1e-10, atol=1e-12)
 
 
+def test_test_accuracy_is_safe_across_threads_and_shared_by_the_models_problems(monkeypatch):
+    """The evaluation's inputs cache is used by a sweep's worker and measurer threads and by
+    every dashboard session at once; it used to be cleared and refilled without a lock and
+    read back by key (KeyError when another thread cleared it in between), and keyed by
+    the problem, so W = F and W = sqrt(F) of one model converted the test images twice."""
+    import threading
+
+    from wlra_core import compression
+    from wlra_core.compression import TestAccuracy, weight_transform
+
+    converted, paused, resume = set(), threading.Event(), threading.Event()
+    convert = compression.network_inputs
+
+    def converting(problem):
+        inputs = convert(problem)
+        converted.add(problem.name)
+        return inputs
+
+    class Pausing(wlra_core.Problem):
+        """Once its test images are converted, its evaluation waits for another one to run in full."""
+
+        @property
+        def shape(self):
+            if self.name in converted and not paused.is_set():
+                paused.set()
+                resume.wait(30)
+            return super().shape
+
+    monkeypatch.setattr(compression, "network_inputs", converting)
+    first, second = mlp_problem(0, name="first"), mlp_problem(1, name="second")
+    first = Pausing(first.A, first.W, name=first.name, meta=first.meta, model=first.model)
+    results = [wlra_core.solve("svd", p.A, p.W, 2) for p in (first, second)]
+    outcome = []
+
+    def evaluate_first():
+        try:
+            outcome.append(TestAccuracy()(first, results[0])["accuracy"])
+        except Exception as err:  # noqa: BLE001 - any failure is the finding
+            outcome.append(repr(err))
+
+    thread = threading.Thread(target=evaluate_first)
+    thread.start()
+    assert paused.wait(30)
+    other = TestAccuracy()(second, results[1])["accuracy"]  # another session, meanwhile
+    resume.set()
+    thread.join(30)
+    assert outcome == [mlp_accuracy(first, results[0].approx)]
+    assert other == mlp_accuracy(second, results[1].approx)
+
+    # One model, two weightings: the test images are converted once.
+    calls = []
+    monkeypatch.setattr(compression, "network_inputs", lambda problem: calls.append(problem.name) or convert(problem))
+    fresh = mlp_problem(seed=2, name="two weightings")
+    rows, errors = compression_sweep(fresh, ["svd_w"], [1, 2], transforms=["F", "sqrt(F)"])
+    assert errors == [] and len(rows) == 4 and len(calls) == 1
+    root = weight_transform(fresh, "sqrt(F)")
+    assert rows[3]["accuracy"] == mlp_accuracy(root, wlra_core.solve("svd_w", root, rank=2).approx)
+
+
+def test_float_test_images_are_not_rescaled_by_an_evaluation():
+    """network_inputs scaled x_test in place when it was already float64 (a saved problem may
+    store float images): every evaluation rescaled the model's images again."""
+    from wlra_core.compression import network_inputs
+
+    problem = mlp_problem()
+    floats = mlp_problem()
+    floats.model["x_test"] = floats.model["x_test"].astype(np.float64)
+    stored = floats.model["x_test"].copy()
+    expected = mlp_accuracy(problem, problem.A)
+    assert [mlp_accuracy(floats, floats.A) for _ in range(3)] == [expected] * 3
+    np.testing.assert_array_equal(floats.model["x_test"], stored)
+    np.testing.assert_array_equal(network_inputs(floats), stored * SCALE)
+    np.testing.assert_array_equal(network_inputs(problem), stored * SCALE)
+
+
+def test_reweighted_kernels_are_rebuilt_once_per_evaluation(monkeypatch):
+    """x @ X through a Reweighted kernel rebuilds X block by block: it used to do so for every
+    batch of test images (every 4096 images on Fashion-MNIST's 10000)."""
+    from wlra_core import compression
+    from wlra_core.factors import Reweighted, row_blocks
+
+    problem = mlp_problem()
+    result = wlra_core.solve("svd_w", problem, rank=2)
+    assert isinstance(result.factors, Reweighted)
+    monkeypatch.setattr(compression, "EVAL_BATCH", 50)  # 8 batches of the 400 test images
+    built = []
+    rows = Reweighted.rows
+    monkeypatch.setattr(Reweighted, "rows", lambda self, block: built.append(block) or rows(self, block))
+    logits = mlp_logits(problem, result.factors)
+    assert len(built) == len(list(row_blocks(*problem.shape)))
+    monkeypatch.undo()
+    np.testing.assert_allclose(logits, mlp_logits(problem, result.approx), rtol=1e-12, atol=1e-12)
+
+
+def test_weight_transform_spellings_and_the_uncompressed_row_label(tmp_path, capsys):
+    """``--weights sqrt`` names W = sqrt(F): every row, the uncompressed reference included (it
+    used to be labelled F although F was not run)."""
+    import csv
+
+    from wlra_core.cli import main
+    from wlra_core.compression import transform_label
+    from wlra_core.datasets.io import save_problem
+
+    assert [transform_label(t) for t in ("F", " sqrt ", "sqrtF", "sqrt(F)")] == ["F", "sqrt(F)", "sqrt(F)", "sqrt(F)"]
+    with pytest.raises(ValueError, match=r"unknown weight transform 'F2'; choose from F, sqrt\(F\)"):
+        transform_label("F2")
+    problem = mlp_problem()
+    rows, _ = compression_sweep(problem, ["fwsvd"], [2], transforms=["sqrt"])
+    assert [r["problem"] for r in rows] == ["sqrt(F)"]
+    path, out = tmp_path / "mlp.npz", tmp_path / "rows.csv"
+    save_problem(problem, path)
+    assert main(["compress", str(path), "--algorithms", "svd,fwsvd", "--ranks", "2", "--weights", "sqrt",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    table = list(csv.DictReader(out.open()))
+    assert [(r["problem"], r["method"]) for r in table] == [("sqrt(F)", "uncompressed"), ("sqrt(F)", "svd"),
+                                                            ("sqrt(F)", "fwsvd")]
+    assert float(table[0]["accuracy"]) == mlp_accuracy(problem, problem.A)
+
+
 def test_sweep_options_transforms_and_stop():
     problem = mlp_problem()
     rows, _ = compression_sweep(problem, ["svd_w"], [2], options={"svd_w": {"weight_rank": 2}})

@@ -222,6 +222,16 @@ BAD_FILES = {
                     None, "cplx.mtx: A is complex"),
     "negative weights from second csv": (lambda: ("a.csv", b"1,2\n3,4\n"), lambda: ("w.csv", b"1,-2\n3,4\n"),
                                          "a.csv + w.csv: W has 1 negative entries; weights must be >= 0"),
+    # With a weights file, each matrix's own defects name its file; defects of the pair name both.
+    "NaN in the weights file": (lambda: ("a.csv", b"1,2\n3,4\n"), lambda: ("w.csv", b"1,nan\n3,4\n"),
+                                "w.csv: W has 1 NaN/Inf entries (first at row 0, column 1)"),
+    "1-D weights file": (lambda: ("a.csv", b"1,2\n3,4\n"), lambda: ("w.npy", npy_bytes(np.ones(4))),
+                         "w.npy: W must be a 2-D matrix, got 1-D with shape (4,)"),
+    "bad A with a good weights file": (lambda: ("a.csv", b"1,2\n3,inf\n"),
+                                       lambda: ("w.npy", npy_bytes(np.ones((2, 2)))),
+                                       "a.csv: A has 1 NaN/Inf entries (first at row 1, column 1)"),
+    "all-zero weights file": (lambda: ("a.csv", b"1,2\n3,4\n"), lambda: ("w.csv", b"0,0\n0,0\n"),
+                              "a.csv + w.csv: W is all zeros"),
 }
 
 
@@ -253,6 +263,46 @@ def test_bad_meta_is_dropped_with_a_warning():
     assert problem.meta["file"] == "meta.npz"
     (warning,) = problem.meta["load_warnings"]
     assert warning.startswith("meta.npz: array 'meta' dropped: not valid JSON")
+
+
+def test_a_load_checks_each_matrix_once(monkeypatch, tmp_path, matrices):
+    """Each check is a full pass over the matrix (NaN/Inf, sign): A and W of a 67500 x 1024
+    problem used to be checked three times each on load."""
+    from wlra_core import problem as problem_module
+    from wlra_core.datasets import io as io_module
+
+    A, W = matrices
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "w.npy", W)
+    checked = []
+    check = problem_module.as_float_matrix
+
+    def counting(matrix, name):
+        checked.append(name)
+        return check(matrix, name)
+
+    monkeypatch.setattr(problem_module, "as_float_matrix", counting)
+    monkeypatch.setattr(io_module, "as_float_matrix", counting)
+    loaded = load_problem(tmp_path / "a.npy", weights=tmp_path / "w.npy")
+    assert sorted(checked) == ["A", "W"]
+    np.testing.assert_array_equal(loaded.A, A)
+    np.testing.assert_array_equal(loaded.W, W)
+    assert loaded.name == "a.npy + w.npy" and loaded.source == "file" and loaded.meta == {"file": "a.npy"}
+
+
+def test_a_huge_json_integer_in_meta_is_dropped_not_a_crash():
+    """JSON integers of hundreds of digits do not fit a float: checking one used to raise
+    OverflowError out of the loader (a traceback in the CLI)."""
+    huge = "1" + "0" * 400
+    meta = '{"test_accuracy": %s, "input_scale": %s, "hidden": %s}' % (huge, huge, huge)
+    problem = load_problem(Upload("huge.npz", npz_bytes(A=GOOD_A, meta=np.array(meta))))
+    assert problem.meta["hidden"] == 10**400  # an integer >= 1, however large
+    assert "test_accuracy" not in problem.meta and "input_scale" not in problem.meta
+    accuracy, scale = problem.meta["load_warnings"]
+    assert accuracy.startswith("huge.npz: meta field 'test_accuracy' dropped: 1000")
+    assert accuracy.endswith(" is not a number between 0 and 1 or null")
+    assert scale.startswith("huge.npz: meta field 'input_scale' dropped: 1000")
+    assert scale.endswith(" is not a number > 0")
 
 
 def test_size_caps_are_checked_before_reading(tmp_path):

@@ -16,6 +16,7 @@ VARIANTS = [(name, OPTIONS.get(name, {})) for name in ALGORITHMS] + [
     ("svd_w_practical", {"approximate": "inverse"}),
     ("svd_w_practical", {"approximate": "inverse", "weight_rank": 2}),
     ("svd_w", {"weight_floor": 1e-2}),
+    ("svd_w_practical", {"weight_rank": 2, "weight_floor": 0.05}),
     ("css", {"axis": "rows"}),
 ]
 
@@ -113,6 +114,30 @@ def test_a_floor_bounds_the_largest_entry():
         bound = np.abs((U[:, :3] * s[:3]) @ Vt[:3]).max() / (floor * W.max())
         assert floored.max_abs <= bound * (1 + 1e-12) < plain.max_abs
         assert np.abs(floored.approx).max() == floored.max_abs
+
+
+def test_a_floored_rank_r_stand_in_stores_its_factors_and_one_number():
+    """svd_w_practical, r > 1, weight_floor > 0: it used to store the floored stand-in as a
+    dense n x d divisor (2800 numbers here instead of 601)."""
+    n, d, k, r, floor = 60, 40, 4, 2, 0.01
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((n, d))
+    W = rng.random((n, r)) @ rng.random((r, d)) + 0.01 * rng.random((n, d))
+    W[rng.random(W.shape) < 0.1] *= 1e-9  # tiny weights: the floor matters
+    result = wlra_core.solve("svd_w_practical", A, W, k, weight_rank=r, weight_floor=floor)
+    arrays = result.factors.arrays
+    assert {key: array.shape for key, array in arrays.items()} == {
+        "U": (n, k), "V": (k, d), "divisor_U": (n, r), "divisor_V": (r, d), "divisor_floor": ()}
+    assert result.n_params == k * (n + d) + r * (n + d) + 1 < n * d
+    # Oracle from the stored stand-in: (Wf o A)_k / Wf with Wf = max(Wr, floor * max Wr).
+    Wr = arrays["divisor_U"] @ arrays["divisor_V"]
+    assert float(arrays["divisor_floor"]) == pytest.approx(floor * Wr.max(), rel=1e-12)
+    Wf = np.maximum(Wr, floor * Wr.max())
+    U, s, Vt = np.linalg.svd(Wf * A, full_matrices=False)
+    expected = ((U[:, :k] * s[:k]) @ Vt[:k]) / Wf
+    np.testing.assert_allclose(result.approx, expected, rtol=1e-8, atol=1e-10 * np.abs(expected).max())
+    # The floor bounds the output as it does for svd_w: no entry beyond max|P_k| / (floor max Wr).
+    assert result.max_abs <= np.abs((U[:, :k] * s[:k]) @ Vt[:k]).max() / (floor * Wr.max()) * (1 + 1e-9)
 
 
 def test_flags_worse_than_zero_and_keeps_failed_for_failures(problem):

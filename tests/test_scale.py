@@ -1,6 +1,7 @@
 """Results do not change when W is multiplied by a constant, and losses neither overflow nor
 underflow: property tests over random problems, and the cases the hardening review found."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -56,6 +57,18 @@ def test_relative_loss_does_not_change_when_w_is_scaled(seed, n, d, zero_fractio
                                        err_msg=f"{name}, c = {c}")
 
 
+@pytest.mark.parametrize("name", [n for n in WEIGHTED if "weight_rank" in wlra_core.get_algorithm(n).options])
+def test_rank_two_stand_ins_do_not_change_when_w_is_scaled(name):
+    # A rank-r stand-in for W (NMF for r > 1) stops where its own tolerance says; that point
+    # must not depend on W's scale (W x 3 used to move svd_w_practical's output by 26 %).
+    A, W = random_problem(5, 30, 12, 0.2)
+    options = {**OPTIONS.get(name, {}), "weight_rank": 2}
+    base = wlra_core.solve(name, A, W, 2, **options)
+    for c in (3.0, 1e-300, 7.7e150):
+        scaled = wlra_core.solve(name, A, c * W, 2, **options)
+        assert scaled.relative_loss == pytest.approx(base.relative_loss, rel=1e-9), (name, c)
+
+
 def test_tiny_uniform_weights_give_the_unweighted_relative_loss():
     A, _ = random_problem(1, 12, 8, 0.0)
     truth = wlra_core.solve("svd", A, np.ones_like(A), 2).relative_loss
@@ -105,3 +118,66 @@ def test_a_lapack_failure_is_a_failed_result_that_says_so(monkeypatch):
     result = wlra_core.solve("svd", A, W, 2)
     assert result.failed and "LAPACK could not factorise" in result.message and "did not converge" in result.message
     assert "NaN/Inf" not in result.message
+
+
+def test_huge_a_with_blown_up_entries_is_flagged_not_an_overflow_error():
+    # svd_w divides by a 1e-300 weight: its entries grow ~1e298 x max|A|, beyond float64
+    # once A is near 2**1000. The result must say so, not raise.
+    A, W = random_problem(7, 12, 8, 0.0)
+    W[3, 2] = 1e-300
+    plain = wlra_core.solve("svd_w", A, W, 2)
+    huge = wlra_core.solve("svd_w", 2.0**1000 * A, W, 2)
+    assert not huge.failed, huge.message
+    assert huge.relative_loss == pytest.approx(plain.relative_loss, rel=1e-9)
+    assert huge.max_abs == math.inf and math.isfinite(plain.max_abs)
+    # The note gives the size in A's units (inf here) and the ratio to max|A|, the same in both.
+    note = re.compile(r"entries up to (\S+), (\S+) x max\|A\|")
+    (size, times), (huge_size, huge_times) = (note.match(r.warnings[0]).groups() for r in (plain, huge))
+    assert float(size) == pytest.approx(plain.max_abs, rel=1e-2) and huge_size == "inf"
+    assert float(times) > 1e290 and huge_times == times
+
+
+def em_step_relative_loss(A, W, X, rank):
+    """Oracle: the relative loss after one EM step from X, ``(Q o A + (1 - Q) o X)_k``."""
+    Q = (W / W.max()) ** 2
+    U, s, Vt = np.linalg.svd(Q * A + (1 - Q) * X, full_matrices=False)
+    X1 = (U[:, :rank] * s[:rank]) @ Vt[:rank]
+    return float(np.sum((W * (A - X1)) ** 2) / np.sum((W * A) ** 2))
+
+
+@pytest.mark.parametrize("c", [1.0, 2.0**200, 2.0**-300])
+def test_em_init_array_is_in_the_units_of_a_at_any_scale(c):
+    # Beyond [2**-100, 2**100] A is scaled before EM sees it; its init array must be too.
+    A, W = random_problem(8, 12, 8, 0.2)
+    init = np.random.default_rng(9).standard_normal(A.shape)
+    result = wlra_core.solve("em", c * A, W, 2, n_iter=1, init=c * init, svd_method="exact")
+    assert result.relative_loss == pytest.approx(em_step_relative_loss(A, W, init, 2), rel=1e-9)
+    assert result.history[0].relative_loss == pytest.approx(
+        float(np.sum((W * (A - init)) ** 2) / np.sum((W * A) ** 2)), rel=1e-12)
+
+
+@pytest.mark.parametrize("exponent, loss", [(0, 0.5), (700, 1e300), (-700, 1e-300)])
+def test_relative_loss_function_is_right_at_extreme_weight_scales(exponent, loss):
+    # ||c W o A||^2 overflows (c = 2**700) or underflows (2**-700) float64; the ratio must not.
+    A, W = random_problem(10, 12, 8, 0.2)
+    reference = float(np.sum((W * A) ** 2))  # of W: ||c W o A||^2 = c**2 times this
+    expected = math.ldexp(loss / reference, -2 * exponent)
+    assert wlra_core.relative_loss(loss, A, math.ldexp(1.0, exponent) * W) == pytest.approx(expected, rel=1e-12, abs=0)
+    assert wlra_core.relative_loss(0.0, np.zeros_like(A), W) == 0.0
+    assert wlra_core.relative_loss(1.0, np.zeros_like(A), W) == math.inf
+
+
+def test_validation_and_scaling_allocate_no_n_by_d_temporary():
+    import tracemalloc
+
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((4000, 1000))
+    W = 1.0 + rng.random(A.shape)  # largest weight in [1, 2) and A in range: nothing to scale
+    tracemalloc.start()
+    try:
+        problem = wlra_core.Problem(A, W).normalized
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert problem.A is A and problem.W is W
+    assert peak < A.size  # not even a boolean n x d mask (1 byte per entry)

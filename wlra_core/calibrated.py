@@ -34,7 +34,8 @@ import numpy as np
 from .linalg import truncated_svd
 from .problem import as_float_matrix, validate_rank
 
-__all__ = ["damped_sqrt", "calibrated_factors", "calibrated_loss", "WHITEN_DAMPING", "KFAC_DAMPING"]
+__all__ = ["damped_sqrt", "calibrated_factors", "moment_factors", "calibrated_loss", "WHITEN_DAMPING",
+           "KFAC_DAMPING"]
 
 # Default damping of the two methods. Chosen on the shipped Fashion-MNIST problem by the
 # compressed network's mean cross-entropy on the 60000 *training* images at ranks 5, 10
@@ -136,11 +137,13 @@ def damped_sqrt(S, damping: float = 0.0, *, name: str = "moment") -> tuple[np.nd
     ValueError
         ``S`` not square, not finite, all zero, not symmetric or not PSD; bad damping.
     """
-    S = _moment(S, name)
-    vals, vecs = _damped_eigh(S, _check_damping(damping), name)
-    root = (vecs * np.sqrt(vals)) @ vecs.T
-    inv_root = (vecs * _inverse_sqrt(vals)) @ vecs.T
-    return root, inv_root
+    return _roots(_moment(S, name), _check_damping(damping), name)
+
+
+def _roots(S: np.ndarray, damping: float, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`damped_sqrt` of a moment already checked by :func:`_moment`."""
+    vals, vecs = _damped_eigh(S, damping, name)
+    return (vecs * np.sqrt(vals)) @ vecs.T, (vecs * _inverse_sqrt(vals)) @ vecs.T
 
 
 def calibrated_factors(
@@ -192,13 +195,22 @@ def calibrated_factors(
         of the wrong shape, non-finite, all zero, not symmetric or not PSD.
     """
     A = as_float_matrix(A, "A")
-    k = validate_rank(k, A.shape)
-    damping = _check_damping(damping)
+    return moment_factors(A, C, G, validate_rank(k, A.shape), damping=_check_damping(damping), method=method,
+                          seed=seed)
+
+
+def moment_factors(A: np.ndarray, C, G, k: int, *, damping: float, method: str, seed) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`calibrated_factors` for ``A``, ``k`` and ``damping`` already checked.
+
+    The registered methods (whiten, kfac) call this: their problem and declared options
+    were validated at the boundary. The moments are checked here (shape, symmetry,
+    definiteness): nothing upstream checks those.
+    """
     c_vals, c_vecs = _damped_eigh(_moment(C, _C_NAME, A.shape, 0), damping, _C_NAME)
     # C^{1/2} A in the eigenbasis: n^2 d flops, no n x n square root formed.
     M = (c_vecs * np.sqrt(c_vals)) @ (c_vecs.T @ A)
     if G is not None:
-        g_root, g_inv_root = damped_sqrt(_moment(G, _G_NAME, A.shape, 1), damping, name=_G_NAME)
+        g_root, g_inv_root = _roots(_moment(G, _G_NAME, A.shape, 1), damping, _G_NAME)
         M = M @ g_root
     Vt = truncated_svd(M, k, method=method, seed=seed)[2]
     # U = C^{-1/2} U_k S_k = C^{-1/2} M V_k = P_C A G^{1/2} V_k: no inverse of C is applied,

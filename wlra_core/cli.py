@@ -14,6 +14,11 @@ from pathlib import Path
 __all__ = ["main", "parse_ranks"]
 
 
+# Largest rank accepted when no problem bounds it: a matrix with min(n, d) above it would
+# hold 10^10 or more entries (80 GB of float64), more than the tool can load.
+RANK_LIMIT = 100_000
+
+
 class UsageError(ValueError):
     """Bad command-line input (reported as one line, exit code 2)."""
 
@@ -21,9 +26,9 @@ class UsageError(ValueError):
 def parse_ranks(text: str, max_rank: int | None = None) -> list[int]:
     """``"1-20"``, ``"5,10,20"`` or ``"1-5,10"`` -> sorted unique ranks.
 
-    With ``max_rank`` (the problem's ``min(n, d)``) every rank must lie in
-    ``1..max_rank``. Ranges are checked before they are expanded, so ``1-100000000`` is
-    one message, not a list of 10^8 numbers.
+    Every rank must lie in ``1..max_rank`` (the problem's ``min(n, d)``), or in
+    ``1..RANK_LIMIT`` without one. Ranges are checked before they are expanded, so
+    ``1-100000000`` is one message, not a list of 10^8 numbers.
     """
     spans: list[tuple[int, int]] = []
     try:
@@ -42,12 +47,10 @@ def parse_ranks(text: str, max_rank: int | None = None) -> list[int]:
         raise UsageError(f"cannot read ranks {text[:40]!r}; use e.g. 1-20 or 5,10,20") from None
     if not spans:
         raise UsageError("no ranks given")
-    low, high = min(lo for lo, _ in spans), max(hi for _, hi in spans)
-    if low < 1:
-        limit = "" if max_rank is None else f" and min(n, d) = {max_rank}"
-        raise UsageError(f"rank must be between 1{limit}, got {low}")
-    if max_rank is not None and high > max_rank:
-        raise UsageError(f"rank must be between 1 and min(n, d) = {max_rank}, got {high}")
+    limit, limit_text = (RANK_LIMIT, str(RANK_LIMIT)) if max_rank is None else (max_rank, f"min(n, d) = {max_rank}")
+    for rank in (min(lo for lo, _ in spans), max(hi for _, hi in spans)):
+        if not 1 <= rank <= limit:
+            raise UsageError(f"rank must be between 1 and {limit_text}, got {rank}")
     return sorted(set().union(*(range(lo, hi + 1) for lo, hi in spans)))
 
 
@@ -87,22 +90,20 @@ def cmd_info(args) -> int:
 def parse_options(items: list[str] | None) -> dict[str, dict]:
     """``["svd_w.weight_floor=1e-3", ...]`` -> ``{"svd_w": {"weight_floor": 0.001}}``.
 
-    Values are read as JSON numbers, booleans or null when they parse, else as strings;
-    the algorithm's declared options judge them.
+    Values are read as the dashboard reads typed-in ones
+    (:func:`wlra_core.options.parse_option_text`: JSON numbers, booleans or null, else
+    strings); the algorithm's declared options judge them. An empty value is refused: on
+    the command line it is a typo, not a request for the default.
     """
-    import json
+    from .options import parse_option_text
 
     options: dict[str, dict] = {}
     for item in items or []:
-        name, _, value = item.partition("=")
-        algorithm, _, key = name.partition(".")
-        if not (algorithm and key and _):
+        name, equals, value = item.partition("=")
+        algorithm, dot, key = name.partition(".")
+        if not (algorithm and dot and key and equals and value.strip()):
             raise UsageError(f"cannot read option {item!r}; use ALGORITHM.OPTION=VALUE, e.g. svd_w.weight_floor=1e-3")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        options.setdefault(algorithm, {})[key] = parsed
+        options.setdefault(algorithm, {})[key] = parse_option_text(value)
     return options
 
 
@@ -142,18 +143,18 @@ def cmd_bench(args) -> int:
 
 
 def cmd_compress(args) -> int:
-    from .compression import compression_sweep, format_table, uncompressed_row
+    from .compression import compression_sweep, format_table, transform_label, uncompressed_row
     from .tables import write_csv
 
     problem = _load(args.problem)
-    transforms = [{"sqrt": "sqrt(F)", "sqrtF": "sqrt(F)"}.get(t.strip(), t.strip())
-                  for t in args.weights.split(",") if t.strip()]
+    transforms = [transform_label(t) for t in args.weights.split(",") if t.strip()]
     ranks = parse_ranks(args.ranks, min(problem.shape))
     rows, errors = compression_sweep(problem, parse_names(args.algorithms), ranks,
                                      transforms=transforms, seed=args.seed, options=parse_options(args.option),
                                      executor=_executor(args.scheduler),
                                      on_update=lambda update: update.error and _print_update(update))
-    rows = [uncompressed_row(problem)] + rows
+    # The original kernel ignores W: it is listed under the first transform, as svd is.
+    rows = [uncompressed_row(problem, transforms[0])] + rows
     print(format_table(rows))
     if args.out:
         write_csv(rows, args.out)
@@ -174,7 +175,6 @@ def _progress_printer(step: float = 0.05):
 
 
 def cmd_fisher(args) -> int:
-    import os
     import time
 
     # TensorFlow's C++ INFO/WARNING lines would bury the report; errors still show.

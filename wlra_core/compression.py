@@ -15,12 +15,13 @@ with :class:`TestAccuracy` as its evaluation.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from .factors import Factorization
+from .factors import Factorization, LowRank
 from .problem import Problem
 from .result import WLRAResult
 from .algorithms import get_algorithm
@@ -30,15 +31,18 @@ from .tables import format_rows
 __all__ = [
     "MODEL_KEYS",
     "WEIGHT_TRANSFORMS",
+    "TRANSFORM_ALIASES",
     "require_model",
     "network_inputs",
     "mlp_logits",
     "mlp_accuracy",
     "uncompressed_row",
+    "transform_label",
     "weight_transform",
     "TestAccuracy",
     "compression_sweep",
     "compression_plan",
+    "method_label",
     "best_per_stored_number",
     "entrywise_weighting_facts",
     "TABLE_COLUMNS",
@@ -54,6 +58,8 @@ WEIGHT_TRANSFORMS = {
     "F": "W = F, the paper's weighting (errors weighted by F squared)",
     "sqrt(F)": "W = sqrt(F), the second-order expansion of the training loss (errors weighted by F)",
 }
+# Other spellings of a transform that :func:`transform_label` accepts (``--weights sqrt``).
+TRANSFORM_ALIASES = {"sqrt": "sqrt(F)", "sqrtF": "sqrt(F)"}
 
 # Columns of the CLI table and their float formats.
 TABLE_COLUMNS = {
@@ -103,10 +109,8 @@ def network_inputs(problem: Problem) -> np.ndarray:
     sweep computes this once and passes it to every evaluation.
     """
     require_model(problem)
-    scale = float(problem.meta.get("input_scale", 1.0))
-    inputs = np.asarray(problem.model["x_test"], dtype=np.float64)
-    inputs *= scale
-    return inputs
+    # A new array: scaling in place would rescale a float64 x_test stored in the model.
+    return np.multiply(problem.model["x_test"], float(problem.meta.get("input_scale", 1.0)), dtype=np.float64)
 
 
 def mlp_logits(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | None = None) -> np.ndarray:
@@ -120,7 +124,8 @@ def mlp_logits(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | Non
     problem : Problem
         A trained-MLP problem (``problem.model`` filled).
     kernel : ndarray of shape (n_inputs, hidden), or Factorization
-        A factorization is applied as ``x @ kernel`` through its factors.
+        A :class:`~wlra_core.factors.LowRank` kernel is applied as ``(x @ U) @ V``; any
+        other factorization is rebuilt once.
     inputs : ndarray of shape (n_test, n_inputs), optional
         :func:`network_inputs` of the problem, if already computed.
 
@@ -131,6 +136,9 @@ def mlp_logits(problem: Problem, kernel: np.ndarray, *, inputs: np.ndarray | Non
     require_model(problem)
     if not isinstance(kernel, Factorization):
         kernel = np.asarray(kernel, dtype=np.float64)
+    elif not isinstance(kernel, LowRank):
+        # x @ kernel rebuilds a reweighted X block by block: once here, not once per batch.
+        kernel = kernel.dense()
     if tuple(kernel.shape) != problem.shape:
         raise ValueError(f"kernel has shape {kernel.shape}, expected {problem.shape}")
     if inputs is None:
@@ -154,7 +162,11 @@ def mlp_accuracy(problem: Problem, kernel, *, inputs: np.ndarray | None = None) 
 
 
 def uncompressed_row(problem: Problem, label: str = "F") -> dict:
-    """The reference row: the original kernel, all ``n * d`` numbers stored, loss 0."""
+    """The reference row: the original kernel, all ``n * d`` numbers stored, loss 0.
+
+    ``label`` is the row's ``problem``: the weight transform it is listed under (its
+    accuracy does not depend on W; give the first transform of the sweep).
+    """
     n, d = problem.shape
     return {
         "problem": label, "method": "uncompressed", "algorithm": "uncompressed", "rank": min(n, d),
@@ -163,18 +175,51 @@ def uncompressed_row(problem: Problem, label: str = "F") -> dict:
     }
 
 
+def transform_label(text: str) -> str:
+    """The key of :data:`WEIGHT_TRANSFORMS` that ``text`` names (the key itself or one of
+    :data:`TRANSFORM_ALIASES`, surrounding spaces ignored); ValueError otherwise."""
+    label = text.strip()
+    label = TRANSFORM_ALIASES.get(label, label)
+    if label not in WEIGHT_TRANSFORMS:
+        raise ValueError(f"unknown weight transform {text[:40]!r}; choose from {', '.join(WEIGHT_TRANSFORMS)}")
+    return label
+
+
 def weight_transform(problem: Problem, transform: str) -> Problem:
-    """The problem with W made from its Fisher information by ``transform`` (a key of
-    :data:`WEIGHT_TRANSFORMS`); the model and meta are shared."""
-    if transform not in WEIGHT_TRANSFORMS:
-        raise ValueError(f"unknown weight transform {transform!r}; choose from {', '.join(WEIGHT_TRANSFORMS)}")
-    if transform == "F":
+    """The problem with W made from its Fisher information by ``transform`` (see
+    :func:`transform_label`); the model and meta are shared."""
+    if transform_label(transform) == "F":
         return problem
     return Problem(problem.A, np.sqrt(problem.W), name=f"{problem.name}, W = sqrt(F)", source=problem.source,
                    meta=problem.meta, model=problem.model)
 
 
-_INPUTS: dict[str, np.ndarray] = {}  # network_inputs per problem fingerprint (one problem at a time)
+class _InputsCache:
+    """:func:`network_inputs` of the last model evaluated, shared by threads and sessions.
+
+    The inputs depend on the model's ``x_test`` and ``input_scale`` only, so the problems
+    of one model (W = F and W = sqrt(F)) share one entry. The entry holds the ``x_test``
+    array it was made from and is matched by identity: the reference keeps that array
+    alive, so its identity cannot be reused by another. A lock serialises lookups, so two
+    threads (a sweep's worker and its measurer, or two sessions) never see a half-made
+    entry, and the one that waits reuses what the other computed.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entry: tuple[np.ndarray, float, np.ndarray] | None = None  # x_test, input_scale, inputs
+
+    def get(self, problem: Problem) -> np.ndarray:
+        require_model(problem)
+        x_test, scale = problem.model["x_test"], float(problem.meta.get("input_scale", 1.0))
+        with self._lock:
+            entry = self._entry
+            if entry is None or entry[0] is not x_test or entry[1] != scale:
+                entry = self._entry = (x_test, scale, network_inputs(problem))
+        return entry[2]
+
+
+_INPUTS = _InputsCache()
 
 
 @dataclass(frozen=True)
@@ -187,12 +232,10 @@ class TestAccuracy:
     columns: tuple[str, ...] = ("accuracy", "compression_ratio")
 
     def __call__(self, problem: Problem, result: WLRAResult) -> dict:
-        key = problem.fingerprint
-        if key not in _INPUTS:
-            _INPUTS.clear()  # converting 10 000 images costs about one forward pass: keep the last
-            _INPUTS[key] = network_inputs(problem)
+        # Converting 10 000 images costs about one forward pass: made once per model.
+        inputs = _INPUTS.get(problem)
         n, d = problem.shape
-        return {"accuracy": mlp_accuracy(problem, result.factors, inputs=_INPUTS[key]),
+        return {"accuracy": mlp_accuracy(problem, result.factors, inputs=inputs),
                 "compression_ratio": n * d / result.n_params}
 
 
@@ -217,7 +260,8 @@ def compression_sweep(
         Names from :data:`wlra_core.ALGORITHMS`.
     ranks : iterable of int
     transforms : iterable of str
-        Keys of :data:`WEIGHT_TRANSFORMS`: the weights each method runs with.
+        Keys of :data:`WEIGHT_TRANSFORMS` (or :data:`TRANSFORM_ALIASES`): the weights each
+        method runs with.
     seed : int
     options : mapping name -> dict, optional
         Per-algorithm options (e.g. ``{"svd_w": {"weight_floor": 1e-3}}``).
@@ -238,20 +282,32 @@ def compression_sweep(
 
 def compression_plan(problem: Problem, algorithms: Iterable[str], ranks: Iterable[int], *,
                      transforms: Iterable[str] = ("F",), seed: int = 0,
-                     options: Mapping[str, dict] | None = None) -> Sweep:
+                     options: Mapping[str, dict] | None = None,
+                     transformed: Callable[[Problem, str], Problem] = weight_transform) -> Sweep:
     """The sweep of :func:`compression_sweep`: methods that use W run once per weight
-    transform, the others (svd, whiten, kfac) once, under the first transform's label."""
+    transform, the others (svd, whiten, kfac) once, under the first transform's label.
+
+    ``transformed(problem, label)`` makes each transform's problem (the dashboard passes a
+    cached :func:`weight_transform`, so that every rerun shares one sqrt(F))."""
     require_model(problem)
-    transforms = list(dict.fromkeys(transforms))
+    transforms = list(dict.fromkeys(map(transform_label, transforms)))
     if not transforms:
         raise ValueError("choose at least one weight transform")
-    problems = {label: weight_transform(problem, label) for label in transforms}
+    problems = {label: transformed(problem, label) for label in transforms}
     return make_sweep(problems, list(algorithms), ranks, 1, seed, options, evaluation=TestAccuracy(),
                       include=lambda label, method: label == transforms[0] or uses_weights(method.algorithm))
 
 
 def uses_weights(algorithm: str) -> bool:
     return get_algorithm(algorithm).uses_weights
+
+
+def method_label(row: Mapping, with_transform: bool = True) -> str:
+    """A compression row's method, with the weights it ran with (``svd_w (W = F)``) when it
+    uses W and ``with_transform``: how the headline, legends and tables name a series."""
+    if with_transform and uses_weights(row["algorithm"]):
+        return f"{row['method']} (W = {row['problem']})"
+    return row["method"]
 
 
 def format_table(rows: Iterable[dict]) -> str:
@@ -317,9 +373,7 @@ def best_per_stored_number(rows: Iterable[dict], uncompressed_accuracy: float,
     mine = sorted((r for r in rows if r["method"] == method and r["problem"] == transform and not r["failed"]),
                   key=lambda r: r["n_params"])
     good = [r for r in mine if r["accuracy"] >= keep * uncompressed_accuracy]
-    algorithm = mine[0]["algorithm"]
-    label = f"{method} (W = {transform})" if uses_weights(algorithm) else method
-    return {"label": label, "front_points": len(points), "front_size": len(front),
+    return {"label": method_label(mine[0]), "front_points": len(points), "front_size": len(front),
             "example": good[0] if good else max(mine, key=lambda r: r["accuracy"])}
 
 

@@ -7,8 +7,9 @@ Every algorithm returns a :class:`Factorization` of its n x d approximation X:
   (whose scaling folds into the factors).
 * :class:`Reweighted` -- ``X = (U @ V) / D`` entrywise (0 where ``D == 0``), or
   ``X = (U @ V) * D``: svd_w and css divide by W itself (or by the floored W), so W is
-  part of what they store; svd_w_practical with a rank-r > 1 stand-in divides by its
-  factors; ``approximate="inverse"`` multiplies by a low-rank stand-in for 1 / W.
+  part of what they store; svd_w_practical with a rank-r > 1 stand-in divides by the
+  product of its factors (raised to a stored floor when ``weight_floor`` > 0);
+  ``approximate="inverse"`` multiplies by a low-rank stand-in for 1 / W.
 
 ``n_params`` counts the entries of the stored arrays, computed from the arrays. Products
 ``x @ X`` go through the factors (``(x @ U) @ V``) where the structure allows, and row
@@ -16,7 +17,7 @@ block by row block otherwise, so a 67500 x 1024 approximation is never formed wh
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -78,10 +79,6 @@ class Factorization:
             block *= multiplier
         return block
 
-    def truncated(self, width: int) -> "Factorization":
-        """The factorization with the first ``width`` terms of its product (same weights)."""
-        raise NotImplementedError
-
     def dense(self) -> np.ndarray:
         """The n x d matrix X."""
         n, d = self.shape
@@ -122,15 +119,8 @@ class LowRank(Factorization):
         return self.U.shape[0], self.V.shape[1]
 
     @property
-    def rank(self) -> int:
-        return self.U.shape[1]
-
-    @property
     def arrays(self) -> dict[str, np.ndarray]:
         return {"U": self.U, "V": self.V}
-
-    def truncated(self, width: int) -> "LowRank":
-        return LowRank(self.U[:, :width], self.V[:width])
 
     def dense(self) -> np.ndarray:
         return self.U @ self.V
@@ -156,6 +146,9 @@ class Reweighted(Factorization):
     divide : bool
     names : tuple of two str
         How :attr:`arrays` names U and V (css stores "columns" and "coefficients").
+    floor : 0-d ndarray, optional
+        The weights are raised to at least this value before use: a weight floor held as
+        one stored number beside low-rank weights, instead of an n x d floored copy.
     """
 
     U: np.ndarray
@@ -163,6 +156,7 @@ class Reweighted(Factorization):
     weights: np.ndarray | LowRank
     divide: bool = True
     names: tuple[str, str] = ("U", "V")
+    floor: np.ndarray | None = None
 
     def __post_init__(self):
         if self.U.ndim != 2 or self.V.ndim != 2 or self.U.shape[1] != self.V.shape[0]:
@@ -170,6 +164,8 @@ class Reweighted(Factorization):
         if tuple(self.weights.shape) != (self.U.shape[0], self.V.shape[1]):
             raise ValueError(f"weights have shape {self.weights.shape}, expected "
                              f"{(self.U.shape[0], self.V.shape[1])}")
+        if self.floor is not None and np.shape(self.floor) != ():
+            raise ValueError(f"floor must be a 0-d array, got shape {np.shape(self.floor)}")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -183,10 +179,17 @@ class Reweighted(Factorization):
             arrays.update({f"{kind}_U": self.weights.U, f"{kind}_V": self.weights.V})
         else:
             arrays[kind] = self.weights
+        if self.floor is not None:
+            arrays[f"{kind}_floor"] = self.floor
         return arrays
 
-    def multiplier_rows(self, rows: slice) -> np.ndarray:
+    def weight_rows(self, rows: slice) -> np.ndarray:
+        """Rows ``rows`` of the weights as X uses them (floored, if there is a floor)."""
         weights = self.weights.rows(rows) if isinstance(self.weights, LowRank) else self.weights[rows]
+        return weights if self.floor is None else np.maximum(weights, self.floor)
+
+    def multiplier_rows(self, rows: slice) -> np.ndarray:
+        weights = self.weight_rows(rows)
         if not self.divide:
             return np.array(weights, dtype=np.float64)
         inverse = np.zeros(weights.shape)
@@ -198,13 +201,10 @@ class Reweighted(Factorization):
             return super().rows(rows)
         # Divide rather than multiply by 1 / D: bit for bit the paper's (W o A)_k / W.
         block = self.product_rows(rows)
-        weights = self.weights.rows(rows) if isinstance(self.weights, LowRank) else self.weights[rows]
+        weights = self.weight_rows(rows)
         out = np.zeros_like(block)
         np.divide(block, weights, out=out, where=weights != 0)
         return out
 
-    def truncated(self, width: int) -> "Reweighted":
-        return Reweighted(self.U[:, :width], self.V[:width], self.weights, self.divide, self.names)
-
     def scaled(self, factor: float) -> "Reweighted":
-        return Reweighted(self.U * factor, self.V, self.weights, self.divide, self.names)
+        return replace(self, U=self.U * factor)

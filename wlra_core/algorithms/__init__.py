@@ -18,10 +18,13 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
+from ..linalg import SVD_METHODS
 from ..options import Choices, Interval, Option
 
 __all__ = ["Algorithm", "ALGORITHMS", "get_algorithm", "describe", "SVD_METHOD", "WEIGHT_RANK",
-           "WEIGHT_FLOOR", "iterations"]
+           "WEIGHT_FLOOR", "weight_floor", "floored", "iterations"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,6 @@ class Algorithm:
             return self.fit_fn(A, W, rank, seed=seed, monitor=monitor, **options)
         return self.finish(self.prepare(A, W, rank, seed=seed, monitor=monitor, **options), rank)
 
-    @property
-    def defaults(self) -> dict:
-        """Every option's default value."""
-        return {key: option.default for key, option in self.options.items()}
-
     def resolve_options(self, given: dict, shape: tuple[int, int] | None = None) -> dict:
         """Fill in defaults and normalise values; raise ValueError on unknown names or invalid
         values (the message names the algorithm, the option and what it must be)."""
@@ -85,12 +83,32 @@ def iterations(default: int, name: str = "n_iter") -> Option:
     return Option(default, (Interval(int, 1),), f"number of {'epochs' if 'epoch' in name else 'iterations'}")
 
 
-SVD_METHOD = Option("auto", (Choices(("auto", "exact", "randomized")),),
+SVD_METHOD = Option("auto", (Choices(SVD_METHODS),),
                     "truncated SVD: LAPACK (exact), a seeded randomized range finder, or auto")
 WEIGHT_RANK = Option(1, (Interval(int, 1),), "rank r of W (or of its stand-in)",
                      limit=lambda shape: min(shape), limit_text="min(n, d)")
-WEIGHT_FLOOR = Option(0.0, (Interval(float, 0.0, 1.0),),
-                      "divide by max(W, weight_floor * max W) instead of W (0: the paper's algorithm)")
+
+
+def weight_floor(help_text: str) -> Option:
+    """The ``weight_floor`` option of a method that divides by weights.
+
+    Every such method declares the same values (a fraction of a largest value, in [0, 1];
+    0, the default, leaves its division as published) but floors a different quantity,
+    which ``help_text`` states.
+    """
+    return Option(0.0, (Interval(float, 0.0, 1.0),), help_text)
+
+
+def floored(values: np.ndarray, fraction: float) -> np.ndarray:
+    """``max(values, fraction * max(values))`` entrywise: what ``weight_floor`` divides by.
+
+    ``values`` itself (no copy) when ``fraction`` is 0, so a zero floor is the unfloored
+    algorithm bit for bit.
+    """
+    return values if fraction == 0 else np.maximum(values, fraction * values.max())
+
+
+WEIGHT_FLOOR = weight_floor("divide by max(W, weight_floor * max W) instead of W (0: the paper's algorithm)")
 
 _MODULES = {
     "svd": "svd",

@@ -42,14 +42,14 @@ def fit(A, W, rank, *, seed, monitor, n_epochs, learning_rate, decay_steps, deca
 
     n, d = A.shape
     w_scale = float(W.max())
-    weight_mass = float(np.sum((W / w_scale) ** 2))
-    a_scale = np.sqrt(weighted_mass(A, W) / w_scale**2 / weight_mass) or 1.0
-    to_loss = (a_scale * w_scale) ** 2  # scaled loss -> loss of the original problem
+    scaled_weights_sq = (W / w_scale) ** 2
     reference = weighted_mass(A, W)
+    a_scale = np.sqrt(reference / w_scale**2 / float(np.sum(scaled_weights_sq))) or 1.0
+    to_loss = (a_scale * w_scale) ** 2  # scaled loss -> loss of the original problem
 
     U0, V0 = initial_factors(n, d, rank, seed=seed)
     target = tf.constant(A / a_scale, dtype=dtype)
-    weights_sq = tf.constant((W / w_scale) ** 2, dtype=dtype)
+    weights_sq = tf.constant(scaled_weights_sq, dtype=dtype)
     U = tf.Variable(U0.astype(dtype))
     V = tf.Variable(V0.astype(dtype))
     schedule = tf.keras.optimizers.schedules.ExponentialDecay(

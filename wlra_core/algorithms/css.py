@@ -30,8 +30,7 @@ from ..factors import Reweighted
 from ..linalg import truncated_svd
 from ..options import Choices, Interval, NoneAllowed, Option
 from ..result import Fit
-from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm
-from .svd_w import floored
+from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, floored
 
 SELECTIONS = ("leverage", "pivoted_qr", "uniform")
 
@@ -53,7 +52,7 @@ def _sample_without_replacement(rng, scores: np.ndarray, size: int) -> np.ndarra
 
 
 def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int, seed=0,
-                   svd_method: str = "auto") -> np.ndarray:
+                   svd_method: str = "auto", what: str = "columns") -> np.ndarray:
     """Indices (sorted) of ``n_columns`` columns of ``M`` chosen by ``selection``.
 
     Parameters
@@ -63,9 +62,13 @@ def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int,
         ``1 <= n_columns <= d``.
     selection : {"leverage", "pivoted_qr", "uniform"}
     rank : int
-        Rank of the leverage scores (unused by the other selections), ``<= min(n, d)``.
+        Rank of the leverage scores (unused by the other selections), capped at ``min(n, d)``.
     seed : int or numpy.random.SeedSequence
         Seed of the sampling selections.
+    svd_method : {"auto", "exact", "randomized"}
+        SVD behind the leverage scores.
+    what : str
+        How messages name the columns of ``M`` (css on the transpose selects "rows").
 
     Returns
     -------
@@ -75,7 +78,8 @@ def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int,
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
     if not 1 <= n_columns <= d:
-        raise ValueError(f"n_columns must be between 1 and {d}, got {n_columns}")
+        defect = f"exceeds the {d} {what} of the matrix" if n_columns > d else "is below 1"
+        raise ValueError(f"n_columns={n_columns} {defect}; n_columns must be between 1 and {d}")
     rng = np.random.default_rng(seed)
     if selection == "leverage":
         chosen = _sample_without_replacement(
@@ -98,10 +102,8 @@ def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, w
     candidates = weighted.T if axis == "rows" else weighted
     d = candidates.shape[1]
     c = min(weight_rank * rank, d) if n_columns is None else n_columns
-    if c > d:
-        raise ValueError(f"css: n_columns={c} exceeds the {d} {axis} of the matrix")
-    chosen = select_columns(candidates, c, selection, rank=min(weight_rank * rank, min(A.shape)), seed=seed,
-                            svd_method=svd_method)
+    chosen = select_columns(candidates, c, selection, rank=weight_rank * rank, seed=seed, svd_method=svd_method,
+                            what=axis)
     C, X = column_coefficients(candidates, chosen)
     divisor = floored(W, weight_floor)
     if axis == "rows":  # X^T C^T: coefficients times the chosen rows of W o A

@@ -29,7 +29,8 @@ from ..problem import as_float_matrix
 from ..result import Fit, Monitor
 from ..seeding import child_seed
 from . import ALGORITHMS as ALGORITHM_NAMES
-from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, get_algorithm, iterations
+from . import SVD_METHOD, WEIGHT_RANK, Algorithm, get_algorithm, iterations, weight_floor
+from .svd_w_practical import STAND_IN_FLOOR
 
 # Algorithms EM may start from: any other method of A and W alone (not EM itself, which
 # would recurse, nor the methods that need an MLP's calibration moments).
@@ -154,7 +155,8 @@ ALGORITHMS = {
         options={
             "n_iter": iterations(5),
             "weight_rank": WEIGHT_RANK,
-            "weight_floor": WEIGHT_FLOOR,
+            "weight_floor": weight_floor(f"for the svd_w_practical start: {STAND_IN_FLOOR} "
+                                         "(0: the paper's algorithm)"),
             "svd_method": SVD_METHOD,
         },
         fit_fn=fit_svd_w_em,

@@ -16,7 +16,7 @@ import numpy as np
 from ..factors import LowRank
 from ..linalg import ScaledMatrix, entrywise_inverse
 from ..result import Fit
-from . import SVD_METHOD, WEIGHT_FLOOR, Algorithm
+from . import SVD_METHOD, Algorithm, floored, weight_floor
 from .svd import Factors, factorize
 
 
@@ -32,9 +32,7 @@ def row_importance(W: np.ndarray) -> np.ndarray:
 
 
 def prepare(A, W, max_rank, *, seed, monitor, weight_floor, svd_method):
-    rho = row_importance(W)
-    if weight_floor > 0:
-        rho = np.maximum(rho, weight_floor * rho.max())
+    rho = floored(row_importance(W), weight_floor)
     return RowScaled(factorize(ScaledMatrix(A, rho[:, 0]), max_rank, seed=seed, svd_method=svd_method), rho)
 
 
@@ -51,7 +49,9 @@ ALGORITHMS = {
         "scaled back (exact for weights constant along rows).",
         reference="Hsu et al., Language model compression with weighted low-rank "
         "factorization, ICLR 2022",
-        options={"weight_floor": WEIGHT_FLOOR, "svd_method": SVD_METHOD},
+        options={"weight_floor": weight_floor("divide by max(rho_i, weight_floor * max rho) instead of each row "
+                                              "importance rho_i = sqrt(sum_j W_ij^2) (0: plain FWSVD)"),
+                 "svd_method": SVD_METHOD},
         prepare=prepare,
         finish=finish,
         divides_by_weights=True,

@@ -10,7 +10,7 @@ k(n + d) numbers; one SVD at the largest rank serves every smaller rank.
 """
 from __future__ import annotations
 
-from ..calibrated import KFAC_DAMPING, calibrated_factors
+from ..calibrated import KFAC_DAMPING, moment_factors
 from ..factors import LowRank
 from ..options import Interval, Option
 from . import SVD_METHOD, Algorithm
@@ -18,8 +18,8 @@ from .whiten import DAMPING_HELP, finish
 
 
 def prepare(A, W, max_rank, *, seed, monitor, damping, svd_method, input_moment, grad_moment):
-    return LowRank(*calibrated_factors(A, input_moment, grad_moment, max_rank, damping=damping,
-                                       method=svd_method, seed=seed))
+    return LowRank(*moment_factors(A, input_moment, grad_moment, max_rank, damping=damping,
+                                   method=svd_method, seed=seed))
 
 
 ALGORITHMS = {

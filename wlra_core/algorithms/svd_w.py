@@ -14,13 +14,8 @@ import numpy as np
 from ..factors import Reweighted
 from ..linalg import ScaledMatrix
 from ..result import Fit
-from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm
+from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, floored
 from .svd import Factors, factorize
-
-
-def floored(W: np.ndarray, weight_floor: float) -> np.ndarray:
-    """``max(W, weight_floor * max W)``; W itself (no copy) when the floor is 0."""
-    return W if weight_floor == 0 else np.maximum(W, weight_floor * W.max())
 
 
 @dataclass

@@ -13,8 +13,10 @@ Two variants of the stand-in:
 
 ``weight_floor`` f > 0 bounds the division: the rank-1 stand-in's factors are raised to
 at least ``sqrt(f)`` times their maximum (so every entry of ``a b^T`` is at least
-``f * max(a b^T)`` and the output keeps rank k); a rank-r > 1 stand-in, or W before its
-inverse is taken, is raised to ``f`` times its maximum entrywise.
+``f * max(a b^T)`` and the output keeps rank k); with a rank-r > 1 stand-in the output
+divides by ``max(Wr, f * max Wr)`` and stores the r factors of Wr and the one number
+``f * max Wr``; ``approximate="inverse"`` raises W to ``f`` times its maximum before
+inverting it.
 """
 from __future__ import annotations
 
@@ -27,9 +29,13 @@ from ..linalg import ScaledMatrix, divide_by_weights, entrywise_inverse, truncat
 from ..options import Choices, Option
 from ..result import Fit
 from ..seeding import int_seed
-from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm
+from . import SVD_METHOD, WEIGHT_RANK, Algorithm, floored, weight_floor
 from .svd import Factors, factorize
-from .svd_w import floored
+
+
+# What weight_floor does to the stand-in for W (svd_w_em starts from this too).
+STAND_IN_FLOOR = ("raise each factor of a rank-1 stand-in a b^T to at least sqrt(weight_floor) times its "
+                  "maximum, or divide by max(Wr, weight_floor * max Wr) for r > 1")
 
 
 def perron_factors(W: np.ndarray, *, seed) -> tuple[np.ndarray, np.ndarray]:
@@ -54,46 +60,48 @@ def nonnegative_factors(W: np.ndarray, rank: int, *, seed) -> LowRank:
         return LowRank(a[:, None], b[None, :])
     from sklearn.decomposition import NMF  # heavy import, only for r > 1
 
+    # NMF's stopping point depends on the scale of its input: fitting W / max W makes the
+    # stand-in (and so the result) the same, to rounding, whatever constant W is multiplied by.
+    largest = W.max()  # > 0: validation refuses an all-zero W
     model = NMF(n_components=rank, init="nndsvda", random_state=int_seed(seed), max_iter=1000)
-    return LowRank(model.fit_transform(W), model.components_)
-
-
-def _floor_vector(v: np.ndarray, fraction: float) -> np.ndarray:
-    return np.maximum(v, fraction * v.max()) if fraction > 0 else v
+    return LowRank(model.fit_transform(W / largest) * largest, model.components_)
 
 
 @dataclass
 class Scaled:
     """Factors of the rescaled A and how the output undoes the rescaling.
 
-    The output is ``(U s Vt) / divisor`` (or ``* multiplier``); a rank-1 scaling is held
-    as its two vectors and folded into the factors.
+    The output is ``(U s Vt) / max(weights, floor)`` (or ``* weights``); a rank-1 scaling
+    is held as its two vectors and folded into the factors.
     """
 
     factors: Factors
-    weights: LowRank | np.ndarray
+    weights: LowRank
     divide: bool
+    floor: np.ndarray | None = None
 
 
-def _stand_in(W, weight_rank, weight_floor, *, seed) -> LowRank | np.ndarray:
-    """The rank-r nonnegative stand-in for W, floored (see the module docstring)."""
+def _weights_stand_in(A, W, max_rank, *, seed, weight_rank, weight_floor, svd_method) -> Scaled:
+    """``(Wr o A)_k / Wr`` with the rank-r nonnegative stand-in Wr, floored (see the module docstring)."""
     stand_in = nonnegative_factors(W, weight_rank, seed=seed)
-    if weight_floor == 0:
-        return stand_in
+    floor = None
     if weight_rank == 1:
         root = float(np.sqrt(weight_floor))
-        return LowRank(_floor_vector(stand_in.U[:, 0], root)[:, None], _floor_vector(stand_in.V[0], root)[None, :])
-    return floored(stand_in.dense(), weight_floor)
+        a, b = floored(stand_in.U[:, 0], root), floored(stand_in.V[0], root)
+        stand_in = LowRank(a[:, None], b[None, :])
+        scaled = ScaledMatrix(A, a, b)  # (a b^T) o A = diag(a) A diag(b), not formed
+    else:
+        dense = stand_in.dense()
+        # The floor is kept as one number beside the r factors, not as an n x d floored copy.
+        floor = np.array(weight_floor * dense.max()) if weight_floor > 0 else None
+        scaled = (dense if floor is None else np.maximum(dense, floor)) * A
+    return Scaled(factorize(scaled, max_rank, seed=seed, svd_method=svd_method), stand_in, True, floor)
 
 
 def prepare(A, W, max_rank, *, seed, monitor, weight_rank, approximate, weight_floor, svd_method):
     if approximate == "weights":
-        W_low = _stand_in(W, weight_rank, weight_floor, seed=seed)
-        if isinstance(W_low, LowRank) and W_low.rank == 1:  # (a b^T) o A = diag(a) A diag(b), not formed
-            scaled = ScaledMatrix(A, W_low.U[:, 0], W_low.V[0])
-        else:
-            scaled = (W_low.dense() if isinstance(W_low, LowRank) else W_low) * A
-        return Scaled(factorize(scaled, max_rank, seed=seed, svd_method=svd_method), W_low, divide=True)
+        return _weights_stand_in(A, W, max_rank, seed=seed, weight_rank=weight_rank, weight_floor=weight_floor,
+                                 svd_method=svd_method)
     U, s, Vt = truncated_svd(entrywise_inverse(floored(W, weight_floor)), weight_rank, method=svd_method, seed=seed)
     W_inv = LowRank(U * s, Vt)
     factors = factorize(divide_by_weights(A, W_inv.dense()), max_rank, seed=seed, svd_method=svd_method)
@@ -103,13 +111,13 @@ def prepare(A, W, max_rank, *, seed, monitor, weight_rank, approximate, weight_f
 def finish(state: Scaled, rank: int) -> Fit:
     product = state.factors.low_rank(rank)
     weights = state.weights
-    if isinstance(weights, LowRank) and weights.rank == 1:
+    if weights.width == 1:
         # A rank-1 scaling diag(a) . diag(b) folds into the rank-k factors.
         left, right = weights.U[:, 0], weights.V[0]
         if state.divide:
             left, right = entrywise_inverse(left), entrywise_inverse(right)
         return Fit(LowRank(product.U * left[:, None], product.V * right[None, :]))
-    return Fit(Reweighted(product.U, product.V, weights, divide=state.divide))
+    return Fit(Reweighted(product.U, product.V, weights, divide=state.divide, floor=state.floor))
 
 
 ALGORITHMS = {
@@ -122,7 +130,9 @@ ALGORITHMS = {
             "weight_rank": WEIGHT_RANK,
             "approximate": Option("weights", (Choices(("weights", "inverse")),),
                                   "stand in for W itself, or (as the paper writes) for its entrywise inverse"),
-            "weight_floor": WEIGHT_FLOOR,
+            "weight_floor": weight_floor(
+                f"approximate='weights': {STAND_IN_FLOOR}; 'inverse': raise W to at least "
+                "weight_floor * max W before inverting it (0: the paper's algorithm)"),
             "svd_method": SVD_METHOD,
         },
         prepare=prepare,

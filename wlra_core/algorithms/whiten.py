@@ -9,7 +9,7 @@ rank serves every smaller rank.
 """
 from __future__ import annotations
 
-from ..calibrated import WHITEN_DAMPING, calibrated_factors
+from ..calibrated import WHITEN_DAMPING, moment_factors
 from ..factors import LowRank
 from ..options import Interval, Option
 from ..result import Fit
@@ -19,8 +19,8 @@ DAMPING_HELP = "fraction of each moment's mean eigenvalue added to its diagonal"
 
 
 def prepare(A, W, max_rank, *, seed, monitor, damping, svd_method, input_moment):
-    return LowRank(*calibrated_factors(A, input_moment, None, max_rank, damping=damping, method=svd_method,
-                                       seed=seed))
+    return LowRank(*moment_factors(A, input_moment, None, max_rank, damping=damping, method=svd_method,
+                                   seed=seed))
 
 
 def finish(factors: LowRank, rank: int) -> Fit:

@@ -126,7 +126,19 @@ class BitReader:
 
 
 def _to_twos_complement(values: np.ndarray, width: int) -> np.ndarray:
-    unsigned = np.asarray(values, dtype=np.int64).view(np.uint64)
+    """``width``-bit two's-complement codes of signed integers; ValueError for one that does not fit.
+
+    The range is checked before the codes are masked to ``width`` bits: masking an
+    out-of-range value would silently write another number.
+    """
+    signed = np.asarray(values, dtype=np.int64)
+    if width < 64 and signed.size:
+        low, high = -(1 << (width - 1)), (1 << (width - 1)) - 1
+        outside = (signed < low) | (signed > high)
+        if outside.any():
+            raise ValueError(f"value {signed[outside][0]} does not fit in a {width}-bit signed field "
+                             f"({low} to {high})")
+    unsigned = signed.view(np.uint64)
     return unsigned if width == 64 else unsigned & np.uint64((1 << width) - 1)
 
 

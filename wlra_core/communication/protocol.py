@@ -215,12 +215,6 @@ class ProtocolRun:
     def n_bytes(self) -> int:
         return sum(len(m.payload) for m in self.messages)
 
-    def bits_by_kind(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for message in self.messages:
-            totals[message.kind] = totals.get(message.kind, 0) + message.n_bits
-        return totals
-
     @property
     def approximation_ratio(self) -> float:
         """loss / lower bound: an upper bound on the true approximation factor.

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..options import Interval
 from .limits import one_line
 
 __all__ = ["META_FIELDS", "MODEL_SHAPES", "MODEL_PREFIX", "Extras", "saved_extras"]
@@ -44,21 +45,13 @@ MODEL_SHAPES = {
 _NAME_LENGTH = 200
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
 Check = tuple[Callable[[Any], bool], str]
 
 
-def _integer(low: int | None = None) -> Check:
-    description = "an integer" if low is None else f"an integer >= {low}"
-    return (lambda v: _is_int(v) and (low is None or v >= low)), description
+def _number(interval: Interval, description: str | None = None) -> Check:
+    """The test of an algorithm-option :class:`~wlra_core.options.Interval`, with its
+    description (or ``description`` where JSON's wording differs from the options')."""
+    return interval.accepts, description or interval.describe()
 
 
 def _optional(check: Check) -> Check:
@@ -70,19 +63,20 @@ def _list_of(check: Check, description: str) -> Check:
 
 
 _TEXT: Check = (lambda v: isinstance(v, str), "a string")
-_FRACTION: Check = (lambda v: _is_real(v) and 0 <= v <= 1, "a number between 0 and 1")
-_NONNEGATIVE: Check = (lambda v: _is_real(v) and v >= 0, "a number >= 0")
-_POSITIVE: Check = (lambda v: _is_real(v) and v > 0, "a number > 0")
+_COUNT = _number(Interval(int, 1))
+_FRACTION = _number(Interval(float, 0.0, 1.0), "a number between 0 and 1")
+_NONNEGATIVE = _number(Interval(float, 0.0))
+_POSITIVE = _number(Interval(float, 0.0, closed="neither"))
 
 META_FIELDS: dict[str, Check] = {
     "dataset": _TEXT,
-    "hidden": _integer(1),
-    "epochs": _integer(1),
-    "seed": _integer(),
-    "batch_size": _integer(1),
-    "max_train": _optional(_integer(1)),
-    "n_train": _integer(0),
-    "n_test": _integer(0),
+    "hidden": _COUNT,
+    "epochs": _COUNT,
+    "seed": _number(Interval(int)),
+    "batch_size": _COUNT,
+    "max_train": _optional(_COUNT),
+    "n_train": _number(Interval(int, 0)),
+    "n_test": _number(Interval(int, 0)),
     "test_accuracy": _optional(_FRACTION),
     "train_loss": _list_of(_NONNEGATIVE, "a list of numbers >= 0"),
     "train_accuracy": _list_of(_FRACTION, "a list of numbers between 0 and 1"),
@@ -92,18 +86,18 @@ META_FIELDS: dict[str, Check] = {
     "weights": _TEXT,
     "calibration": _TEXT,
     "input_moment_skipped": _TEXT,
-    "fisher_batch": _integer(1),
+    "fisher_batch": _COUNT,
     "train_seconds": _NONNEGATIVE,
     "fisher_seconds": _NONNEGATIVE,
     "paper_first_singular_mass": _optional(_FRACTION),
-    "cache_version": _integer(0),
+    "cache_version": _number(Interval(int, 0)),
 }
 
 
 def _image_shape_check(n: int) -> Check:
     """``image_shape`` says the rows of A are the pixels of an image: its size must be n."""
     def ok(value) -> bool:
-        return (isinstance(value, list) and 1 <= len(value) <= 4 and all(_is_int(x) and x >= 1 for x in value)
+        return (isinstance(value, list) and 1 <= len(value) <= 4 and all(_COUNT[0](x) for x in value)
                 and math.prod(value) == n)
     return (lambda v: v is None or ok(v)), f"null or a list of positive integers whose product is A's {n} rows"
 
