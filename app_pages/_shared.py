@@ -3,9 +3,8 @@ cached loaders, the sidebar summary and the chart-with-caption convention.
 
 Session state keys (other pages read them too):
 
-* ``st.session_state["problem"]`` -- the current :class:`wlra_core.Problem`;
-* ``st.session_state["problem_fingerprint"]`` -- :func:`wlra_core.problem.fingerprint` of it,
-  the key of every cached computation on it;
+* ``st.session_state["problem"]`` -- the current :class:`wlra_core.Problem` (its cached
+  ``fingerprint`` is the key of every cached computation on it);
 * ``st.session_state["problem_link"]`` -- the :class:`~app_pages._url_state.ProblemLink` the
   URL shows: how the problem was made, so that a reload or a shared link makes it again.
 
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
@@ -28,23 +26,20 @@ from wlra_core.datasets.limits import one_line
 from wlra_core.options import Option
 from wlra_core.sweep import ResultCache, Sweep, run
 from wlra_core.report import problem_info
-from wlra_core.display import SpectrumView, spectrum_view
-from wlra_core.problem import fingerprint
+from wlra_core.display import SpectrumView, pixel_importance, spectrum_view
 
 PROBLEM = "problem"
-FINGERPRINT = "problem_fingerprint"
 LINK = "problem_link"
 # What a link asked for that could not be loaded: (text, the Data page can make it).
 NOTICE = "link_notice"
 
 
 @st.cache_resource(show_spinner="Loading the shipped Fashion-MNIST problem...")
-def shipped_problem() -> tuple[Problem, str]:
-    """The shipped default problem and its fingerprint (loaded once per server)."""
+def shipped_problem() -> Problem:
+    """The shipped default problem (loaded once per server)."""
     from wlra_core.datasets.io import default_problem
 
-    problem = default_problem()
-    return problem, fingerprint(problem)
+    return default_problem()
 
 
 @st.cache_data(show_spinner="Computing W's spectrum...", max_entries=16)
@@ -54,51 +49,47 @@ def weight_facts(problem_fingerprint: str, _problem: Problem) -> tuple[SpectrumV
     return view, problem_info(_problem, view.singular_values)
 
 
-def set_problem(problem: Problem, link: ProblemLink | None = None, problem_fingerprint: str | None = None) -> None:
+def set_problem(problem: Problem, link: ProblemLink) -> None:
     """Make ``problem`` the current problem of this session (every page sees it) and name it
-    in the URL by ``link`` (None: it cannot be named; a reload then loads the shipped one)."""
+    in the URL by ``link``."""
     st.session_state[PROBLEM] = problem
-    st.session_state[FINGERPRINT] = problem_fingerprint or fingerprint(problem)
     st.session_state[LINK] = link
     st.session_state.pop(NOTICE, None)
     show_in_url(link)
 
 
-def current_problem() -> tuple[Problem, str]:
-    """For pages: the session's problem and fingerprint (see :func:`loaded_problem`)."""
-    return loaded_problem()
-
-
 def current_link() -> ProblemLink:
     """How the URL names the session's problem -- or, after a link to an MLP problem this
     server has not trained, that problem (the Data page starts its widgets from it)."""
-    return st.session_state.get(LINK) or ProblemLink()
+    return st.session_state[LINK]
 
 
 def load_shipped() -> None:
     """Make the shipped problem current; stop the page with an error if it cannot be read."""
     try:
-        problem, key = shipped_problem()
+        problem = shipped_problem()
     except (OSError, ValueError) as err:
         st.error(f"No problem loaded and the shipped problem cannot be read: {err}")
         st.stop()
-    set_problem(problem, ProblemLink(), key)
+    set_problem(problem, ProblemLink())
 
 
 def loaded_problem() -> tuple[Problem, str]:
-    """The session's problem and fingerprint; on first use the one the URL names (see
-    :func:`follow_link`), else the shipped problem.
+    """The session's problem and its fingerprint (:attr:`Problem.fingerprint`, computed once
+    per problem); on first use the one the URL names (see :func:`follow_link`), else the
+    shipped problem.
 
     Stops the page with an error if there is no problem and the shipped one is missing.
     """
     if PROBLEM not in st.session_state:
         follow_link()
-    return st.session_state[PROBLEM], st.session_state[FINGERPRINT]
+    problem = st.session_state[PROBLEM]
+    return problem, problem.fingerprint
 
 
-def show_in_url(link: ProblemLink | None, drop=()) -> None:
+def show_in_url(link: ProblemLink, drop=()) -> None:
     """Make the URL's problem parameters those of ``link``, and remove the keys ``drop``."""
-    wanted = {} if link is None else link.query()
+    wanted = link.query()
     for key in [k for k in st.query_params if (k in PROBLEM_KEYS or k in drop) and k not in wanted]:
         del st.query_params[key]
     changed = {k: v for k, v in wanted.items() if st.query_params.get_all(k) != [v]}
@@ -108,7 +99,7 @@ def show_in_url(link: ProblemLink | None, drop=()) -> None:
 
 def keep_link_in_url() -> None:
     """Put the problem back into the URL: switching pages clears its unbound parameters."""
-    show_in_url(st.session_state.get(LINK))
+    show_in_url(st.session_state[LINK])
 
 
 def follow_link() -> None:
@@ -196,10 +187,7 @@ def show_sidebar(slot) -> None:
     """Write the loaded-problem box into ``slot`` (an ``st.sidebar.empty()``)."""
     with slot.container():
         st.markdown("##### Loaded problem")
-        if PROBLEM in st.session_state:
-            st.markdown(problem_summary(st.session_state[PROBLEM]))
-        else:
-            st.markdown("none yet (the shipped problem loads on first use)")
+        st.markdown(problem_summary(st.session_state[PROBLEM]))
 
 
 def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> None:
@@ -208,13 +196,54 @@ def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> N
     st.caption(caption)
 
 
-def cached_run_status(slot, rows: list, plan_size: int, run: bool, stopped_key: str) -> None:
-    """Say, before a run, how many results a Stop kept or the cache already holds."""
+@st.cache_resource(show_spinner=False)
+def result_cache(page: str) -> ResultCache:
+    """The results of every run of ``page`` (Compare, Compression) on this server, shared by
+    every session, by problem content and settings."""
+    return ResultCache()
+
+
+@st.cache_data(max_entries=16)
+def pixel_image(problem_fingerprint: str, _problem: Problem) -> np.ndarray | None:
+    """:func:`wlra_core.display.pixel_importance` of the problem, once per problem: row sums of
+    W as the input image, or None when the rows of A are not an image's pixels."""
+    return pixel_importance(_problem)
+
+
+def pixel_image_figure(image: np.ndarray):
+    """The heatmap of a :func:`pixel_image` (the Weights and Feature selection pages)."""
+    import plotly.graph_objects as go  # not on the landing page's import path
+
+    fig = go.Figure(go.Heatmap(z=image, colorscale="Viridis", colorbar=dict(title="row sum of W"),
+                               hovertemplate="pixel (%{y}, %{x}): %{z:.3g}<extra></extra>"))
+    fig.update_layout(title="Pixel importance: row sums of W", height=420, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showticklabels=False)
+    fig.update_xaxes(constrain="domain", showticklabels=False)
+    return fig
+
+
+def cached_run_status(slot, rows: list, plan_size: int, run: bool, stopped_key: str) -> bool:
+    """Say, before a run, how many results a Stop kept or the cache already holds; returns
+    whether it said anything (a page's own "Press Run" must not replace it)."""
     if st.session_state.pop(stopped_key, False):
-        slot.info(f"Stopped. The {len(rows)} results finished so far are kept; Run computes the rest.")
-    elif rows and not run:
+        slot.info(f"Stopped. The {len(rows)} results finished so far are kept; Run computes the rest." if rows
+                  else "Stopped before any result finished; Run starts again.")
+        return True
+    if rows and not run:
         slot.info(f"{len(rows)} of {plan_size} results for these settings come from the cache"
                   + ("." if len(rows) == plan_size else "; Run computes the rest."))
+        return True
+    return False
+
+
+def show_failed(rows: list[dict], where: str, *, trials: bool) -> None:
+    """One error box listing the failed results of ``rows`` and why; ``where`` says how the
+    charts show them, ``trials`` whether to name each one's trial."""
+    failed = [r for r in rows if r["failed"]]
+    if failed:
+        st.error(f"Failed results ({where}):  \n" + "  \n".join(
+            f"**{r['method']}** rank {r['rank']}" + (f" trial {r['trial'] + 1}" if trials else "")
+            + f": {r['message']}" for r in failed))
 
 
 def stop_button(slot, key: str, stopped_key: str) -> None:
@@ -264,18 +293,8 @@ def option_widgets(algorithm: str, shape: tuple[int, int], key_prefix: str = "op
     return chosen
 
 
-@dataclass
-class LiveOutcome:
-    """What a :func:`run_live` sweep did: new results, per-task errors, a fatal error, time."""
-
-    new: int = 0
-    errors: list[str] = field(default_factory=list)
-    fatal: str | None = None
-    seconds: float = 0.0
-
-
 def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, stop_key: str,
-             stopped_key: str, draw, redraw_seconds: float = 2.0) -> LiveOutcome:
+             stopped_key: str, draw, redraw_seconds: float = 2.0) -> None:
     """Run ``sweep`` through the engine with a progress bar in ``status``, a Stop button in
     ``stop_slot`` and ``draw(rows, tag)`` called for the first result and then at most every
     ``redraw_seconds`` -- or every four times as long as the last draw took: the browser
@@ -285,7 +304,7 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
     never "done" for a run that could not start.
     """
     stop_button(stop_slot, stop_key, stopped_key)
-    outcome = LiveOutcome()
+    new, errors, fatal = 0, [], None
     started = time.perf_counter()
     last_draw, pause = -math.inf, redraw_seconds  # the first result is drawn at once
     updates = run(sweep, cache, executor)
@@ -293,29 +312,27 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
         for update in updates:
             status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
             if update.error and update.fatal:
-                outcome.fatal = update.error
+                fatal = update.error
             elif update.error:
-                outcome.errors.append(update.error)
+                errors.append(update.error)
             if update.row is not None:
-                outcome.new += 1
+                new += 1
                 if time.perf_counter() - last_draw >= pause:
                     drawing = time.perf_counter()
-                    draw(sweep.rows(cache), f"live{outcome.new}")
+                    draw(sweep.rows(cache), f"live{new}")
                     last_draw = time.perf_counter()
                     pause = max(redraw_seconds, 4 * (last_draw - drawing))
     finally:
         updates.close()
     stop_slot.empty()
-    outcome.seconds = time.perf_counter() - started
-    done = f"{outcome.new} new results in {outcome.seconds:.1f} s"
-    if outcome.fatal:
-        status.error(f"Could not run: {outcome.fatal}" + (f" ({done} before it failed.)" if outcome.new else ""))
-    elif outcome.errors:
-        status.warning(f"Done with errors: {done}.  \n" + "  \n".join(outcome.errors))
+    done = f"{new} new results in {time.perf_counter() - started:.1f} s"
+    if fatal:
+        status.error(f"Could not run: {fatal}" + (f" ({done} before it failed.)" if new else ""))
+    elif errors:
+        status.warning(f"Done with errors: {done}.  \n" + "  \n".join(errors))
     else:
-        cached = len(sweep.rows(cache)) - outcome.new
+        cached = len(sweep.rows(cache)) - new
         status.success(f"Done: {done}" + (f" ({cached} from the cache)." if cached else "."))
-    return outcome
 
 
 # Legends under the charts: beside them they took 40% of the width with 11 methods.

@@ -4,16 +4,16 @@ uploads. Each store is bounded; what falls out of one is said so when a link ask
 """
 from __future__ import annotations
 
-import inspect
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
 from app_pages._url_state import SYNTHETIC, check_synthetic_size
-from wlra_core import Problem, load_problem
+from wlra_core import Problem
 
 # Trained problems kept in memory; older ones reload from the pipeline's disk cache.
 KEPT_TRAINED = 4
@@ -26,24 +26,31 @@ KEPT_UPLOAD_BYTES = 2**30
 @dataclass
 class TrainedProblems:
     """This server's trained problems by (dataset, hidden, epochs), shared by every session,
-    and the lock that lets one training run at a time (two would share the 2 cores and
-    race to write the same cache file)."""
+    newest last; ``lock`` guards them, ``training`` lets one training run at a time (two
+    would share the 2 cores and race to write the same cache file)."""
 
-    problems: dict[tuple[str, int, int], Problem] = field(default_factory=dict)
+    problems: OrderedDict[tuple[str, int, int], Problem] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    training: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, settings: tuple[str, int, int]) -> Problem | None:
+        with self.lock:
+            return self.problems.get(settings)
 
     def add(self, settings: tuple[str, int, int], problem: Problem) -> None:
         """Keep ``problem``, forgetting the oldest beyond :data:`KEPT_TRAINED`."""
-        self.problems[settings] = problem
-        for oldest in list(self.problems)[:-KEPT_TRAINED]:
-            del self.problems[oldest]
+        with self.lock:
+            self.problems[settings] = problem
+            self.problems.move_to_end(settings)
+            while len(self.problems) > KEPT_TRAINED:
+                self.problems.popitem(last=False)
 
 
 @st.cache_resource(show_spinner=False)
 def trained_problems() -> TrainedProblems:
-    """The server's :class:`TrainedProblems`, filled by the Data page's training outside any
-    cached function: the training draws a progress bar, and a cached function must not write
-    to elements created outside it (replaying it on the next call would fail)."""
+    """The server's :class:`TrainedProblems`, filled outside any cached function: the training
+    draws a progress bar, and a cached function must not write to elements created outside
+    it (replaying it on the next call would fail)."""
     return TrainedProblems()
 
 
@@ -51,19 +58,40 @@ def stored_trained_problem(dataset: str, hidden: int, epochs: int) -> Problem | 
     """The trained problem for these settings when this server has it -- in memory or in the
     pipeline's disk cache -- else None (it would need training, which a link never starts)."""
     trained, settings = trained_problems(), (dataset, hidden, epochs)
-    if settings in trained.problems:
-        return trained.problems[settings]
-    from wlra_core.datasets.pipeline import cache_path, fisher_problem
+    problem = trained.get(settings)
+    if problem is None:
+        from wlra_core.datasets.pipeline import cached_fisher_problem
 
-    # The pipeline's own default folder (tests point it at a temporary one).
-    cache_dir = inspect.signature(fisher_problem).parameters["cache_dir"].default
-    if cache_dir is None:
-        return None
-    path = cache_path(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=0, max_train=None)
-    if not path.is_file():
-        return None
-    problem = load_problem(path, max_bytes=None, max_entries=None)  # the pipeline's own file
-    trained.add(settings, problem)
+        problem = cached_fisher_problem(dataset, hidden=hidden, epochs=epochs)
+        if problem is not None:
+            trained.add(settings, problem)
+    return problem
+
+
+def trained_problem(dataset: str, hidden: int, epochs: int, *, download: bool = False,
+                    progress: Callable[[float, str], None] | None = None) -> Problem:
+    """The trained problem for these settings: from memory, else from the pipeline (its disk
+    cache, or training), one training at a time on this server. ``progress(fraction, message)``
+    hears the pipeline's stages, and a wait for another session's training.
+
+    Raises
+    ------
+    ValueError
+        The pipeline's: bad settings, data unavailable (the message says what to do).
+    """
+    trained, settings = trained_problems(), (dataset, hidden, epochs)
+    problem = trained.get(settings)
+    if problem is not None:
+        return problem
+    from wlra_core.datasets.pipeline import fisher_problem
+
+    if trained.training.locked() and progress is not None:
+        progress(0.0, f"{dataset}: waiting for another training on this server to finish...")
+    with trained.training:
+        problem = trained.get(settings)  # the other session may have trained it
+        if problem is None:
+            problem = fisher_problem(dataset, hidden=hidden, epochs=epochs, download=download, progress=progress)
+            trained.add(settings, problem)
     return problem
 
 

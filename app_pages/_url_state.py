@@ -40,7 +40,7 @@ from wlra_core.options import parse_option_text
 __all__ = [
     "SOURCES", "DEFAULT_TFDS", "SYNTHETIC", "TFDS_DATASETS", "HIDDEN_RANGE", "EPOCHS_RANGE", "SYNTHETIC_MAX_ENTRIES",
     "is_widget_key", "PROBLEM_KEYS", "LinkError", "ProblemLink", "parse_link", "synthetic_defaults",
-    "check_synthetic_size", "ignored_values",
+    "check_synthetic_size", "ignored_values", "parameter_kind",
 ]
 
 SOURCES = ("shipped", "tfds", "digits", "synthetic", "upload")
@@ -92,13 +92,23 @@ def _integer(name: str, text: str, bounds: tuple[int, int] | None = None) -> int
     return value
 
 
+def parameter_kind(default) -> str:
+    """How a generator parameter is typed, from its default: ``"integer"``, ``"number"`` or
+    ``"text"`` (JSON or text, see :func:`wlra_core.options.parse_option_text`). The Data
+    page's widget for it and :func:`parse_link` both follow it."""
+    if isinstance(default, int) and not isinstance(default, bool):
+        return "integer"
+    return "number" if isinstance(default, float) else "text"
+
+
 def _parameter(name: str, text: str, default):
     """A generator parameter from its link text, typed like the Data page's widget for it."""
     if isinstance(default, bool):  # no generator has one; refuse rather than guess
         raise LinkError(f"{name} cannot be set from a link")
-    if isinstance(default, int):
+    kind = parameter_kind(default)
+    if kind == "integer":
         return _integer(name, text)
-    if isinstance(default, float):
+    if kind == "number":
         try:
             value = float(text)
         except ValueError:

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages._shared import chart
+from wlra_core.display import algorithm_style
 from wlra_core.communication import (
     BIT_WIDTHS,
     LOWER_BOUND_SOLUTIONS,
@@ -25,11 +26,11 @@ from wlra_core.communication import (
 )
 
 PROTOCOL, PROTOCOL_BOUND = "CSS protocol (this run)", "CSS protocol bound, our constants"
-SERIES_COLORS = {  # the rows of bits_table, in its order
+SERIES_COLORS = {  # the rows of bits_table, in its order; the protocol is CSS: css's colour (its bound: a band)
     "send A raw (dense)": "#636EFA",
     "send A raw (sparse)": "#00CC96",
-    PROTOCOL: "#EF553B",
-    PROTOCOL_BOUND: "#FFA15A",
+    PROTOCOL: algorithm_style("css")["color"],
+    PROTOCOL_BOUND: algorithm_style("css")["color"],
     "(msrk/eps + rkd) log2(nd)": "#AB63FA",
     "lower bound srk": "black",
 }
@@ -140,23 +141,23 @@ def sweep_figure(rows: list[dict], parameter: str) -> go.Figure:
 def protocol_tab():
     """Parameters, one real run of the protocol, its bits next to the alternatives, a sweep."""
     c = st.columns(4)
-    n = int(c[0].number_input("n (rows)", 2, 2000, 200, key="comm-n"))
-    d = int(c[1].number_input("d (columns)", 1, 2000, 200, key="comm-d"))
-    s = int(c[2].number_input("s (nonzeros per column)", 1, 2000, 100, key="comm-s"))
-    k = int(c[3].number_input("k (rank)", 1, 200, 2, key="comm-k"))
+    n = int(c[0].number_input("n (rows)", 2, 2000, 200, key="comm-n", persist_state="session"))
+    d = int(c[1].number_input("d (columns)", 1, 2000, 200, key="comm-d", persist_state="session"))
+    s = int(c[2].number_input("s (nonzeros per column)", 1, 2000, 100, key="comm-s", persist_state="session"))
+    k = int(c[3].number_input("k (rank)", 1, 200, 2, key="comm-k", persist_state="session"))
     c = st.columns(4)
-    r = int(c[0].number_input("r (weight rank)", 1, 50, 2, key="comm-r"))
-    eps = float(c[1].number_input("eps", 0.01, 10.0, 0.5, step=0.05, key="comm-eps"))
-    m = int(c[2].number_input("m (servers)", 1, 64, 1, key="comm-m"))
-    bit_width = int(c[3].selectbox("bit width", BIT_WIDTHS, index=1, key="comm-bits",
+    r = int(c[0].number_input("r (weight rank)", 1, 50, 2, key="comm-r", persist_state="session"))
+    eps = float(c[1].number_input("eps", 0.01, 10.0, 0.5, step=0.05, key="comm-eps", persist_state="session"))
+    m = int(c[2].number_input("m (servers)", 1, 64, 1, key="comm-m", persist_state="session"))
+    bit_width = int(c[3].selectbox("bit width", BIT_WIDTHS, index=1, key="comm-bits", persist_state="session",
                                    help="Bits per entry of A (signed integer) and of X (IEEE float)."))
     with st.expander("Instance and protocol settings"):
         c = st.columns(3)
-        noise = int(c[0].number_input("noise", 0, 1000, 1, key="comm-noise",
+        noise = int(c[0].number_input("noise", 0, 1000, 1, key="comm-noise", persist_state="session",
                                       help="Integer noise added to A's nonzeros; 0 makes A exactly rank k."))
         selection = c[1].selectbox("selection rule", SELECTIONS, index=SELECTIONS.index("pivoted_qr"),
-                                   key="comm-selection")
-        seed = int(c[2].number_input("seed", 0, 10**6, 0, key="comm-seed"))
+                                   key="comm-selection", persist_state="session")
+        seed = int(c[2].number_input("seed", 0, 10**6, 0, key="comm-seed", persist_state="session"))
     try:
         setting = Setting(n=n, d=d, sparsity=s, rank=k, weight_rank=r, eps=eps, servers=m, bit_width=bit_width)
         if too_large := size_problem(setting):
@@ -170,7 +171,7 @@ def protocol_tab():
     # Drawn on every run, also while the settings are invalid, so that the choice outlives them
     # (a widget left out of one run loses its value).
     parameter = st.selectbox("Sweep a parameter", SWEEPABLE, format_func=PARAMETER_LABELS.get, key="comm-sweep",
-                             disabled=setting is None)
+                             persist_state="session", disabled=setting is None)
     if setting is not None:
         sweep_chart(setting, parameter, noise, selection, seed)
 
@@ -221,13 +222,13 @@ def lower_bound_tab():
                 "the optimum is 0 and any solution within a finite factor must reproduce A on the mask -- "
                 "revealing all srk random bits. That is why B = Omega(srk).")
     c = st.columns(5)
-    lb_r = int(c[0].number_input("r (blocks)", 1, 10, 3, key="lb-r"))
-    lb_block = int(c[1].number_input("n/r (block size)", 1, 40, 8, key="lb-block"))
-    lb_s = int(c[2].number_input("s", 1, 40, 4, key="lb-s"))
-    lb_k = int(c[3].number_input("k", 1, 40, 2, key="lb-k"))
-    lb_seed = int(c[4].number_input("seed", 0, 10**6, 0, key="lb-seed"))
+    lb_r = int(c[0].number_input("r (blocks)", 1, 10, 3, key="lb-r", persist_state="session"))
+    lb_block = int(c[1].number_input("n/r (block size)", 1, 40, 8, key="lb-block", persist_state="session"))
+    lb_s = int(c[2].number_input("s", 1, 40, 4, key="lb-s", persist_state="session"))
+    lb_k = int(c[3].number_input("k", 1, 40, 2, key="lb-k", persist_state="session"))
+    lb_seed = int(c[4].number_input("seed", 0, 10**6, 0, key="lb-seed", persist_state="session"))
     method = st.radio("Solution", list(LOWER_BOUND_SOLUTIONS), horizontal=True, key="lb-method",
-                      help="svd_w with weight rank r is exact here (Theorem 1.2); A* is the proof's rank-k "
+                      persist_state="session", help="svd_w with weight rank r is exact here (Theorem 1.2); A* is the proof's rank-k "
                            "optimum; the others show what a solution with a nonzero loss loses.")
     try:
         instance, approx, report = lower_bound_demo(lb_r * lb_block, lb_r, lb_s, lb_k, lb_seed, method)

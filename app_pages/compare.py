@@ -9,22 +9,16 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import (LEGEND_BELOW, cached_run_status, chart, current_problem, flag_rings, linked_values,
-                                log_axis, option_widgets, problem_summary, run_live)
+from app_pages._shared import (LEGEND_BELOW, cached_run_status, chart, flag_rings, linked_values, loaded_problem,
+                                log_axis, option_widgets, problem_summary, result_cache, run_live, show_failed)
 from app_pages._url_state import ignored_values
 from wlra_core import ALGORITHMS, get_algorithm
 from wlra_core.display import algorithm_style, curves, rank_table
-from wlra_core.sweep import ResultCache, make_sweep
+from wlra_core.sweep import make_sweep
 from wlra_core.tables import rows_to_csv
 
 STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
-
-
-@st.cache_resource
-def result_cache() -> ResultCache:
-    """Results of every Compare run on this server, by problem content and settings."""
-    return ResultCache()
 
 
 def series_figure(series: dict, order, *, x: str, value: str, title: str, y_title: str,
@@ -99,7 +93,7 @@ def draw(rows: list[dict], order, slots, *, value: str, log_y: bool, tag: str) -
               key=f"params-{tag}")
 
 
-problem, key = current_problem()
+problem, key = loaded_problem()
 n, d = problem.shape
 st.title("Compare")
 st.markdown(problem_summary(problem))
@@ -178,12 +172,13 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 
-cache = result_cache()
+cache = result_cache("compare")
 rows = sweep.rows(cache)
 col_run, col_clear, col_rel, col_log = st.columns([1, 1, 1, 1])
 run = col_run.button("Run", type="primary", icon=":material/play_arrow:", key="compare-run")
-if col_clear.button("Forget cached results", help="Clear every cached Compare result on this server.",
-                    key="compare-clear"):
+if col_clear.button("Forget cached results", key="compare-clear",
+                    help="Forget every cached Compare result on this server: the results of every session "
+                         "on it, for every problem, not only this one's."):
     cache.clear()
     rows = []
 value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative",
@@ -209,10 +204,7 @@ draw(rows, order, slots, value=value, log_y=log_y, tag="final")
 if not rows:
     st.stop()
 
-failed = [r for r in rows if r["failed"]]
-if failed:
-    st.error("Failed results (shown as gaps in the charts):  \n" + "  \n".join(
-        f"**{r['method']}** rank {r['rank']} trial {r['trial'] + 1}: {r['message']}" for r in failed))
+show_failed(rows, "shown as gaps in the charts", trials=True)
 flagged = [r for r in rows if r["warnings"] and not r["failed"]]
 if flagged:
     st.warning("Flagged results (black rings in the charts):  \n" + "  \n".join(

@@ -8,11 +8,13 @@ from app_pages._shared import (
     LEGEND_BELOW,
     cached_run_status,
     chart,
-    current_problem,
     flag_rings,
+    loaded_problem,
     log_axis,
     problem_summary,
+    result_cache,
     run_live,
+    show_failed,
 )
 from wlra_core import ALGORITHMS, Problem, get_algorithm
 from wlra_core.compression import (
@@ -21,12 +23,13 @@ from wlra_core.compression import (
     compression_plan,
     entrywise_weighting_facts,
     loss_accuracy_correlation,
+    method_label,
     pareto_front,
     require_model,
     uncompressed_row,
+    weight_transform,
 )
 from wlra_core.display import algorithm_style
-from wlra_core.sweep import ResultCache
 from wlra_core.tables import rows_to_csv
 
 DEFAULT_ALGORITHMS = [a for a in ("svd", "svd_w", "svd_w_practical", "fwsvd", "whiten", "kfac") if a in ALGORITHMS]
@@ -34,32 +37,32 @@ STOPPED = "compression_stopped"
 DASHES = dict(zip(WEIGHT_TRANSFORMS, ("solid", "dash")))
 
 
-@st.cache_resource
-def compression_cache() -> ResultCache:
-    """Compression results of every run on this server, by problem content and settings."""
-    return ResultCache()
+@st.cache_resource(show_spinner="Computing the weights...", max_entries=4)
+def transformed_problem(problem_fingerprint: str, transform: str, _problem: Problem) -> Problem:
+    """:func:`wlra_core.compression.weight_transform` of the problem, made (and its W checked
+    and hashed) once per problem and transform, so that every rerun's sweep and cached
+    result shares one sqrt(F)."""
+    return weight_transform(_problem, transform)
+
+
+def cached_transform(problem: Problem, transform: str) -> Problem:
+    return transformed_problem(problem.fingerprint, transform, problem)
 
 
 @st.cache_data(show_spinner="Evaluating the uncompressed network...", max_entries=16)
-def baseline(problem_fingerprint: str, _problem: Problem) -> dict:
-    return uncompressed_row(_problem)
+def baseline(problem_fingerprint: str, _problem: Problem, transform: str) -> dict:
+    return uncompressed_row(_problem, transform)
 
 
 def percent(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
-def series_label(row: dict, several_transforms: bool) -> str:
-    if several_transforms and get_algorithm(row["algorithm"]).uses_weights:
-        return f"{row['method']}, W = {row['problem']}"
-    return row["method"]
-
-
 def groups(rows, several_transforms):
     out = {}
     for row in rows:
         if not row["failed"]:
-            out.setdefault(series_label(row, several_transforms), []).append(row)
+            out.setdefault(method_label(row, several_transforms), []).append(row)
     return {label: sorted(group, key=lambda r: r["rank"]) for label, group in out.items()}
 
 
@@ -169,7 +172,7 @@ def why_not_entrywise(rows, problem):
         "(C = E[x xᵀ], G = E[δ δᵀ]) and store only k(n + d) numbers.")
 
 
-problem, key = current_problem()
+problem, key = loaded_problem()
 n, d = problem.shape
 st.title("Compression")
 st.markdown(problem_summary(problem))
@@ -201,20 +204,22 @@ transforms = col_transform.multiselect(
 floor = col_floor.number_input(
     "weight_floor", min_value=0.0, max_value=1.0, value=0.0, format="%g", key="compression-floor",
     persist_state="session",
-    help="For the methods that divide by W: divide by max(W, floor x max W). 0 is the paper's algorithm.")
+    help="The weight_floor of every method that divides by W, as a fraction of the largest weight: "
+         "svd_w and css divide by max(W, floor x max W); fwsvd, svd_w_practical and svd_w_em apply it to "
+         "what they divide by (see each option's help on Compare). 0 is the paper's algorithm.")
 seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compression-seed",
                                  persist_state="session"))
 options = {name: {"weight_floor": floor} for name in algorithms if "weight_floor" in get_algorithm(name).options}
 
 try:
     sweep = compression_plan(problem, algorithms, range(low, high + 1), transforms=transforms, seed=seed,
-                             options=options)
+                             options=options, transformed=cached_transform)
 except ValueError as err:
     st.error(str(err))
     st.stop()
 
-cache = compression_cache()
-base = baseline(key, problem)
+cache = result_cache("compression")
+base = baseline(key, problem, next(iter(sweep.problems)))
 rows = sweep.rows(cache)
 st.metric("Uncompressed test accuracy", percent(base["accuracy"]),
           help=f"The trained network as stored: {base['n_params']:,} kernel entries.")
@@ -227,12 +232,12 @@ left, right = st.columns(2)
 slots = (left.empty(), right.empty(), left.empty(), right.empty())
 several = len(sweep.problems) > 1
 
-cached_run_status(status, rows, sweep.size, run, STOPPED)
+said = cached_run_status(status, rows, sweep.size, run, STOPPED)
 if run:
     run_live(sweep, cache, None, status=status, stop_slot=stop_slot, stop_key="compression-stop",
              stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, base, several, slots, tag))
     rows = sweep.rows(cache)
-elif not rows:
+elif not rows and not said:
     status.info("Press Run to compress the kernel with each method and evaluate the network.")
 if not rows:
     st.stop()
@@ -242,10 +247,7 @@ with headline_slot:
     why_not_entrywise(rows, problem)
 draw(rows, base, several, slots, tag="final")
 
-failed = [r for r in rows if r["failed"]]
-if failed:
-    st.error("Failed results (left out of the charts):  \n" + "  \n".join(
-        f"**{r['method']}** rank {r['rank']}: {r['message']}" for r in failed))
+show_failed(rows, "left out of the charts", trials=False)
 
 st.subheader("Every result")
 table = [base] + rows

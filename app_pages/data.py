@@ -5,16 +5,15 @@ shared link loads it again, and the widgets start from the settings the URL name
 """
 import streamlit as st
 
-from app_pages._shared import current_link, current_problem, problem_summary, set_problem, shipped_problem, weight_facts
-from app_pages._stores import kept_uploads, synthetic_problem, trained_problems
+from app_pages._shared import current_link, loaded_problem, problem_summary, set_problem, shipped_problem, weight_facts
+from app_pages._stores import kept_uploads, synthetic_problem, trained_problem
 from app_pages._url_state import (DEFAULT_TFDS, EPOCHS_RANGE, HIDDEN_RANGE, SOURCES, SYNTHETIC, TFDS_DATASETS,
-                                  ProblemLink, synthetic_defaults)
+                                  ProblemLink, parameter_kind, synthetic_defaults)
 from wlra_core import Problem, load_problem
 from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
 from wlra_core.datasets.sources import DATASETS
 from wlra_core.display import doc_description
 from wlra_core.options import parse_option_text
-from wlra_core.problem import fingerprint
 
 SOURCE_LABELS = {
     "shipped": "Shipped Fashion-MNIST MLP",
@@ -29,50 +28,43 @@ UPLOAD_TYPES = None
 
 
 def try_load(make, what: str, link_for) -> None:
-    """Replace the current problem with ``make()``, named in the URL by ``link_for(problem,
-    fingerprint)``; on a ValueError keep the old one."""
+    """Replace the current problem with ``make()``, named in the URL by ``link_for(problem)``;
+    on a ValueError keep the old one."""
     try:
         problem = make()
     except ValueError as err:
         st.error(f"Could not load {what}: {err}  \nThe previously loaded problem is kept.")
         return
-    key = fingerprint(problem)
-    set_problem(problem, link_for(problem, key), key)
+    set_problem(problem, link_for(problem))
     st.success(f"Loaded {problem.name}.")
 
 
-def keep_upload(problem: Problem, key: str) -> ProblemLink:
+def keep_upload(problem: Problem) -> ProblemLink:
     """Keep an uploaded problem on this server (for reloads and links) under its fingerprint."""
-    kept_uploads().keep(key, problem)
-    return ProblemLink("upload", upload=key)
+    kept_uploads().keep(problem.fingerprint, problem)
+    return ProblemLink("upload", upload=problem.fingerprint)
 
 
 def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) -> Problem:
-    """The trained problem for these settings: from memory, else trained (or read from the
-    pipeline's disk cache) under a progress bar that is removed whatever the outcome."""
-    trained, settings = trained_problems(), (dataset, hidden, epochs)
-    problem = trained.problems.get(settings)
-    if problem is not None:
-        return problem
-    bar = st.progress(0.0, text=f"{dataset}: starting (importing TensorFlow)...")
-    try:
-        from wlra_core.datasets.pipeline import fisher_problem
+    """The trained problem for these settings (:func:`app_pages._stores.trained_problem`),
+    under a progress bar that is removed whatever the outcome -- shown only when the
+    problem is not already in memory."""
+    bar = None
 
-        if trained.lock.locked():
-            bar.progress(0.0, text=f"{dataset}: waiting for another training on this server to finish...")
-        with trained.lock:
-            if settings not in trained.problems:  # the other session may have trained it
-                trained.add(settings, fisher_problem(
-                    dataset, hidden=hidden, epochs=epochs, download=download,
-                    progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message)))
-            return trained.problems[settings]
+    def progress(fraction: float, message: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = st.progress(0.0)
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    try:
+        return trained_problem(dataset, hidden, epochs, download=download, progress=progress)
     finally:
-        bar.empty()
+        if bar is not None:
+            bar.empty()
 
 
 st.title("Data")
-problem, key = current_problem()
-
 link = current_link()  # the widgets start from it (a widget's start counts only when it first appears)
 source = st.radio("Source", SOURCES, index=SOURCES.index(link.source), format_func=SOURCE_LABELS.get,
                   horizontal=True, key="data-source", persist_state="session")
@@ -81,7 +73,7 @@ if source == "shipped":
     st.markdown("A 784 x 128 hidden kernel of an MLP trained on the real Fashion-MNIST images, with "
                 "its empirical Fisher information as W. Ships with the project: no network, no training.")
     if st.button("Load the shipped problem", type="primary", key="load-shipped"):
-        try_load(lambda: shipped_problem()[0], "the shipped problem", lambda *_: ProblemLink())
+        try_load(shipped_problem, "the shipped problem", lambda _: ProblemLink())
 
 elif source in ("tfds", "digits"):
     if source == "tfds":
@@ -110,7 +102,7 @@ elif source in ("tfds", "digits"):
                                          persist_state="session"))
     if st.button("Train MLP and compute Fisher weights", type="primary", key=f"load-{source}"):
         try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset,
-                 lambda *_: ProblemLink.trained(dataset, hidden, epochs))
+                 lambda _: ProblemLink.trained(dataset, hidden, epochs))
 
 elif source == "synthetic":
     generators = list(SYNTHETIC)
@@ -123,10 +115,11 @@ elif source == "synthetic":
     for i, (name, default) in enumerate(synthetic_defaults(generator).items()):
         start = linked.get(name, default)
         widget_key = f"synthetic-{generator}-{name}"
+        kind = parameter_kind(default)
         with columns[i % 4]:
-            if isinstance(default, int) and not isinstance(default, bool):
+            if kind == "integer":
                 params[name] = int(st.number_input(name, value=start, step=1, key=widget_key, persist_state="session"))
-            elif isinstance(default, float):
+            elif kind == "number":
                 params[name] = float(st.number_input(name, value=start, format="%g", key=widget_key,
                                                      persist_state="session"))
             else:
@@ -135,7 +128,7 @@ elif source == "synthetic":
                 params[name] = parse_option_text(text, default)
     if st.button("Generate", type="primary", key="load-synthetic"):
         try_load(lambda: synthetic_problem(generator, params), generator,
-                 lambda *_: ProblemLink.synthetic(generator, params))
+                 lambda _: ProblemLink.synthetic(generator, params))
 
 else:
     st.markdown(f"A as `{', '.join(SUPPORTED_EXTENSIONS)}` (a .npz may hold arrays `A` and `W`); W "
@@ -154,7 +147,7 @@ else:
         try_load(load_upload, "the upload", keep_upload)
 
 st.divider()
-problem, key = current_problem()
+problem, key = loaded_problem()
 st.subheader("Current problem")
 st.markdown(problem_summary(problem))
 st.table([{"fact": name, "value": str(value)} for name, value in weight_facts(key, problem)[1].items()],

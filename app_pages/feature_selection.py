@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import chart, current_problem, problem_summary
+from app_pages._shared import chart, loaded_problem, pixel_image, pixel_image_figure, problem_summary
 from wlra_core import Problem
 from wlra_core.feature_selection import (
     SELECTIONS,
@@ -16,9 +16,11 @@ from wlra_core.feature_selection import (
     size_grid,
     summarize_curve,
 )
-from wlra_core.display import count_ticks, pixel_importance
+from wlra_core.display import algorithm_style, count_ticks
 
-COLORS = {"leverage": "#636EFA", "pivoted_qr": "#EF553B", "uniform": "#00CC96"}
+# Every rule runs the css algorithm: its colour and marker shape; a dash and a fill per rule.
+CSS = algorithm_style("css")
+RULE_LINES = {"leverage": ("solid", ""), "pivoted_qr": ("dash", "-open"), "uniform": ("dashdot", "-open-dot")}
 GRID_POINTS = 12  # numbers of selected columns on the curve (geometric from 1 to the largest)
 LABELS = {"leverage": "leverage-score sampling", "pivoted_qr": "pivoted QR", "uniform": "uniform random (baseline)"}
 
@@ -61,7 +63,7 @@ def reference_line(fig: go.Figure, value: float, color: str, text: str, above: b
                        yanchor="bottom" if above else "top", showarrow=False, font=dict(color=color))
 
 
-problem, key = current_problem()
+problem, key = loaded_problem()
 n, d = problem.shape
 st.title("Feature selection")
 st.markdown(problem_summary(problem))
@@ -69,25 +71,30 @@ st.markdown("Weighted column subset selection (the paper's Corollary 1.3): choos
             "approximate W o A by its projection onto them, divide by W. The answer keeps A's own "
             "columns -- a feature selection with a weighted objective.")
 
-image = problem.image_shape is not None and int(np.prod(problem.image_shape)) == n
-axis_labels = {"rows": "rows (input pixels)" if image else "rows", "columns": "columns (hidden units)" if image else "columns"}
+pixels = pixel_image(key, problem)  # None unless the rows of A are an image's pixels
+image = pixels is not None
+axis_labels = {"rows": "rows (input pixels)" if image else "rows",
+               "columns": "columns (hidden units)" if image else "columns"}
 c1, c2, c3 = st.columns(3)
 axis = c1.radio("Select", ["rows", "columns"] if image else ["columns", "rows"], key="fs-axis",
-                format_func=axis_labels.get, horizontal=True,
+                format_func=axis_labels.get, horizontal=True, persist_state="session",
                 help="For an MLP kernel the rows of A are input pixels: selecting rows picks pixels.")
 rank = int(c2.number_input("Rank k", min_value=1, max_value=min(n, d), value=min(5, n, d), step=1, key="fs-rank",
-                           help="svd_w's rank, and the rank of the leverage scores."))
+                           persist_state="session", help="svd_w's rank, and the rank of the leverage scores."))
 weight_rank = int(c3.number_input("Weight rank r", min_value=1, max_value=min(n, d), value=1, step=1,
-                                  key="fs-weight-rank", help="The lower bound ||(W o A)_{-rk}||² assumes rank(W) <= r."))
+                                  key="fs-weight-rank", persist_state="session",
+                                  help="The lower bound ||(W o A)_{-rk}||² assumes rank(W) <= r."))
 limit = max_selected(problem.shape, axis)
 c4, c5, c6 = st.columns(3)
 largest = int(c4.number_input(f"Largest number of {axis}", min_value=1, max_value=limit,
-                              value=min(limit, max(4 * weight_rank * rank, 20)), step=1, key="fs-largest"))
+                              value=min(limit, max(4 * weight_rank * rank, 20)), step=1, key="fs-largest",
+                              persist_state="session"))
 trials = int(c5.number_input("Trials (random rules)", min_value=1, max_value=20, value=2, step=1, key="fs-trials",
+                             persist_state="session",
                              help="Leverage and uniform sampling are averaged over this many seeds."))
-seed = int(c6.number_input("Seed", min_value=0, value=0, step=1, key="fs-seed"))
+seed = int(c6.number_input("Seed", min_value=0, value=0, step=1, key="fs-seed", persist_state="session"))
 selections = st.multiselect("Selection rules", SELECTIONS, default=list(SELECTIONS), format_func=LABELS.get,
-                            key="fs-selections")
+                            key="fs-selections", persist_state="session")
 if not selections:
     st.info("Choose at least one selection rule.")
     st.stop()
@@ -109,23 +116,21 @@ for selection in selections:
     s = series[selection]
     fig.add_trace(go.Scatter(
         x=s["n_selected"], y=s["mean"], name=LABELS[selection], mode="lines+markers",
-        line=dict(color=COLORS[selection]),
+        line=dict(color=CSS["color"], dash=RULE_LINES[selection][0]),
+        marker=dict(symbol=CSS["symbol"] + RULE_LINES[selection][1], color=CSS["color"], size=8),
         error_y=dict(type="data", array=s["std"], visible=bool(np.any(s["std"] > 0))),
         hovertemplate=f"{LABELS[selection]}<br>%{{x}} {axis}: relative loss %{{y:.4g}}<extra></extra>",
     ))
 grid = np.arange(1, largest + 1)
 fig.add_trace(go.Scatter(x=grid, y=refs["relative_best_rank_s"][grid], name="best rank-s of W o A (no s-subset beats it)",
                          mode="lines", line=dict(color="gray", dash="dot")))
-
-
-svd_w_meets_bound = abs(refs["relative_svd_w"] - refs["relative_lower_bound"]) <= 1e-9 * max(
-    refs["relative_lower_bound"], 1e-300)
 lines = [refs["relative_lower_bound"]]
-if svd_w_meets_bound:
+if refs["svd_w_meets_bound"]:
     reference_line(fig, lines[0], "black", f"svd_w at rank {rank} = ||(W o A)_-rk||², rk = {refs['rk']}", above=False)
 else:
     lines.append(refs["relative_svd_w"])
-    reference_line(fig, lines[1], "#AB63FA", f"svd_w at rank {rank} (r = {weight_rank})", above=lines[1] >= lines[0])
+    reference_line(fig, lines[1], algorithm_style("svd_w")["color"], f"svd_w at rank {rank} (r = {weight_rank})",
+                   above=lines[1] >= lines[0])
     reference_line(fig, lines[0], "black", f"||(W o A)_-rk||², rk = {refs['rk']}", above=False)
 if refs["rk"] <= largest:
     fig.add_vline(x=refs["rk"], line=dict(color="lightgray"))
@@ -150,9 +155,10 @@ chart(fig, f"CSS loss as more {axis} are kept (mean ± std over trials for the r
 
 st.subheader("Which ones are chosen")
 m1, m2, m3 = st.columns(3)
-mask_rule = m1.selectbox("Rule", selections, format_func=LABELS.get, key="fs-mask-rule")
+mask_rule = m1.selectbox("Rule", selections, format_func=LABELS.get, key="fs-mask-rule", persist_state="session")
 mask_size = int(m2.number_input(f"Number of {axis}", min_value=1, max_value=limit,
-                                value=min(limit, weight_rank * rank * 4), step=1, key="fs-mask-size"))
+                                value=min(limit, weight_rank * rank * 4), step=1, key="fs-mask-size",
+                                persist_state="session"))
 try:
     indices, relative = chosen(key, mask_size, mask_rule, axis, rank, weight_rank, seed, problem)
 except ValueError as err:
@@ -166,21 +172,17 @@ if axis == "rows" and image:
         fig = go.Figure(go.Heatmap(z=mask, colorscale="Greys", showscale=False,
                                    hovertemplate="pixel (%{y}, %{x}): %{z:.0f} selected<extra></extra>"))
         fig.update_layout(title=f"{mask_size} selected pixels", height=420, margin=dict(l=10, r=10, t=50, b=10))
-        fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
-        fig.update_xaxes(constrain="domain")
+        # Drawn like the importance map beside it (no tick labels: hover names the pixel).
+        fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showticklabels=False)
+        fig.update_xaxes(constrain="domain", showticklabels=False)
         chart(fig, f"Input pixels whose rows of A the {LABELS[mask_rule]} selection keeps (dark = selected); "
                    "compare with the importance map.", key="fs-mask")
     with right:
-        fig = go.Figure(go.Heatmap(z=pixel_importance(problem), colorscale="Viridis",
-                                   hovertemplate="pixel (%{y}, %{x}): %{z:.3g}<extra></extra>"))
-        fig.update_layout(title="Pixel importance: row sums of W", height=420, margin=dict(l=10, r=10, t=50, b=10))
-        fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
-        fig.update_xaxes(constrain="domain")
-        chart(fig, "Fisher weight per input pixel; good selections pick pixels that matter, not the "
-                   "always-black border.", key="fs-importance")
+        chart(pixel_image_figure(pixels), "Fisher weight per input pixel; good selections pick pixels that matter, "
+                                          "not the always-black border.", key="fs-importance")
 else:
     fig = go.Figure(go.Bar(x=np.arange(limit), y=np.isin(np.arange(limit), indices).astype(int),
-                           marker_color=COLORS[mask_rule]))
+                           marker_color=CSS["color"]))
     fig.update_layout(title=f"{mask_size} selected {axis} ({LABELS[mask_rule]})", height=300,
                       margin=dict(l=10, r=10, t=50, b=10))
     fig.update_xaxes(title=f"{axis[:-1]} index")

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from wlra_core.display import TeachingExample, teaching_example
+from wlra_core.display import TeachingExample, algorithm_style, teaching_example
 
 st.title("WLRA Explorer")
 st.markdown(
@@ -28,7 +28,7 @@ HEAVY_WEIGHTS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 
 
 st.subheader("Try it: weights pull the best fit")
 heavy_weight = st.select_slider(
-    "Weight of the three orange points", options=HEAVY_WEIGHTS, value=3.0, format_func="{:g}".format,
+    "Weight of the three black points", options=HEAVY_WEIGHTS, value=3.0, format_func="{:g}".format,
     help="Every other point has weight 1. The weights enter the loss squared; the steps are "
          "about 1.25x apart, since the line moves most while the weight is small.",
     key="home-weight", persist_state="session",
@@ -37,13 +37,15 @@ example = teaching_example(heavy_weight)
 
 
 # The example is drawn as plain SVG: the landing page then needs no chart library in the
-# browser (plotly.js is a 4.7 MB script) and shows everything within a second.
+# browser (plotly.js is a 4.7 MB script) and shows everything within a second. The fit line
+# has its algorithm's colour (every page's); points and residuals are neutral greys.
 PANEL = 360  # pixels
-COLORS = {"light": "#1f77b4", "heavy": "#ff7f0e", "fit": "#2ca02c", "residual": "#b0b0b0", "axis": "#d9d9d9"}
+COLORS = {"light": "#a6a6a6", "heavy": "#1a1a1a", "residual": "#c8c8c8", "axis": "#d9d9d9"}
 
 
-def fit_svg(ex: TeachingExample, result, title: str) -> str:
-    """One panel: the rows of A as points (area ~ weight), the rank-1 line and the residuals."""
+def fit_svg(ex: TeachingExample, result, title: str, algorithm: str) -> str:
+    """One panel: the rows of A as points (area ~ weight), ``algorithm``'s rank-1 line in its
+    colour, and the residuals."""
     reach = 1.15 * float(np.abs(ex.A).max())
 
     def px(x, y):
@@ -64,8 +66,8 @@ def fit_svg(ex: TeachingExample, result, title: str) -> str:
         (ax, ay), (fx, fy) = px(*point), px(*fitted)
         parts.append(f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{fx:.1f}" y2="{fy:.1f}" '
                      f'stroke="{COLORS["residual"]}" stroke-width="1"/>')
-    parts.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
-                 f'stroke="{COLORS["fit"]}" stroke-width="3"/>')
+    parts.append(f'<line class="fit" x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
+                 f'stroke="{algorithm_style(algorithm)["color"]}" stroke-width="3"/>')
     largest = ex.W[:, 0].max()
     for point, weight, heavy in zip(ex.A, ex.W[:, 0], ex.heavy):
         x, y = px(*point)
@@ -79,12 +81,12 @@ def fit_svg(ex: TeachingExample, result, title: str) -> str:
 
 left, right = st.columns(2)
 with left:
-    st.image(fit_svg(example, example.svd, "Unweighted SVD, rank 1"))
-    st.caption("Each row of A is a point; the SVD line ignores the weights, so it follows the blue "
+    st.image(fit_svg(example, example.svd, "Unweighted SVD, rank 1", "svd"))
+    st.caption("Each row of A is a point; the SVD line ignores the weights, so it follows the grey "
                "cloud whatever the slider says.")
 with right:
-    st.image(fit_svg(example, example.weighted, "Weighted solution, rank 1"))
-    st.caption("The same points, dot area ~ weight; watch the line swing toward the orange points "
+    st.image(fit_svg(example, example.weighted, "Weighted solution, rank 1", "svd_w_practical"))
+    st.caption("The same points, dot area ~ weight; watch the line swing toward the black points "
                "as their weight grows. W has rank 1 here (one weight per point), so the paper's "
                "practical variant svd_w_practical -- scale each row of A by its weight, take the "
                "SVD, scale back -- finds the exact weighted optimum.")

@@ -2,12 +2,27 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import chart, current_problem, problem_summary
+from app_pages._shared import chart, loaded_problem, problem_summary
 from wlra_core import Problem
-from wlra_core.display import REFINE_STARTS, refine_sweep, relative_history
+from wlra_core.display import REFINE_STARTS, algorithm_style, refine_sweep, relative_history
 from wlra_core.sweep import ResultCache, run_all
 
-COLORS = dict(zip(REFINE_STARTS, ("#d62728", "#1f77b4", "#7f7f7f")))
+
+def start_styles() -> dict[str, dict]:
+    """Line and marker per start: its algorithm's colour and marker shape (every page's), and
+    a dash and a fill telling apart the starts of one algorithm (EM from zero, EM from svd)."""
+    variants = (("solid", ""), ("dash", "-open"), ("dot", "-open-dot"))
+    seen, out = {}, {}
+    for label, (algorithm, _) in REFINE_STARTS.items():
+        seen[algorithm] = seen.get(algorithm, -1) + 1
+        dash, fill = variants[seen[algorithm] % len(variants)]
+        style = algorithm_style(algorithm)
+        out[label] = {"line": dict(color=style["color"], dash=dash),
+                      "marker": dict(size=6, symbol=style["symbol"] + fill, color=style["color"])}
+    return out
+
+
+STYLES = start_styles()
 REQUESTED = "refine_requested"
 
 
@@ -21,7 +36,7 @@ def cached_refine(problem_fingerprint: str, rank: int, n_iter: int, seed: int, _
     return runs, errors
 
 
-problem, key = current_problem()
+problem, key = loaded_problem()
 n, d = problem.shape
 st.title("Refine")
 st.markdown(problem_summary(problem))
@@ -68,7 +83,7 @@ for x, x_title, caption in (
         if failed:
             continue
         fig.add_trace(go.Scatter(x=history[x], y=history["relative_loss"], name=label,
-                                 mode="lines+markers", marker=dict(size=5), line=dict(color=COLORS[label])))
+                                 mode="lines+markers", **STYLES[label]))
     fig.update_layout(title=f"Relative loss vs {x} (rank {rank})", height=420,
                       margin=dict(l=10, r=10, t=50, b=10))
     fig.update_yaxes(title="relative loss", type="log", exponentformat="power")

@@ -3,9 +3,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import chart, current_problem, problem_summary, weight_facts
+from app_pages._shared import chart, loaded_problem, pixel_image, pixel_image_figure, problem_summary, weight_facts
 from wlra_core import Problem
-from wlra_core.display import HeatmapView, count_ticks, heatmap_view, pixel_importance
+from wlra_core.display import HeatmapView, count_ticks, heatmap_view
 
 
 @st.cache_data(show_spinner="Preparing heatmaps...", max_entries=16)
@@ -14,12 +14,7 @@ def heatmaps(problem_fingerprint: str, log: bool, _problem: Problem) -> dict[str
     return {"W": heatmap_view(W, log=log), "A": heatmap_view(A, log=log), "W o A": heatmap_view(W * A, log=log)}
 
 
-@st.cache_data(max_entries=16)
-def pixel_image(problem_fingerprint: str, _problem: Problem):
-    return pixel_importance(_problem)
-
-
-problem, key = current_problem()
+problem, key = loaded_problem()
 st.title("Weights")
 st.markdown(problem_summary(problem))
 
@@ -104,11 +99,8 @@ with right:
 image = pixel_image(key, problem)
 if image is not None:
     st.subheader("Which input pixels matter")
-    fig = go.Figure(go.Heatmap(z=image, colorscale="Viridis", colorbar=dict(title="row sum of W"),
-                               hovertemplate="pixel (%{y}, %{x}): %{z:.3g}<extra></extra>"))
-    fig.update_layout(height=420, width=460, margin=dict(l=10, r=10, t=30, b=10))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
+    fig = pixel_image_figure(image)
+    fig.update_layout(width=460)
     chart(fig, "Row sums of W reshaped to the input image: bright pixels are the inputs whose "
                "kernel rows the loss weights most; pixels that are always black get no weight.",
           width="content")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
-
-from wlra_core.problem import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")  # AppTest resolves relative paths against the test file's folder
@@ -23,7 +22,6 @@ def open_page(page: str | None = None, problem=None, *, timeout: float = TIMEOUT
     at.run()
     if problem is not None:
         at.session_state["problem"] = problem
-        at.session_state["problem_fingerprint"] = fingerprint(problem)
     if page is not None:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -51,7 +49,7 @@ def figures(at: AppTest) -> dict[str, dict]:
 def method_traces(figure: dict) -> dict[str, dict]:
     """The traces of a chart that draw one method each (not bands, rings or reference lines),
     by name without its "(failed at ...)" note."""
-    return {t["name"].split(" (")[0]: t for t in figure["data"]
+    return {re.sub(r" \(failed at .*\)$", "", t["name"]): t for t in figure["data"]
             if t.get("name") and t.get("showlegend", True) is not False
             and not t["name"].endswith("flagged (!)") and t["name"] != "Pareto front"}
 

@@ -58,7 +58,7 @@ def svg_panels(at: AppTest) -> list[str]:
 def fit_direction(svg: str) -> np.ndarray:
     """Unit direction of the drawn rank-1 line, in data coordinates (SVG y points down)."""
     x0, y0, x1, y1 = map(float, re.search(
-        r'<line x1="([-\d.]+)" y1="([-\d.]+)" x2="([-\d.]+)" y2="([-\d.]+)" stroke="#2ca02c"', svg).groups())
+        r'<line class="fit" x1="([-\d.]+)" y1="([-\d.]+)" x2="([-\d.]+)" y2="([-\d.]+)"', svg).groups())
     v = np.array([x1 - x0, y0 - y1])
     return v / np.linalg.norm(v)
 
@@ -138,6 +138,42 @@ def test_refine_plots_em_histories_from_three_starts(shipped):
     assert len(traces(by_seconds)) == 3
 
 
+def test_refine_draws_each_start_in_its_algorithms_colour():
+    from wlra_core.display import algorithm_style
+
+    at = fresh_app("app_pages/refine.py")
+    at.slider(key="refine-rank-100").set_value(5)
+    at.slider(key="refine-iterations").set_value(6)
+    at.button(key="refine-run").click().run()
+    assert not at.exception and not at.error
+    for figure in figures(at):
+        lines = {t["name"].split(" (")[0]: (t["line"], t["marker"]) for t in figure["data"]}
+        svd_w_em, em = algorithm_style("svd_w_em"), algorithm_style("em")
+        line, marker = lines["EM from svd_w_practical"]
+        assert line["color"] == marker["color"] == svd_w_em["color"] and marker["symbol"] == svd_w_em["symbol"]
+        # Both EM starts in em's colour and marker shape (as on Compare), told apart by dash and fill.
+        (zero_line, zero_marker), (svd_line, svd_marker) = lines["EM from zero"], lines["EM from svd"]
+        assert zero_line["color"] == svd_line["color"] == zero_marker["color"] == svd_marker["color"] == em["color"]
+        assert zero_marker["symbol"] == em["symbol"] and svd_marker["symbol"].startswith(em["symbol"])
+        assert (zero_line.get("dash", "solid"), zero_marker["symbol"]) != (svd_line.get("dash", "solid"),
+                                                                           svd_marker["symbol"])
+
+
+def test_home_fit_lines_have_their_algorithms_colours_and_neutral_points():
+    from wlra_core.display import ALGORITHM_STYLES, algorithm_style
+
+    at = fresh_app()
+    svd_panel, weighted_panel = svg_panels(at)
+    for panel, algorithm in ((svd_panel, "svd"), (weighted_panel, "svd_w_practical")):
+        [fit] = re.findall(r'<line class="fit"[^>]*stroke="(#[0-9a-f]{6})"', panel)
+        assert fit == algorithm_style(algorithm)["color"]
+        # The points are no algorithm's colour, and the three heavy ones stand apart.
+        fills = re.findall(r'<circle[^>]*fill="(#[0-9a-f]{6})"', panel)
+        assert not set(fills) & {color for color, _ in ALGORITHM_STYLES.values()}
+        assert len(set(fills)) == 2 and sorted(map(fills.count, set(fills))) == [3, len(fills) - 3]
+    assert "three black points" in at.select_slider(key="home-weight").label
+
+
 def test_bad_upload_shows_the_loader_message_and_keeps_the_problem(shipped):
     at = fresh_app("app_pages/data.py")
     at.radio(key="data-source").set_value("upload").run()
@@ -211,7 +247,7 @@ def test_digits_trains_an_mlp_and_loads_its_fisher_problem(tmp_path, monkeypatch
     from wlra_core.datasets import pipeline
 
     # Keep the pipeline's disk cache out of the repository's data/cache.
-    monkeypatch.setitem(pipeline.fisher_problem.__kwdefaults__, "cache_dir", tmp_path)
+    monkeypatch.setattr(pipeline, "DEFAULT_CACHE_DIR", tmp_path)
     at = fresh_app("app_pages/data.py")
     at.radio(key="data-source").set_value("digits").run()
     at.number_input(key="digits-digits-hidden").set_value(8)

@@ -48,7 +48,7 @@ def free_port() -> int:
 # ``python -m streamlit`` with the pipeline's disk cache in a temporary folder (argv[1]), as the
 # AppTest suites do: training in the walk must neither read nor write the checkout's data/cache.
 SERVER = ("import sys; from wlra_core.datasets import pipeline; "
-          "pipeline.fisher_problem.__kwdefaults__['cache_dir'] = sys.argv.pop(1); "
+          "pipeline.DEFAULT_CACHE_DIR = sys.argv.pop(1); "
           "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
 
 

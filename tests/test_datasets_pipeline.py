@@ -255,3 +255,29 @@ def test_fisher_cli_errors_are_one_line(tmp_path):
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "mnist: no tensorflow_datasets copy" in error_lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_cached_fisher_problem_reads_the_cache_and_never_trains(tmp_path, monkeypatch):
+    from wlra_core import Problem
+    from wlra_core.datasets import pipeline
+    from wlra_core.datasets.pipeline import cache_path, cached_fisher_problem
+
+    monkeypatch.setattr(pipeline, "train_mlp", lambda *args, **kwargs: pytest.fail("trained"))
+    rng = np.random.default_rng(0)
+    saved = Problem(rng.standard_normal((64, 8)), rng.random((64, 8)), name="digits MLP (64 x 8)")
+    save_problem(saved, cache_path(tmp_path, "digits", hidden=8, epochs=3, seed=0, max_train=None))
+    # Found under the settings it was saved for, in a named folder or the default one.
+    found = cached_fisher_problem("digits", hidden=8, epochs=3, cache_dir=tmp_path)
+    np.testing.assert_array_equal(found.A, saved.A)
+    np.testing.assert_array_equal(found.W, saved.W)
+    assert cached_fisher_problem("digits", hidden=8, epochs=3) is None  # the default folder lacks it
+    monkeypatch.setattr(pipeline, "DEFAULT_CACHE_DIR", tmp_path)
+    np.testing.assert_array_equal(cached_fisher_problem("digits", hidden=8, epochs=3).W, saved.W)
+    # fisher_problem serves the same file through the same lookup.
+    np.testing.assert_array_equal(fisher_problem("digits", hidden=8, epochs=3).W, saved.W)
+    # Other settings, or no cache: None, and nothing trains.
+    assert cached_fisher_problem("digits", hidden=8, epochs=4) is None
+    assert cached_fisher_problem("digits", hidden=8, epochs=3, seed=1) is None
+    assert cached_fisher_problem("digits", hidden=8, epochs=3, cache_dir=None) is None
+    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+        cached_fisher_problem("digits", hidden=0, epochs=3)

@@ -92,3 +92,17 @@ def test_selection_mask_and_bad_input():
         select_features(A, W, 2, axis="diagonal")
     with pytest.raises(ValueError, match="selections"):
         selection_curve(A, W, [2], selections=["best"])
+
+
+def test_references_say_whether_svd_w_meets_the_bound():
+    # rank(W) <= r: svd_w's loss is the bound (Theorem 1.2), so one line shows both.
+    A, W = planted(r=2, seed=2)
+    refs = references(A, W, 2, weight_rank=2)
+    assert refs["svd_w_meets_bound"] is True
+    # A 0/1 mask of rank > r: svd_w's loss is not the line (here below it: no bound then).
+    rng = np.random.default_rng(4)
+    A, W = rng.standard_normal((30, 12)), (rng.random((30, 12)) > 0.3).astype(float)
+    refs = references(A, W, 2, weight_rank=1)
+    assert refs["weight_numerical_rank"] > 1
+    assert refs["relative_svd_w"] != pytest.approx(refs["relative_lower_bound"], rel=1e-6)
+    assert refs["svd_w_meets_bound"] is False

@@ -208,3 +208,10 @@ def test_a_single_row_or_column_problem_runs_at_rank_one(shape):
     plotted = method_traces(figures(at)["Weighted loss vs rank"])
     np.testing.assert_array_equal(xy(plotted["svd"])[0], [1])
     assert xy(plotted["svd"])[1][0] == pytest.approx(wlra_core.solve("svd", problem, rank=1).relative_loss)
+
+
+def test_forget_button_says_it_forgets_every_sessions_results():
+    at = open_page(PAGE)
+    forget = at.button(key="compare-clear")
+    assert forget.label == "Forget cached results"
+    assert "every session" in forget.help and "on this server" in forget.help

@@ -104,11 +104,11 @@ def test_sqrt_f_weights_run_the_weighted_methods_again():
     at.button(key="compression-run").click().run()
     assert not at.exception
     traces = method_traces(figures(at)["Test accuracy vs rank"])
-    assert set(traces) == {"svd", "fwsvd, W = F", "fwsvd, W = sqrt(F)"}  # svd ignores W: once
-    assert traces["fwsvd, W = sqrt(F)"]["line"]["dash"] == "dash"
+    assert set(traces) == {"svd", "fwsvd (W = F)", "fwsvd (W = sqrt(F))"}  # svd ignores W: once
+    assert traces["fwsvd (W = sqrt(F))"]["line"]["dash"] == "dash"
     expected = [mlp_accuracy(problem, wlra_core.solve("fwsvd", problem.A, np.sqrt(problem.W), k).approx)
                 for k in (1, 2, 3)]
-    np.testing.assert_array_equal(xy(traces["fwsvd, W = sqrt(F)"])[1], expected)
+    np.testing.assert_array_equal(xy(traces["fwsvd (W = sqrt(F))"])[1], expected)
     # A floor for the methods that divide reaches them as their weight_floor option.
     at.number_input(key="compression-floor").set_value(1e-3)
     at.multiselect(key="compression-transforms").set_value(["F"])
@@ -136,3 +136,39 @@ def test_compression_page_explains_a_problem_without_model():
     assert any("no trained model" in i.value for i in at.info)
     assert not at.get("plotly_chart")
     assert at.session_state["problem"].name == "plain"  # the loaded problem is kept
+
+
+def test_sqrt_f_weights_are_made_once_per_problem(monkeypatch):
+    import wlra_core.compression as compression
+
+    made, real = [], compression.weight_transform
+    monkeypatch.setattr(compression, "weight_transform",
+                        lambda problem, transform: made.append(transform) or real(problem, transform))
+    problem = mlp_problem(seed=7, name="sqrt_once")  # a problem no other test loaded
+    at = open_page(PAGE, problem)
+    at.multiselect(key="compression-algorithms").set_value(["svd_w", "fwsvd"])
+    at.multiselect(key="compression-transforms").set_value(["F", "sqrt(F)"])
+    at.slider(key="compression-ranks-8").set_value((1, 2))
+    at.button(key="compression-run").click().run()
+    assert not at.exception and not at.error
+    at.slider(key="compression-ranks-8").set_value((1, 3)).run()
+    at.slider(key="compression-ranks-8").set_value((1, 2)).run()
+    assert made.count("sqrt(F)") == 1  # reruns reuse one sqrt(F) problem
+    assert any(i.value == "8 of 8 results for these settings come from the cache." for i in at.info)
+    traces = method_traces(figures(at)["Test accuracy vs rank"])
+    expected = [mlp_accuracy(problem, wlra_core.solve("svd_w", problem.A, np.sqrt(problem.W), k).approx)
+                for k in (1, 2)]
+    np.testing.assert_array_equal(xy(traces["svd_w (W = sqrt(F))"])[1], expected)
+
+
+def test_a_stop_before_any_result_keeps_saying_stopped():
+    at = open_page(PAGE, mlp_problem(seed=8, name="stopped_early"))
+    assert any("Press Run" in i.value for i in at.info)
+    at.session_state["compression_stopped"] = True  # what the Stop button's click records
+    at.run()
+    assert not at.exception
+    infos = [i.value for i in at.info]
+    assert any(text.startswith("Stopped") for text in infos), infos
+    assert not any("Press Run" in text for text in infos), infos
+    at.run()  # the next rerun asks for Run again
+    assert any("Press Run" in i.value for i in at.info)

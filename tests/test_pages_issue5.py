@@ -187,3 +187,79 @@ def test_communication_page_handles_every_setting_its_widgets_allow():
             assert any("Not run, more than this page runs: columns d = [8000]." in c.value for c in at.caption)
         if setting == {"comm-n": 2000, "comm-d": 2000}:
             assert errors == ["n x d = 4,000,000 entries is more than this page runs (1,000,000): lower n or d."]
+
+
+def test_feature_selection_draws_css_and_svd_w_in_their_colours():
+    from wlra_core import Problem
+    from wlra_core.display import algorithm_style
+
+    # A 0/1 mask of rank > 1: svd_w's loss is not the line ||(W o A)_-rk||², so both are drawn.
+    rng = np.random.default_rng(4)
+    problem = Problem(rng.standard_normal((30, 12)), (rng.random((30, 12)) > 0.3).astype(float), name="mask")
+    at = open_page("app_pages/feature_selection.py", problem)
+    assert not at.error, [e.value for e in at.error]
+    curve = figures(at)["Weighted loss vs number of selected columns"]
+    css = algorithm_style("css")
+    rules = [t for t in curve["data"] if t["name"] in ("leverage-score sampling", "pivoted QR",
+                                                       "uniform random (baseline)")]
+    assert len(rules) == 3
+    for t in rules:  # every rule runs css: its colour and marker shape, a dash and a fill per rule
+        assert t["line"]["color"] == t["marker"]["color"] == css["color"]
+        assert t["marker"]["symbol"].startswith(css["symbol"])
+    assert len({(t["line"].get("dash", "solid"), t["marker"]["symbol"]) for t in rules}) == 3
+    refs = references(problem.A, problem.W, 5, 1)
+    assert not refs["svd_w_meets_bound"]
+    lines = {s["line"]["color"]: s["y0"] for s in curve["layout"]["shapes"] if s.get("yref") == "y"}
+    assert lines[algorithm_style("svd_w")["color"]] == pytest.approx(refs["relative_svd_w"], rel=1e-9)
+    assert lines["black"] == pytest.approx(refs["relative_lower_bound"], rel=1e-9)
+    bars = next(f for title, f in figures(at).items() if " selected columns (" in title)["data"][0]
+    assert bars["marker"]["color"] == css["color"]
+
+
+def test_weights_and_feature_selection_show_one_pixel_importance_map():
+    from wlra_core.display import pixel_importance
+
+    problem = mlp_problem()
+    at = open_page("app_pages/feature_selection.py", problem)
+    on_feature_selection = figures(at)["Pixel importance: row sums of W"]
+    at.switch_page("app_pages/weights.py").run()
+    assert not at.exception
+    on_weights = figures(at)["Pixel importance: row sums of W"]
+    for figure in (on_feature_selection, on_weights):
+        heatmap = figure["data"][0]
+        np.testing.assert_array_equal(decode(heatmap["z"]).astype(float), pixel_importance(problem))
+        assert heatmap["colorbar"]["title"]["text"] == "row sum of W"
+    assert on_feature_selection["data"] == on_weights["data"]
+
+
+def test_feature_selection_and_communication_settings_survive_a_page_switch():
+    problem = mlp_problem()
+    at = open_page("app_pages/feature_selection.py", problem)
+    chosen = {"fs-rank": 3, "fs-weight-rank": 2, "fs-largest": 6, "fs-trials": 3, "fs-seed": 7, "fs-mask-size": 5}
+    at.radio(key="fs-axis").set_value("columns")
+    for key, value in chosen.items():
+        at.number_input(key=key).set_value(value)
+    at.multiselect(key="fs-selections").set_value(["pivoted_qr", "uniform"]).run()
+    at.selectbox(key="fs-mask-rule").set_value("uniform").run()
+    at.switch_page("app_pages/communication.py").run()
+    assert not at.exception
+    comm = {"comm-n": 150, "comm-eps": 0.25, "comm-noise": 3, "lb-r": 2, "lb-seed": 9}
+    for key, value in comm.items():
+        at.number_input(key=key).set_value(value)
+    at.selectbox(key="comm-bits").set_value(16)
+    at.selectbox(key="comm-selection").set_value("leverage")
+    at.radio(key="lb-method").set_value("em").run()
+    at.selectbox(key="comm-sweep").set_value("d").run()
+    at.switch_page("app_pages/feature_selection.py").run()
+    assert not at.exception
+    assert at.radio(key="fs-axis").value == "columns"
+    assert {key: at.number_input(key=key).value for key in chosen} == chosen
+    assert at.multiselect(key="fs-selections").value == ["pivoted_qr", "uniform"]
+    assert at.selectbox(key="fs-mask-rule").value == "uniform"
+    assert "Weighted loss vs number of selected columns" in figures(at)
+    at.switch_page("app_pages/communication.py").run()
+    assert not at.exception
+    assert {key: at.number_input(key=key).value for key in comm} == comm
+    assert at.selectbox(key="comm-bits").value == 16 and at.selectbox(key="comm-selection").value == "leverage"
+    assert at.radio(key="lb-method").value == "em" and at.selectbox(key="comm-sweep").value == "d"
+    assert "Bits vs columns d" in figures(at)

@@ -31,7 +31,7 @@ def train_digits(at, hidden: int = 6, epochs: int = 2):
 def test_digits_trained_twice_and_in_a_new_session_loads_without_error(tmp_path, monkeypatch):
     from wlra_core.datasets import pipeline
 
-    monkeypatch.setitem(pipeline.fisher_problem.__kwdefaults__, "cache_dir", tmp_path)
+    monkeypatch.setattr(pipeline, "DEFAULT_CACHE_DIR", tmp_path)
     at = fresh_app("app_pages/data.py")
     first = train_digits(at)
     assert first.shape == (64, 6) and first.meta["epochs"] == 2

@@ -7,6 +7,8 @@ problem; the Compare selection round-trips through its bound widgets, and a relo
 Compare results only from the server's cache. The parsing itself is tested without Streamlit.
 """
 import io
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -14,10 +16,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app_pages import _stores
-from app_pages._url_state import (PROBLEM_KEYS, SYNTHETIC_MAX_ENTRIES, LinkError, ProblemLink, ignored_values,
-                                  is_widget_key, parse_link)
+from app_pages._url_state import (PROBLEM_KEYS, SYNTHETIC, SYNTHETIC_MAX_ENTRIES, LinkError, ProblemLink,
+                                  ignored_values, is_widget_key, parameter_kind, parse_link, synthetic_defaults)
 from apptest_helpers import APP, TIMEOUT, figures, method_traces, xy
-from wlra_core.datasets.io import default_problem
+from wlra_core.datasets.io import default_problem, save_problem
 from wlra_core.datasets.synthetic import random_mask
 from wlra_core.problem import fingerprint
 from wlra_core.sweep import blas_threads
@@ -182,6 +184,43 @@ def test_uploads_kept_are_bounded_and_the_newest_is_always_kept(monkeypatch):
     assert list(kept.problems) == ["big"]
 
 
+def test_a_generator_parameter_is_typed_alike_by_the_data_page_and_by_links():
+    assert [parameter_kind(v) for v in (3, 0.5, None, "x", [1, 2], True)] == [
+        "integer", "number", "text", "text", "text", "text"]
+    for generator in SYNTHETIC:
+        for name, default in synthetic_defaults(generator).items():
+            kind = parameter_kind(default)
+            if kind == "text":
+                continue
+            text = "3" if kind == "integer" else "0.5"
+            value = dict(parse_link({"source": ["synthetic"], "generator": [generator], name: [text]}).params)[name]
+            assert type(value) is (int if kind == "integer" else float), (generator, name)
+
+
+def test_trained_problems_stay_bounded_when_sessions_add_at_once():
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        trained, problem, errors = _stores.TrainedProblems(), random_mask(6, 5, seed=0), []
+
+        def add(hidden: int) -> None:
+            try:
+                for epochs in range(300):
+                    trained.add(("digits", hidden, epochs), problem)
+            except Exception as err:  # a KeyError when two threads evict the same oldest entry
+                errors.append(err)
+
+        threads = [threading.Thread(target=add, args=(hidden,)) for hidden in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors and len(trained.problems) == _stores.KEPT_TRAINED
+
+
+# --- Each source: load, reload, the same problem ------------------------------------------
 # --- Each source: load, reload, the same problem ------------------------------------------
 
 
@@ -261,7 +300,7 @@ def test_an_upload_comes_back_while_the_server_keeps_it_and_is_said_gone_after(s
 def test_a_trained_problem_comes_back_and_an_untrained_one_waits_for_train(tmp_path, monkeypatch, shipped):
     from wlra_core.datasets import pipeline
 
-    monkeypatch.setitem(pipeline.fisher_problem.__kwdefaults__, "cache_dir", tmp_path)
+    monkeypatch.setattr(pipeline, "DEFAULT_CACHE_DIR", tmp_path)
     # A link to settings this server never trained: nothing trains, the Data page offers them.
     pending = session({"source": "digits", "hidden": "6", "epochs": "2"}, DATA)
     [notice] = pending.info
@@ -362,3 +401,49 @@ def test_a_reload_shows_cached_compare_results_and_never_runs_by_itself():
     loss = figures(other)["Weighted loss vs rank"]
     assert not method_traces(loss) and "Press Run" in loss["layout"]["annotations"][0]["text"]
     assert not other.get("dataframe")
+
+
+def test_a_link_loads_what_the_pipeline_cached_on_disk_and_train_reuses_it(tmp_path, monkeypatch):
+    from wlra_core.datasets import pipeline
+
+    monkeypatch.setattr(pipeline, "DEFAULT_CACHE_DIR", tmp_path)
+    monkeypatch.setattr(pipeline, "train_mlp", lambda *args, **kwargs: pytest.fail("trained"))
+    cached = random_mask(64, 7, seed=11)  # stands in for a digits MLP with 7 hidden units
+    save_problem(cached, pipeline.cache_path(tmp_path, "digits", hidden=7, epochs=4, seed=0, max_train=None))
+    at = session({"source": "digits", "hidden": "7", "epochs": "4"}, COMPARE)
+    assert fingerprint(loaded(at)) == fingerprint(cached)
+    assert not link_alerts(at) and problem_query(at) == {"source": "digits", "hidden": "7", "epochs": "4"}
+    # Train with the same settings on the Data page: the problem the link loaded, no training.
+    at.switch_page(DATA).run()
+    assert at.radio(key="data-source").value == "digits"
+    at.button(key="load-digits").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not at.get("progress")
+    assert fingerprint(loaded(at)) == fingerprint(cached)
+
+
+class RecordingHash:
+    """A blake2b that records what it hashes (the array behind each memoryview)."""
+
+    def __init__(self, digest, seen: list):
+        self._digest, self._seen = digest, seen
+
+    def update(self, data) -> None:
+        self._seen.append(getattr(data, "obj", data))
+        self._digest.update(data)
+
+    def __getattr__(self, name):
+        return getattr(self._digest, name)
+
+
+def test_a_loaded_problem_is_hashed_once(monkeypatch):
+    import hashlib
+
+    seen, blake2b = [], hashlib.blake2b
+    monkeypatch.setattr(hashlib, "blake2b", lambda *args, **kwargs: RecordingHash(blake2b(*args, **kwargs), seen))
+    at = generate("random_mask", n=23, d=17, seed=97531)  # a problem no other test generates
+    problem = loaded(at)
+    for page in (COMPARE, "app_pages/weights.py", DATA):
+        at.switch_page(page).run()
+        assert not at.exception
+    assert sum(array is problem.A for array in seen) == 1  # its fingerprint, computed once

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 AXES = ("columns", "rows")
+# svd_w "meets" the lower bound when their relative losses agree to this relative tolerance
+# (Theorem 1.2's equality, up to round-off).
+MEETS_BOUND_RTOL = 1e-9
 # Selections that draw at random: averaged over trials (pivoted QR is deterministic).
 RANDOM_SELECTIONS = ("leverage", "uniform")
 
@@ -163,7 +166,8 @@ def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", 
         ``reference`` (``||W o A||_F^2``, the denominator of relative losses), the same
         three lines divided by it as ``relative_svd_w``, ``relative_lower_bound`` and
         ``relative_best_rank_s``, ``weight_numerical_rank`` (the lower bound is proven only
-        when it is <= r), ``rk``.
+        when it is <= r), ``rk``, and ``svd_w_meets_bound``: whether svd_w's relative loss
+        equals the lower bound's up to :data:`MEETS_BOUND_RTOL` (one line can then show both).
     """
     problem = A if isinstance(A, Problem) else Problem(A, W, name="problem")
     rank = validate_rank(rank, problem.shape)
@@ -178,16 +182,19 @@ def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", 
     svd_w = solve("svd_w", problem, rank=rank, seed=seed, weight_rank=weight_rank)
     with np.errstate(over="ignore"):  # beyond float64: inf, as the loss itself reads then
         absolute = np.ldexp(tails, scaled.loss_exponent)
+    relative_lower_bound = tails[rk] / reference if reference > 0 else 0.0
+    meets = abs(svd_w.relative_loss - relative_lower_bound) <= MEETS_BOUND_RTOL * max(relative_lower_bound, 1e-300)
     return {
         "svd_w_loss": svd_w.loss,
         "lower_bound": float(absolute[rk]),
         "best_rank_s": absolute,
         "reference": weighted_mass(problem.A, problem.W),
         "relative_svd_w": svd_w.relative_loss,
-        "relative_lower_bound": tails[rk] / reference if reference > 0 else 0.0,
+        "relative_lower_bound": relative_lower_bound,
         "relative_best_rank_s": tails / reference if reference > 0 else np.zeros_like(tails),
         "weight_numerical_rank": numerical_rank(problem.W),
         "rk": rk,
+        "svd_w_meets_bound": bool(meets),
     }
 
 

@@ -27,8 +27,11 @@ from .io import load_problem, save_problem
 from .mlp import BATCH_SIZE, mlp_parameters, train_mlp
 from .sources import get_spec, load_image_data
 
-__all__ = ["DEFAULT_CACHE_DIR", "CACHE_VERSION", "cache_path", "fisher_problem", "fisher_summary"]
+__all__ = ["DEFAULT_CACHE_DIR", "CACHE_VERSION", "cache_path", "cached_fisher_problem", "fisher_problem",
+           "fisher_summary"]
 
+# The cache folder used when a call does not name one: read at each call, so that setting
+# this attribute (tests, a server for a browser walk) moves every default lookup and save.
 DEFAULT_CACHE_DIR = CACHE_DIR
 # Bump when the pipeline's output for the same settings changes, to invalidate caches.
 # 2: calibration moments input_moment and grad_moment.
@@ -50,6 +53,68 @@ def cache_path(cache_dir, dataset: str, *, hidden: int, epochs: int, seed: int, 
     return Path(cache_dir) / f"{dataset}-h{hidden}-e{epochs}-s{seed}-{examples}-v{CACHE_VERSION}.npz"
 
 
+class _DefaultDir:
+    """The ``cache_dir`` default: :data:`DEFAULT_CACHE_DIR` as it is at call time."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_CACHE_DIR"
+
+
+_DEFAULT_DIR = _DefaultDir()
+
+
+def _settings(dataset: str, hidden, epochs, seed, max_train):
+    """The dataset's spec and the checked settings, defaults filled in (ValueError if bad)."""
+    spec = get_spec(dataset)
+    hidden = spec.hidden if hidden is None else _positive_int("hidden", hidden)
+    epochs = spec.epochs if epochs is None else _positive_int("epochs", epochs)
+    if max_train is not None:
+        max_train = _positive_int("max_train", max_train)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    return spec, hidden, epochs, max_train
+
+
+def _cache_file(cache_dir, dataset: str, *, hidden: int, epochs: int, seed: int,
+                max_train: int | None) -> Path | None:
+    """Where these settings are cached, or None when the cache is off (``cache_dir=None``)."""
+    if cache_dir is _DEFAULT_DIR:
+        cache_dir = DEFAULT_CACHE_DIR
+    if cache_dir is None:
+        return None
+    return cache_path(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train)
+
+
+def _read_cached(path: Path | None) -> Problem | None:
+    """The problem cached at ``path``, or None when there is no such file."""
+    if path is None or not path.is_file():
+        return None
+    return load_problem(path, max_bytes=None, max_entries=None)  # the pipeline's own file
+
+
+def cached_fisher_problem(
+    dataset: str,
+    *,
+    hidden: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    max_train: int | None = None,
+    cache_dir=_DEFAULT_DIR,
+) -> Problem | None:
+    """The problem :func:`fisher_problem` would return for these settings when its disk cache
+    holds it, else None -- never trains, never imports TensorFlow.
+
+    Parameters are :func:`fisher_problem`'s (``cache_dir=None``: no cache, so None).
+
+    Raises
+    ------
+    ValueError
+        Unknown dataset, bad setting, or a cache file that cannot be read.
+    """
+    _, hidden, epochs, max_train = _settings(dataset, hidden, epochs, seed, max_train)
+    return _read_cached(_cache_file(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train))
+
+
 def _stage(progress, start: float, end: float):
     """Map a stage's own 0..1 progress onto ``[start, end]`` of the overall bar."""
     if progress is None:
@@ -66,7 +131,7 @@ def fisher_problem(
     max_train: int | None = None,
     data_dir=None,
     idx_dir=None,
-    cache_dir=DEFAULT_CACHE_DIR,
+    cache_dir=_DEFAULT_DIR,
     progress: Callable[[float, str], None] | None = None,
     download: bool = False,
 ) -> Problem:
@@ -89,9 +154,9 @@ def fisher_problem(
         tfds data folder (default ``$WLRA_TFDS_DIR`` or ``data/tfds``).
     idx_dir : path, optional
         fashion_mnist: read IDX files from this folder instead of tfds.
-    cache_dir : path or None
-        Where results are cached (default ``data/cache`` in the repository); None
-        disables the cache.
+    cache_dir : path or None, optional
+        Where results are cached (default :data:`DEFAULT_CACHE_DIR`, ``data/cache`` in the
+        repository); None disables the cache.
     progress : callable(fraction, message), optional
         Called with the overall fraction done (0..1) and the current stage.
     download : bool
@@ -107,21 +172,13 @@ def fisher_problem(
     ValueError
         Unknown dataset, bad option, or data unavailable (the message says what to do).
     """
-    spec = get_spec(dataset)
-    hidden = spec.hidden if hidden is None else _positive_int("hidden", hidden)
-    epochs = spec.epochs if epochs is None else _positive_int("epochs", epochs)
-    if max_train is not None:
-        max_train = _positive_int("max_train", max_train)
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    cached = None
-    if cache_dir is not None:
-        cached = cache_path(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train)
-        if cached.is_file():
-            problem = load_problem(cached, max_bytes=None, max_entries=None)
-            if progress is not None:
-                progress(1.0, f"loaded from cache {cached.name}")
-            return problem
+    spec, hidden, epochs, max_train = _settings(dataset, hidden, epochs, seed, max_train)
+    cached = _cache_file(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train)
+    problem = _read_cached(cached)
+    if problem is not None:
+        if progress is not None:
+            progress(1.0, f"loaded from cache {cached.name}")
+        return problem
 
     if progress is not None:
         progress(0.0, f"loading {dataset}")
