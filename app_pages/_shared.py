@@ -24,8 +24,9 @@ from app_pages._url_state import PROBLEM_KEYS, LinkError, ProblemLink, is_widget
 from wlra_core import Problem, get_algorithm
 from wlra_core.datasets.limits import one_line
 from wlra_core.options import Option
-from wlra_core.sweep import ResultCache, Sweep, run
-from wlra_core.report import problem_info
+from wlra_core.sweep import Fatal, ResultCache, ResultEvent, Sweep, TaskError, run
+from wlra_core.report import ProblemInfo, problem_info
+from wlra_core.tables import ResultRow
 from wlra_core.display import SpectrumView, pixel_importance, spectrum_view
 
 PROBLEM = "problem"
@@ -43,7 +44,7 @@ def shipped_problem() -> Problem:
 
 
 @st.cache_data(show_spinner="Computing W's spectrum...", max_entries=16)
-def weight_facts(problem_fingerprint: str, _problem: Problem) -> tuple[SpectrumView, dict]:
+def weight_facts(problem_fingerprint: str, _problem: Problem) -> tuple[SpectrumView, ProblemInfo]:
     """W's spectrum and the problem's facts, shared by the Data and Weights pages (one SVD of W)."""
     view = spectrum_view(_problem.W)
     return view, problem_info(_problem, view.singular_values)
@@ -236,14 +237,14 @@ def cached_run_status(slot, rows: list, plan_size: int, run: bool, stopped_key: 
     return False
 
 
-def show_failed(rows: list[dict], where: str, *, trials: bool) -> None:
+def show_failed(rows: list[ResultRow], where: str, *, trials: bool) -> None:
     """One error box listing the failed results of ``rows`` and why; ``where`` says how the
     charts show them, ``trials`` whether to name each one's trial."""
-    failed = [r for r in rows if r["failed"]]
+    failed = [r for r in rows if r.failed]
     if failed:
         st.error(f"Failed results ({where}):  \n" + "  \n".join(
-            f"**{r['method']}** rank {r['rank']}" + (f" trial {r['trial'] + 1}" if trials else "")
-            + f": {r['message']}" for r in failed))
+            f"**{r.method}** rank {r.rank}" + (f" trial {r.trial + 1}" if trials else "")
+            + f": {r.message}" for r in failed))
 
 
 def stop_button(slot, key: str, stopped_key: str) -> None:
@@ -311,11 +312,11 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
     try:
         for update in updates:
             status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
-            if update.error and update.fatal:
+            if isinstance(update, Fatal):
                 fatal = update.error
-            elif update.error:
+            elif isinstance(update, TaskError):
                 errors.append(update.error)
-            if update.row is not None:
+            elif isinstance(update, ResultEvent):
                 new += 1
                 if time.perf_counter() - last_draw >= pause:
                     drawing = time.perf_counter()

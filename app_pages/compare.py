@@ -13,43 +13,44 @@ from app_pages._shared import (LEGEND_BELOW, cached_run_status, chart, flag_ring
                                 log_axis, option_widgets, problem_summary, result_cache, run_live, show_failed)
 from app_pages._url_state import ignored_values
 from wlra_core import ALGORITHMS, get_algorithm
-from wlra_core.display import algorithm_style, curves, rank_table
+from wlra_core.display import Series, algorithm_style, curves, rank_table
 from wlra_core.sweep import make_sweep
-from wlra_core.tables import rows_to_csv
+from wlra_core.tables import ResultRow, rows_to_csv
 
 STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
 
 
-def series_figure(series: dict, order, *, x: str, value: str, title: str, y_title: str,
+def series_figure(series: dict[str, Series], order, *, x: str, value: str, title: str, y_title: str,
                   log_y: bool, log_x: bool = False) -> go.Figure:
+    """``x`` is ``"rank"`` or ``"n_params"``: the :class:`Series` field along the x axis."""
     fig = go.Figure()
     shown = []
     for name in (n for n in order if n in series):
         s = series[name]
-        style = algorithm_style(s["algorithm"])
+        xs = getattr(s, x)
+        style = algorithm_style(s.algorithm)
         label = name
-        if s["failed_ranks"].size:
-            label += f" (failed at rank {', '.join(map(str, s['failed_ranks']))})"
-        spread = s["max"] > s["min"]
+        if s.failed_ranks.size:
+            label += f" (failed at rank {', '.join(map(str, s.failed_ranks))})"
+        spread = s.max > s.min
         if spread.any():  # min-max band over trials: never below the data on a log axis
             fig.add_trace(go.Scatter(
-                x=np.concatenate([s[x], s[x][::-1]]), y=np.concatenate([s["max"], s["min"][::-1]]),
+                x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([s.max, s.min[::-1]]),
                 fill="toself", fillcolor=style["color"], opacity=0.15, line=dict(width=0),
                 hoverinfo="skip", showlegend=False, name=f"{name} min-max",
             ))
-        warnings = [w or "" for w in s["warnings"]]
+        warnings = [w or "" for w in s.warnings]
         fig.add_trace(go.Scatter(
-            x=s[x], y=s["mean"], name=label, mode="lines+markers",
+            x=xs, y=s.mean, name=label, mode="lines+markers",
             line=dict(color=style["color"]), marker=dict(size=7, symbol=style["symbol"], color=style["color"]),
-            customdata=np.column_stack([s["rank"], s["n_params"], s["min"], s["max"],
-                                        np.array(warnings, dtype=object)]),
+            customdata=np.column_stack([s.rank, s.n_params, s.min, s.max, np.array(warnings, dtype=object)]),
             hovertemplate=f"{name}<br>rank %{{customdata[0]}}, %{{customdata[1]}} stored numbers"
                           f"<br>{value} %{{y:.4g}} (min %{{customdata[2]:.3g}}, max %{{customdata[3]:.3g}})"
                           "<br>%{customdata[4]}<extra></extra>",
         ))
-        flag_rings(fig, name, s[x], s["mean"], warnings)
-        shown += list(s["mean"]) + list(s["min"])
+        flag_rings(fig, name, xs, s.mean, warnings)
+        shown += list(s.mean) + list(s.min)
     if not shown:
         fig.add_annotation(text="Press Run: the curves appear here as results arrive",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
@@ -57,7 +58,8 @@ def series_figure(series: dict, order, *, x: str, value: str, title: str, y_titl
         fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     else:
         fig.update_yaxes(**(log_axis(shown) if log_y else dict(type="linear")))
-        fig.update_xaxes(**(log_axis(s_x for s in series.values() for s_x in s[x]) if log_x else dict(type="linear")))
+        fig.update_xaxes(**(log_axis(s_x for s in series.values() for s_x in getattr(s, x)) if log_x
+                            else dict(type="linear")))
     # showlegend: plotly hides the legend of a single trace, which left the first
     # algorithm's curve unnamed until the second arrived.
     fig.update_layout(title=title, height=460, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
@@ -67,7 +69,7 @@ def series_figure(series: dict, order, *, x: str, value: str, title: str, y_titl
     return fig
 
 
-def draw(rows: list[dict], order, slots, *, value: str, log_y: bool, tag: str) -> None:
+def draw(rows: list[ResultRow], order, slots, *, value: str, log_y: bool, tag: str) -> None:
     """Fill the three chart slots from ``rows`` (mean and min-max over trials)."""
     loss_label = "relative loss ||W o (A - X)||² / ||W o A||²" if value == "relative_loss" else "loss ||W o (A - X)||²"
     losses, seconds = curves(rows, value), curves(rows, "seconds")
@@ -205,10 +207,10 @@ if not rows:
     st.stop()
 
 show_failed(rows, "shown as gaps in the charts", trials=True)
-flagged = [r for r in rows if r["warnings"] and not r["failed"]]
+flagged = [r for r in rows if r.warnings and not r.failed]
 if flagged:
     st.warning("Flagged results (black rings in the charts):  \n" + "  \n".join(
-        f"**{r['method']}** rank {r['rank']} trial {r['trial'] + 1}: {r['warnings']}" for r in flagged[:12])
+        f"**{r.method}** rank {r.rank} trial {r.trial + 1}: {r.warnings}" for r in flagged[:12])
         + (f"  \n... and {len(flagged) - 12} more (see the CSV)." if len(flagged) > 12 else ""))
 
 st.subheader("At ranks 5, 10 and 20 (the paper's Tables 3-5)")

@@ -26,11 +26,12 @@ from wlra_core.compression import (
     method_label,
     pareto_front,
     require_model,
+    row_accuracy,
     uncompressed_row,
     weight_transform,
 )
 from wlra_core.display import algorithm_style
-from wlra_core.tables import rows_to_csv
+from wlra_core.tables import ResultRow, rows_to_csv
 
 DEFAULT_ALGORITHMS = [a for a in ("svd", "svd_w", "svd_w_practical", "fwsvd", "whiten", "kfac") if a in ALGORITHMS]
 STOPPED = "compression_stopped"
@@ -50,7 +51,7 @@ def cached_transform(problem: Problem, transform: str) -> Problem:
 
 
 @st.cache_data(show_spinner="Evaluating the uncompressed network...", max_entries=16)
-def baseline(problem_fingerprint: str, _problem: Problem, transform: str) -> dict:
+def baseline(problem_fingerprint: str, _problem: Problem, transform: str) -> ResultRow:
     return uncompressed_row(_problem, transform)
 
 
@@ -61,9 +62,9 @@ def percent(value: float) -> str:
 def groups(rows, several_transforms):
     out = {}
     for row in rows:
-        if not row["failed"]:
+        if not row.failed:
             out.setdefault(method_label(row, several_transforms), []).append(row)
-    return {label: sorted(group, key=lambda r: r["rank"]) for label, group in out.items()}
+    return {label: sorted(group, key=lambda r: r.rank) for label, group in out.items()}
 
 
 HOVER = ("%{fullData.name}<br>rank %{customdata[0]} · %{customdata[1]:,} stored numbers"
@@ -72,30 +73,31 @@ HOVER = ("%{fullData.name}<br>rank %{customdata[0]} · %{customdata[1]:,} stored
 
 def line_figure(rows, several, reference, *, x, y, title, x_title, y_title, log_x=False, log_y=False,
                 y_percent=False, front=None, mode="lines+markers"):
+    """``x`` and ``y`` name columns of the rows (:meth:`ResultRow.value`)."""
     fig = go.Figure()
     for label, group in groups(rows, several).items():
-        style = algorithm_style(group[0]["algorithm"])
+        style = algorithm_style(group[0].algorithm)
         fig.add_trace(go.Scatter(
-            x=[r[x] for r in group], y=[r[y] for r in group], name=label, mode=mode,
-            line=dict(color=style["color"], dash=DASHES.get(group[0]["problem"], "solid")),
+            x=[r.value(x) for r in group], y=[r.value(y) for r in group], name=label, mode=mode,
+            line=dict(color=style["color"], dash=DASHES.get(group[0].problem, "solid")),
             marker=dict(size=8, symbol=style["symbol"], color=style["color"]),
-            customdata=[[r["rank"], r["n_params"], r["compression_ratio"],
-                         f"accuracy {percent(r['accuracy'])}" + (f"<br>! {r['warnings']}" if r["warnings"] else "")]
+            customdata=[[r.rank, r.n_params, r.evaluation["compression_ratio"],
+                         f"accuracy {percent(row_accuracy(r))}" + (f"<br>! {r.warnings}" if r.warnings else "")]
                         for r in group],
             hovertemplate=HOVER,
         ))
-        flag_rings(fig, label, [r[x] for r in group], [r[y] for r in group], [r["warnings"] for r in group])
+        flag_rings(fig, label, [r.value(x) for r in group], [r.value(y) for r in group], [r.warnings for r in group])
     if front:
         fig.add_trace(go.Scatter(
-            x=[r[x] for r in front], y=[r[y] for r in front], name="Pareto front", mode="lines",
+            x=[r.value(x) for r in front], y=[r.value(y) for r in front], name="Pareto front", mode="lines",
             line=dict(color="gray", dash="dot", shape="hv"), hoverinfo="skip",
         ))
     if reference is not None:
         fig.add_hline(y=reference, line=dict(color="black", dash="dash"),
                       annotation_text=f"uncompressed {percent(reference)}", annotation_position="top left")
     fig.update_layout(title=title, height=480, margin=dict(l=10, r=10, t=50, b=10), legend=LEGEND_BELOW)
-    fig.update_xaxes(title=x_title, **(log_axis(r[x] for r in rows if not r["failed"]) if log_x else {}))
-    fig.update_yaxes(title=y_title, **(log_axis(r[y] for r in rows if not r["failed"]) if log_y else {}))
+    fig.update_xaxes(title=x_title, **(log_axis(r.value(x) for r in rows if not r.failed) if log_x else {}))
+    fig.update_yaxes(title=y_title, **(log_axis(r.value(y) for r in rows if not r.failed) if log_y else {}))
     if y_percent:
         fig.update_yaxes(tickformat=".0%")
     return fig
@@ -104,7 +106,7 @@ def line_figure(rows, several, reference, *, x, y, title, x_title, y_title, log_
 def draw(rows, base, several, slots, tag):
     if not rows:
         return
-    accuracy = base["accuracy"]
+    accuracy = row_accuracy(base)
     with slots[0].container():
         chart(line_figure(rows, several, accuracy, x="rank", y="accuracy", title="Test accuracy vs rank",
                           x_title="rank k", y_title="test accuracy", y_percent=True),
@@ -116,7 +118,7 @@ def draw(rows, base, several, slots, tag):
                           title="Test accuracy vs stored numbers", x_title="stored numbers (entries kept)",
                           y_title="test accuracy", log_x=True, y_percent=True, front=pareto_front(rows)),
               f"The same accuracies against the entries each solution must store (the kernel has "
-              f"{base['n_params']:,}; hover for the compression ratio); the dotted line is the Pareto front. "
+              f"{base.n_params:,}; hover for the compression ratio); the dotted line is the Pareto front. "
               "Methods that divide by W store W too, which moves them right.",
               key=f"acc-params-{tag}")
     with slots[2].container():
@@ -137,34 +139,35 @@ def draw(rows, base, several, slots, tag):
 
 
 def headline(rows, base):
-    best = best_per_stored_number(rows, base["accuracy"])
+    uncompressed = row_accuracy(base)
+    best = best_per_stored_number(rows, uncompressed)
     if best is None:
         return
-    example = best["example"]
-    st.subheader(f"Best accuracy per stored number here: {best['label']}")
+    example = best.example
+    st.subheader(f"Best accuracy per stored number here: {best.label}")
     st.markdown(
-        f"It holds {best['front_points']} of the {best['front_size']} points on the Pareto front of accuracy "
-        f"against stored numbers. At rank {example['rank']} it keeps **{percent(example['accuracy'])}** "
-        f"({example['accuracy'] / base['accuracy']:.1%} of the uncompressed {percent(base['accuracy'])}) "
-        f"with {example['n_params']:,} numbers, {example['compression_ratio']:.1f}x fewer than the kernel.")
+        f"It holds {best.front_points} of the {best.front_size} points on the Pareto front of accuracy "
+        f"against stored numbers. At rank {example.rank} it keeps **{percent(row_accuracy(example))}** "
+        f"({row_accuracy(example) / uncompressed:.1%} of the uncompressed {percent(uncompressed)}) "
+        f"with {example.n_params:,} numbers, {example.evaluation['compression_ratio']:.1f}x fewer than the kernel.")
 
 
 def why_not_entrywise(rows, problem):
     facts = entrywise_weighting_facts(rows, problem)
     if facts is None:
         return
-    other = facts["best_other"]
+    row, other = facts.row, facts.best_other
     comparison = ("" if other is None else
-                  f" At the same rank {other['method']} reaches {percent(other['accuracy'])} with a weighted loss "
-                  f"of {other['relative_loss']:.3g}.")
+                  f" At the same rank {other.method} reaches {percent(row_accuracy(other))} with a weighted loss "
+                  f"of {other.relative_loss:.3g}.")
     st.markdown(
-        f"**Why entrywise Fisher weighting does not win here.** At rank {facts['rank']}, svd_w with W = F has "
-        f"the lowest Fisher-weighted loss it can get ({facts['relative_loss']:.3g} relative), yet the network "
-        f"scores {percent(facts['accuracy'])}.{comparison} The Fisher information weights each kernel entry "
+        f"**Why entrywise Fisher weighting does not win here.** At rank {row.rank}, svd_w with W = F has "
+        f"the lowest Fisher-weighted loss it can get ({row.relative_loss:.3g} relative), yet the network "
+        f"scores {percent(row_accuracy(row))}.{comparison} The Fisher information weights each kernel entry "
         f"alone and spans many orders of magnitude (the smallest nonzero weight is "
-        f"{facts['smallest_weight']:.2g} of the largest); svd_w divides by it, so its kernel has entries up to "
-        f"{facts['max_abs']:.3g} where the trained kernel's largest is {facts['kernel_max_abs']:.3g}, and "
-        f"rebuilding it needs W itself: {facts['n_params']:,} stored numbers for a {facts['kernel_entries']:,}-entry "
+        f"{facts.smallest_weight:.2g} of the largest); svd_w divides by it, so its kernel has entries up to "
+        f"{row.max_abs:.3g} where the trained kernel's largest is {facts.kernel_max_abs:.3g}, and "
+        f"rebuilding it needs W itself: {row.n_params:,} stored numbers for a {facts.kernel_entries:,}-entry "
         "kernel. A tiny Fisher weight means the entry's input pixel was almost always dark in training, so "
         "the quadratic model of the loss (valid for small changes) says its error hardly matters; but a "
         "test image that lights that pixel even faintly multiplies an entry of that size, and the hidden "
@@ -221,8 +224,8 @@ except ValueError as err:
 cache = result_cache("compression")
 base = baseline(key, problem, next(iter(sweep.problems)))
 rows = sweep.rows(cache)
-st.metric("Uncompressed test accuracy", percent(base["accuracy"]),
-          help=f"The trained network as stored: {base['n_params']:,} kernel entries.")
+st.metric("Uncompressed test accuracy", percent(row_accuracy(base)),
+          help=f"The trained network as stored: {base.n_params:,} kernel entries.")
 
 run = st.button("Run", type="primary", icon=":material/play_arrow:", key="compression-run")
 status = st.empty()
@@ -252,10 +255,11 @@ show_failed(rows, "left out of the charts", trials=False)
 st.subheader("Every result")
 table = [base] + rows
 st.dataframe(
-    [{"weights": r["problem"], "method": r["method"], "rank": r["rank"], "stored numbers": r["n_params"],
-      "compression ratio": r["compression_ratio"], "accuracy": r["accuracy"], "relative loss": r["relative_loss"],
-      "loss": r["loss"], "largest |entry|": r.get("max_abs", float("nan")), "seconds": r["seconds"],
-      "flags": r["warnings"] or r["message"]} for r in table],
+    [{"weights": r.problem, "method": r.method, "rank": r.rank, "stored numbers": r.n_params,
+      "compression ratio": r.evaluation["compression_ratio"], "accuracy": row_accuracy(r),
+      "relative loss": r.relative_loss, "loss": r.loss,
+      "largest |entry|": float("nan") if r.max_abs is None else r.max_abs, "seconds": r.seconds,
+      "flags": r.warnings or r.message} for r in table],
     hide_index=True,
     column_config={
         "accuracy": st.column_config.NumberColumn(format="percent"),

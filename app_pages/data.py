@@ -14,6 +14,7 @@ from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
 from wlra_core.datasets.sources import DATASETS
 from wlra_core.display import doc_description
 from wlra_core.options import parse_option_text
+from wlra_core.report import info_lines
 
 SOURCE_LABELS = {
     "shipped": "Shipped Fashion-MNIST MLP",
@@ -150,5 +151,5 @@ st.divider()
 problem, key = loaded_problem()
 st.subheader("Current problem")
 st.markdown(problem_summary(problem))
-st.table([{"fact": name, "value": str(value)} for name, value in weight_facts(key, problem)[1].items()],
+st.table([{"fact": label, "value": text} for label, text in info_lines(weight_facts(key, problem)[1])],
          hide_index=True, hide_header=True, width="content")

@@ -8,6 +8,7 @@ from app_pages._shared import chart, loaded_problem, pixel_image, pixel_image_fi
 from wlra_core import Problem
 from wlra_core.feature_selection import (
     SELECTIONS,
+    SelectionRun,
     max_selected,
     references,
     select_features,
@@ -27,7 +28,7 @@ LABELS = {"leverage": "leverage-score sampling", "pivoted_qr": "pivoted QR", "un
 
 @st.cache_data(show_spinner="Selecting columns and fitting...", max_entries=32)
 def curve(problem_fingerprint: str, sizes: tuple, selections: tuple, axis: str, rank: int, weight_rank: int,
-          trials: int, seed: int, _problem: Problem) -> tuple[list[dict], list[str]]:
+          trials: int, seed: int, _problem: Problem) -> tuple[list[SelectionRun], list[str]]:
     return selection_curve(_problem, None, sizes, selections=selections, axis=axis, rank=rank,
                            weight_rank=weight_rank, trials=trials, seed=seed)
 
@@ -101,24 +102,25 @@ if not selections:
 
 sizes = tuple(size_grid(largest, GRID_POINTS))
 try:
-    rows, errors = curve(key, sizes, tuple(selections), axis, rank, weight_rank, trials, seed, problem)
+    runs, errors = curve(key, sizes, tuple(selections), axis, rank, weight_rank, trials, seed, problem)
     refs = reference_lines(key, axis, rank, weight_rank, seed, problem)
 except ValueError as err:
     st.error(str(err))
     st.stop()
-for message in errors + [f"{r['method']} (trial {r['trial'] + 1}) failed: {r['message']}" for r in rows if r["failed"]]:
+for message in errors + [f"{r.method} (trial {r.trial + 1}) failed: {r.message}" for r in (run.row for run in runs)
+                         if r.failed]:
     st.error(message)
 
-series = summarize_curve(rows)
+series = summarize_curve(runs)
 selections = [sel for sel in selections if sel in series]  # a rule whose every run failed is listed above
 fig = go.Figure()
 for selection in selections:
     s = series[selection]
     fig.add_trace(go.Scatter(
-        x=s["n_selected"], y=s["mean"], name=LABELS[selection], mode="lines+markers",
+        x=s.n_selected, y=s.mean, name=LABELS[selection], mode="lines+markers",
         line=dict(color=CSS["color"], dash=RULE_LINES[selection][0]),
         marker=dict(symbol=CSS["symbol"] + RULE_LINES[selection][1], color=CSS["color"], size=8),
-        error_y=dict(type="data", array=s["std"], visible=bool(np.any(s["std"] > 0))),
+        error_y=dict(type="data", array=s.std, visible=bool(np.any(s.std > 0))),
         hovertemplate=f"{LABELS[selection]}<br>%{{x}} {axis}: relative loss %{{y:.4g}}<extra></extra>",
     ))
 grid = np.arange(1, largest + 1)
@@ -135,7 +137,7 @@ else:
 if refs["rk"] <= largest:
     fig.add_vline(x=refs["rk"], line=dict(color="lightgray"))
 # The y range spans what is drawn (means +- std, the dotted curve, the dashed lines), in decades.
-drawn = np.concatenate([np.concatenate([series[sel]["mean"] - series[sel]["std"], series[sel]["mean"] + series[sel]["std"]])
+drawn = np.concatenate([np.concatenate([series[sel].mean - series[sel].std, series[sel].mean + series[sel].std])
                         for sel in selections] + [refs["relative_best_rank_s"][grid], lines])
 positive = drawn[drawn > 0]
 fig.update_layout(title=f"Weighted loss vs number of selected {axis}", height=460, margin=dict(l=10, r=10, t=50, b=10))

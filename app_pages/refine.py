@@ -31,7 +31,7 @@ def cached_refine(problem_fingerprint: str, rank: int, n_iter: int, seed: int, _
     sweep = refine_sweep(_problem, rank, n_iter, seed=seed)
     cache = ResultCache()
     _, errors = run_all(sweep, cache)
-    runs = {row["method"]: (relative_history(result), result.seconds, result.failed, result.message)
+    runs = {row.method: (relative_history(result), result.seconds, result.failed, result.message)
             for row, result in sweep.entries(cache)}
     return runs, errors
 

@@ -21,13 +21,13 @@ st.markdown(problem_summary(problem))
 spec, info = weight_facts(key, problem)
 paper = problem.meta.get("paper_first_singular_mass")
 mass_col, rank_col, tail_col = st.columns(3)
-mass_col.metric("% Frobenius mass in first singular value", info["% Frobenius mass of W in s_1"],
+mass_col.metric("% Frobenius mass in first singular value", f"{100 * info.first_singular_mass:.2f}%",
                 help="s_1² / ||W||_F², the paper's Table 2 (mnist 95.4%, fashion_mnist 95.9%, "
                      "smallnorb 99.9%, colorectal_histology 99.3%)"
                      + (f"; the paper reports {100 * paper:.1f}% for this dataset" if paper else ""))
-rank_col.metric("Numerical rank of W", info["numerical rank of W"],
+rank_col.metric("Numerical rank of W", info.numerical_rank,
                 help="Singular values above s_1 · eps · max(n, d)")
-tail_col.metric("Rank holding 99% of W's mass", info["rank holding 99% of W's mass"],
+tail_col.metric("Rank holding 99% of W's mass", info.mass_rank_99,
                 help="A weight rank r this large makes svd_w's guarantee (Theorem 1.2) nearly apply")
 
 CAPTIONS = {

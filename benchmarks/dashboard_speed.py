@@ -278,7 +278,7 @@ def large_problem_in_browser(browser, url: str, n: int, d: int) -> None:
 
 def compare_orchestration() -> None:
     from wlra_core.datasets.io import default_problem
-    from wlra_core.sweep import make_sweep, run
+    from wlra_core.sweep import ResultEvent, make_sweep, run
 
     problem = default_problem()
     sweep = make_sweep(problem, NINE, range(1, 21), trials=1)
@@ -286,10 +286,10 @@ def compare_orchestration() -> None:
     first = None
     finished: dict[str, float] = {}
     for update in run(sweep):
-        if update.row is not None:
+        if isinstance(update, ResultEvent):
             now = time.perf_counter() - start
             first = now if first is None else first
-            finished[update.row["method"]] = now
+            finished[update.row.method] = now
     total = time.perf_counter() - start
     print(f"Compare orchestration ({len(NINE)} algorithms x 20 ranks, 1 trial, {problem.shape[0]} x "
           f"{problem.shape[1]}): first result {first:.2f} s, all {sweep.size} results {total:.2f} s")

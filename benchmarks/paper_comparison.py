@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import wlra_core  # noqa: E402
 from wlra_core.datasets.io import default_problem  # noqa: E402
 from wlra_core.display import rank_table  # noqa: E402
-from wlra_core.sweep import make_sweep, run_all  # noqa: E402
+from wlra_core.sweep import Fatal, ResultEvent, TaskError, make_sweep, run_all  # noqa: E402
 from wlra_core.tables import format_summary, summarize, write_csv  # noqa: E402
 
 RANKS = (5, 10, 20)
@@ -65,11 +65,11 @@ def main() -> None:
         importlib.import_module("tensorflow")
         out(f"TensorFlow imported before the sweep in {time.perf_counter() - start:.1f} s (not in any timing)")
     def progress(update) -> None:
-        row = update.row
-        if row is not None:
-            print(f"  {row['method']:<16} rank {row['rank']:>2} trial {row['trial']}: relative loss "
-                  f"{row['relative_loss']:.6f}  {row['seconds']:.3f} s", flush=True)
-        elif update.error:
+        if isinstance(update, ResultEvent):
+            row = update.row
+            print(f"  {row.method:<16} rank {row.rank:>2} trial {row.trial}: relative loss "
+                  f"{row.relative_loss:.6f}  {row.seconds:.3f} s", flush=True)
+        elif isinstance(update, (TaskError, Fatal)):
             out(f"  error: {update.error}")
 
     start = time.perf_counter()

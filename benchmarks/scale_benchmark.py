@@ -188,10 +188,10 @@ def _sweep(layers, ranks, args):
 
 
 def _compare(rows, expected) -> str:
-    keys = [(r["problem"], r["method"], r["rank"], r["trial"]) for r in rows]
-    same_keys = keys == [(r["problem"], r["method"], r["rank"], r["trial"]) for r in expected]
-    losses = np.array([r["loss"] for r in rows])
-    expected_losses = np.array([r["loss"] for r in expected])
+    keys = [(r.problem, r.method, r.rank, r.trial) for r in rows]
+    same_keys = keys == [(r.problem, r.method, r.rank, r.trial) for r in expected]
+    losses = np.array([r.loss for r in rows])
+    expected_losses = np.array([r.loss for r in expected])
     identical = int(np.sum(losses == expected_losses))
     max_rel = float(np.max(np.abs(losses - expected_losses) / np.maximum(np.abs(expected_losses), 1e-300)))
     return (f"row order {'identical' if same_keys else 'DIFFERENT'}, losses bit-identical in "

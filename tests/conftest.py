@@ -4,6 +4,7 @@ import pytest
 
 from wlra_core.datasets.io import default_problem
 from wlra_core.sweep import blas_threads
+from wlra_core.tables import ResultRow
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,15 @@ def problem():
     W = rng.random((30, 20))
     W[[1, 4]] = 0.0
     return A, W
+
+
+@pytest.fixture(scope="session")
+def make_row():
+    """A factory of :class:`wlra_core.tables.ResultRow` for tests of what consumes rows: the
+    fields a test does not give get placeholders (problem "p", method "m", zero measurements)."""
+    def make(**fields) -> ResultRow:
+        placeholders = dict(problem="p", method="m", algorithm="svd", rank=1, loss=0.0, relative_loss=0.0,
+                            seconds=0.0, n_params=1)
+        return ResultRow(**{**placeholders, **fields})
+
+    return make

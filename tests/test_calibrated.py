@@ -228,6 +228,6 @@ def test_a_problem_without_moments_gets_one_line_and_the_others_still_run(rng):
     with pytest.raises(ValueError, match="kfac needs the calibration moments input_moment, grad_moment"):
         wlra_core.solve("kfac", problem, rank=2)
     rows, errors = run_all(make_sweep(problem, ["svd", "whiten", "kfac"], [2]))
-    assert [r["method"] for r in rows] == ["svd"]
+    assert [r.method for r in rows] == ["svd"]
     assert len(errors) == 2 and all("\n" not in e for e in errors)
     assert "9216 inputs exceed the cap" in errors[0]

@@ -124,14 +124,14 @@ def test_bad_input_is_one_line_exit_2(problem_file, args, message):
     assert "Traceback" not in out.stderr
 
 
-def test_summarize_mean_and_std():
+def test_summarize_mean_and_std(make_row):
     rows = [
-        {"method": "x", "rank": 5, "trial": t, "loss": v, "relative_loss": v / 10,
-         "seconds": 1.0, "n_params": 7, "failed": False, "message": ""}
+        make_row(method="x", rank=5, trial=t, loss=v, relative_loss=v / 10,
+                 seconds=1.0, n_params=7, failed=False, message="")
         for t, v in enumerate([1.0, 3.0])
     ]
     (entry,) = summarize(rows, [5])
-    assert entry["loss_mean"] == 2.0 and entry["loss_std"] == 1.0 and entry["trials"] == 2
+    assert entry.stats["loss"].mean == 2.0 and entry.stats["loss"].std == 1.0 and entry.trials == 2
 
 
 def test_a_reader_that_goes_away_is_not_a_traceback(problem_file):

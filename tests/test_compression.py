@@ -4,6 +4,7 @@ import pytest
 
 import wlra_core
 from wlra_core.compression import compression_sweep, mlp_accuracy, mlp_logits, uncompressed_row
+from wlra_core.sweep import ResultEvent
 
 IMAGE_SHAPE = (4, 4, 1)
 HIDDEN, CLASSES, N_TEST = 8, 3, 400
@@ -73,26 +74,26 @@ def test_sweep_rows_match_independent_solves():
 
     def on_update(update):
         fractions.append(update.done / update.total)
-        if update.row is not None:
+        if isinstance(update, ResultEvent):
             seen.append(update.row)
 
     rows, errors = compression_sweep(problem, ["svd", "svd_w"], [1, 3], on_update=on_update)
     assert errors == []
-    assert [(r["method"], r["rank"]) for r in rows] == [("svd", 1), ("svd", 3), ("svd_w", 1), ("svd_w", 3)]
-    assert sorted(seen, key=lambda r: (r["method"], r["rank"])) == rows
+    assert [(r.method, r.rank) for r in rows] == [("svd", 1), ("svd", 3), ("svd_w", 1), ("svd_w", 3)]
+    assert sorted(seen, key=lambda r: (r.method, r.rank)) == rows
     assert fractions[-1] == pytest.approx(1.0) and fractions == sorted(fractions)
     for row in rows:
-        result = wlra_core.solve(row["algorithm"], problem.A, problem.W, row["rank"])
-        assert row["accuracy"] == mlp_accuracy(problem, result.approx)
-        assert row["loss"] == pytest.approx(result.loss, rel=1e-10)
+        result = wlra_core.solve(row.algorithm, problem.A, problem.W, row.rank)
+        assert row.evaluation["accuracy"] == mlp_accuracy(problem, result.approx)
+        assert row.loss == pytest.approx(result.loss, rel=1e-10)
         # Measured from the stored arrays: svd_w keeps W itself, svd only its factors.
-        assert row["n_params"] == sum(a.size for a in result.factors.arrays.values())
-        assert row["compression_ratio"] == pytest.approx(n * d / row["n_params"])
-    svd_w_row = next(r for r in rows if r["method"] == "svd_w")
-    assert svd_w_row["n_params"] > n * d and svd_w_row["compression_ratio"] < 1
+        assert row.n_params == sum(a.size for a in result.factors.arrays.values())
+        assert row.evaluation["compression_ratio"] == pytest.approx(n * d / row.n_params)
+    svd_w_row = next(r for r in rows if r.method == "svd_w")
+    assert svd_w_row.n_params > n * d and svd_w_row.evaluation["compression_ratio"] < 1
     reference = uncompressed_row(problem)
-    assert reference["n_params"] == n * d and reference["loss"] == 0.0
-    assert reference["accuracy"] == mlp_accuracy(problem, problem.A)
+    assert reference.n_params == n * d and reference.loss == 0.0
+    assert reference.evaluation["accuracy"] == mlp_accuracy(problem, problem.A)
 
 
 def test_accuracy_through_the_factors_equals_the_dense_kernel():
@@ -159,7 +160,7 @@ def test_test_accuracy_is_safe_across_threads_and_shared_by_the_models_problems(
     rows, errors = compression_sweep(fresh, ["svd_w"], [1, 2], transforms=["F", "sqrt(F)"])
     assert errors == [] and len(rows) == 4 and len(calls) == 1
     root = weight_transform(fresh, "sqrt(F)")
-    assert rows[3]["accuracy"] == mlp_accuracy(root, wlra_core.solve("svd_w", root, rank=2).approx)
+    assert rows[3].evaluation["accuracy"] == mlp_accuracy(root, wlra_core.solve("svd_w", root, rank=2).approx)
 
 
 def test_float_test_images_are_not_rescaled_by_an_evaluation():
@@ -211,7 +212,7 @@ def test_weight_transform_spellings_and_the_uncompressed_row_label(tmp_path, cap
         transform_label("F2")
     problem = mlp_problem()
     rows, _ = compression_sweep(problem, ["fwsvd"], [2], transforms=["sqrt"])
-    assert [r["problem"] for r in rows] == ["sqrt(F)"]
+    assert [r.problem for r in rows] == ["sqrt(F)"]
     path, out = tmp_path / "mlp.npz", tmp_path / "rows.csv"
     save_problem(problem, path)
     assert main(["compress", str(path), "--algorithms", "svd,fwsvd", "--ranks", "2", "--weights", "sqrt",
@@ -227,12 +228,12 @@ def test_sweep_options_transforms_and_stop():
     problem = mlp_problem()
     rows, _ = compression_sweep(problem, ["svd_w"], [2], options={"svd_w": {"weight_rank": 2}})
     expected = wlra_core.solve("svd_w", problem.A, problem.W, 2, weight_rank=2)
-    assert rows[0]["loss"] == pytest.approx(expected.loss, rel=1e-10)
+    assert rows[0].loss == pytest.approx(expected.loss, rel=1e-10)
     # W = sqrt(F): methods that use W run once per transform, svd (which ignores W) once.
     rows, _ = compression_sweep(problem, ["svd", "fwsvd"], [2], transforms=["F", "sqrt(F)"])
-    assert [(r["problem"], r["method"]) for r in rows] == [("F", "svd"), ("F", "fwsvd"), ("sqrt(F)", "fwsvd")]
+    assert [(r.problem, r.method) for r in rows] == [("F", "svd"), ("F", "fwsvd"), ("sqrt(F)", "fwsvd")]
     root = wlra_core.solve("fwsvd", problem.A, np.sqrt(problem.W), 2)
-    assert rows[2]["accuracy"] == mlp_accuracy(problem, root.approx)
+    assert rows[2].evaluation["accuracy"] == mlp_accuracy(problem, root.approx)
     with pytest.raises(ValueError, match="unknown weight transform"):
         compression_sweep(problem, ["svd"], [1], transforms=["F2"])
 
@@ -289,20 +290,21 @@ def test_compress_cli_flags_a_blown_up_kernel_under_its_row(tmp_path, capsys):
     assert "!" not in capsys.readouterr().out
 
 
-def test_pareto_front_and_loss_accuracy_correlation():
+def test_pareto_front_and_loss_accuracy_correlation(make_row):
     from wlra_core.compression import loss_accuracy_correlation, pareto_front
 
     rng = np.random.default_rng(0)
-    rows = [{"n_params": int(p), "accuracy": float(a), "relative_loss": float(l), "failed": False}
+    rows = [make_row(n_params=int(p), evaluation={"accuracy": float(a)}, relative_loss=float(l), failed=False)
             for p, a, l in zip(rng.integers(1, 50, 40), rng.random(40), rng.random(40))]
-    rows.append({"n_params": 1, "accuracy": float("nan"), "relative_loss": float("nan"), "failed": True})
+    rows.append(make_row(n_params=1, evaluation={"accuracy": float("nan")}, relative_loss=float("nan"), failed=True))
     front = pareto_front(rows)
-    ok = [r for r in rows if not r["failed"]]
+    ok = [r for r in rows if not r.failed]
     # Brute force: a row is on the front iff no row has <= parameters and higher accuracy.
-    expected = [r for r in ok if not any(o["n_params"] <= r["n_params"] and o["accuracy"] > r["accuracy"] for o in ok)]
+    expected = [r for r in ok if not any(o.n_params <= r.n_params and o.evaluation["accuracy"] > r.evaluation["accuracy"]
+                                         for o in ok)]
     assert sorted(map(id, front)) == sorted(map(id, expected))
-    assert [r["n_params"] for r in front] == sorted(r["n_params"] for r in front)
-    monotone = [{"relative_loss": x, "accuracy": 1 - x ** 2, "failed": False} for x in (0.1, 0.3, 0.2, 0.9)]
+    assert [r.n_params for r in front] == sorted(r.n_params for r in front)
+    monotone = [make_row(relative_loss=x, evaluation={"accuracy": 1 - x ** 2}, failed=False) for x in (0.1, 0.3, 0.2, 0.9)]
     assert loss_accuracy_correlation(monotone) == pytest.approx(-1.0)
     assert np.isnan(loss_accuracy_correlation(monotone[:2]))
 

@@ -1,4 +1,5 @@
 """wlra_core.distributed on a 2-worker LocalCluster on loopback (worker processes)."""
+import dataclasses
 import functools
 import time
 
@@ -21,7 +22,7 @@ from wlra_core.distributed import (  # noqa: E402
 )
 from wlra_core.factors import Reweighted  # noqa: E402
 from wlra_core.linalg import tail_mass  # noqa: E402
-from wlra_core.sweep import ResultCache, make_sweep, run, run_all  # noqa: E402
+from wlra_core.sweep import Fatal, ResultCache, TaskError, make_sweep, run, run_all  # noqa: E402
 
 # Randomized SVD makes the rows depend on the trial seed, so a wrong seed rule would show.
 SWEEP_OPTIONS = {"svd": {"svd_method": "randomized"}, "svd_w": {"svd_method": "randomized"},
@@ -36,7 +37,7 @@ def client():
 
 
 def _without_seconds(rows):
-    return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
+    return [dataclasses.replace(row, seconds=0.0) for row in rows]
 
 
 def test_sweep_rows_identical_to_in_process(client):
@@ -50,18 +51,18 @@ def test_sweep_rows_identical_to_in_process(client):
     assert errors == [] and len(rows) == len(SWEEP_ALGORITHMS) * 3 * 2
     assert _without_seconds(rows) == _without_seconds(expected)
     # The trials really used different seeds (else equality above would prove little).
-    svd_losses = {row["trial"]: row["loss"] for row in rows if row["algorithm"] == "svd" and row["rank"] == 8}
+    svd_losses = {row.trial: row.loss for row in rows if row.algorithm == "svd" and row.rank == 8}
     assert svd_losses[0] != svd_losses[1]
-    assert not any(row["failed"] for row in rows)
+    assert not any(row.failed for row in rows)
     # Results come back as factors (equal to an in-process solve_ranks with the trial's seed);
     # svd_w's divisor is re-attached as the client's own W.
     for row, result in sweep.entries(cache):
-        local = wlra_core.solve_ranks(row["algorithm"], problem, ranks=sweep.ranks,
-                                      seed=wlra_core.seeding.trial_seed(7, row["trial"]),
-                                      **SWEEP_OPTIONS.get(row["algorithm"], {}))
-        expected = next(r for r in local if r.rank == row["rank"])
+        local = wlra_core.solve_ranks(row.algorithm, problem, ranks=sweep.ranks,
+                                      seed=wlra_core.seeding.trial_seed(7, row.trial),
+                                      **SWEEP_OPTIONS.get(row.algorithm, {}))
+        expected = next(r for r in local if r.rank == row.rank)
         np.testing.assert_allclose(result.factors.dense(), expected.approx, rtol=1e-9, atol=1e-12)
-        if row["algorithm"] == "svd_w":
+        if row.algorithm == "svd_w":
             assert isinstance(result.factors, Reweighted) and result.factors.weights is problem.W
 
 
@@ -70,7 +71,7 @@ def test_many_problems_sweep_labels_rows(client):
     sweep = make_sweep(layers, ["svd_w", "em"], [2, 5], 1, seed=1, options={"em": {"n_iter": 2}})
     rows, _ = run_all(sweep, executor=OnDask(client))
     expected, _ = run_all(sweep)
-    assert {row["problem"] for row in rows} == set(layers)
+    assert {row.problem for row in rows} == set(layers)
     assert _without_seconds(rows) == _without_seconds(expected)
 
 
@@ -78,7 +79,7 @@ def test_default_starts_and_stops_a_local_cluster():
     problem = FisherLike(100, 20, seed=4).problem()
     rows, errors = run_all(make_sweep(problem, ["svd_w"], [3]), executor=OnDask())
     expected = wlra_core.solve("svd_w", problem.A, problem.W, 3, seed=wlra_core.seeding.trial_seed(0, 0))
-    assert errors == [] and rows[0]["loss"] == expected.loss and rows[0]["trial"] == 0
+    assert errors == [] and rows[0].loss == expected.loss and rows[0].trial == 0
 
 
 def test_closing_the_run_cancels_the_dask_tasks(client):
@@ -101,7 +102,7 @@ def test_a_failing_task_is_reported_and_the_others_finish(client):
     rows, errors = run_all(sweep, executor=OnDask(client))
     # sample with 2 samples cannot fit rank 3: its task raises on the worker.
     assert len(errors) == 1 and "n_samples=2 is below the rank 3" in errors[0]
-    assert [(r["method"], r["rank"]) for r in rows] == [("svd_w", 2), ("svd_w", 3)]
+    assert [(r.method, r.rank) for r in rows] == [("svd_w", 2), ("svd_w", 3)]
 
 
 def test_bad_scheduler_address_is_a_quick_fatal_error():
@@ -111,8 +112,8 @@ def test_bad_scheduler_address_is_a_quick_fatal_error():
     assert rows == [] and len(errors) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in errors[0]
     assert time.perf_counter() - start < 15
     updates = list(run(sweep, ResultCache(), OnDask("localhost")))
-    assert [u.fatal for u in updates if u.error] == [True]
-    assert "scheduler must be" in next(u.error for u in updates if u.error)
+    assert [isinstance(u, Fatal) for u in updates if isinstance(u, (TaskError, Fatal))] == [True]
+    assert "scheduler must be" in next(u.error for u in updates if isinstance(u, Fatal))
 
 
 def test_only_local_and_listed_schedulers_are_allowed(monkeypatch):
@@ -137,7 +138,7 @@ def test_svd_w_dask_matches_in_memory_svd_w(client, rank):
     expected = wlra_core.solve("svd_w", problem.A, problem.W, rank, svd_method="exact")
     assert abs(fit.relative_loss - expected.relative_loss) <= 1e-6 * expected.relative_loss
     assert fit.n_params == expected.n_params
-    dense = fit.dense()
+    dense = fit.approx
     assert np.isfinite(dense).all()
     assert (dense[~problem.W.any(axis=1)] == 0).all()  # zero-weight rows divide to 0
     assert wlra_core.weighted_loss(problem.A, problem.W, dense) == pytest.approx(fit.loss, rel=1e-9)
@@ -155,7 +156,7 @@ def test_svd_w_dask_meets_theorem_bound_for_rank_two_weights(client):
     fit = svd_w_dask(A_da, W_da, k, weight_rank=r, seed=1, n_power_iter=10)
     optimum = tail_mass(W * A, r * k)
     assert fit.loss == pytest.approx(optimum, rel=1e-6)
-    assert fit.U.shape == (n, r * k) and fit.Vt.shape == (r * k, d)
+    assert fit.factors.U.shape == (n, r * k) and fit.factors.V.shape == (r * k, d)
 
 
 def test_svd_w_dask_rejects_bad_input(client):

@@ -44,8 +44,8 @@ def test_pivoted_qr_loss_never_increases_with_more_columns(axis):
     A, W = planted(seed=1)
     limit = A.shape[1] if axis == "columns" else A.shape[0]
     rows, errors = selection_curve(A, W, range(1, limit + 1), selections=["pivoted_qr"], axis=axis, rank=2)
-    assert errors == [] and [r["n_selected"] for r in rows] == list(range(1, limit + 1))
-    losses = np.array([r["loss"] for r in rows])
+    assert errors == [] and [r.n_selected for r in rows] == list(range(1, limit + 1))
+    losses = np.array([r.row.loss for r in rows])
     assert np.all(np.diff(losses) <= 1e-12 * losses[0])
     assert losses[-1] < 1e-20 * losses[0] + 1e-12
 
@@ -69,15 +69,15 @@ def test_no_selection_beats_the_best_rank_s_approximation():
     refs = references(A, W, 2, weight_rank=2)
     rows, errors = selection_curve(A, W, [1, 3, 6, 10], rank=2, trials=2, seed=5)
     assert errors == []
-    assert {(r["selection"], r["trial"]) for r in rows} == {
+    assert {(r.selection, r.row.trial) for r in rows} == {
         ("leverage", 0), ("leverage", 1), ("pivoted_qr", 0), ("uniform", 0), ("uniform", 1)}
-    for row in rows:
-        assert row["loss"] >= refs["best_rank_s"][row["n_selected"]] * (1 - 1e-9)
-        assert row["relative_loss"] == pytest.approx(row["loss"] / refs["reference"])
+    for run in rows:
+        assert run.row.loss >= refs["best_rank_s"][run.n_selected] * (1 - 1e-9)
+        assert run.row.relative_loss == pytest.approx(run.row.loss / refs["reference"])
     curve = summarize_curve(rows)
-    leverage = [r["relative_loss"] for r in rows if r["selection"] == "leverage" and r["n_selected"] == 3]
-    assert curve["leverage"]["mean"][1] == pytest.approx(np.mean(leverage))
-    assert curve["pivoted_qr"]["std"].max() == 0.0
+    leverage = [r.row.relative_loss for r in rows if r.selection == "leverage" and r.n_selected == 3]
+    assert curve["leverage"].mean[1] == pytest.approx(np.mean(leverage))
+    assert curve["pivoted_qr"].std.max() == 0.0
 
 
 def test_selection_mask_and_bad_input():

@@ -66,7 +66,7 @@ def test_ratios_are_honest_and_flags_are_shown(shipped_run):
     assert len(rings) == 1 and xy(rings[0])[0].size == 10
 
 
-def test_headline_and_why_paragraph_use_this_runs_numbers(shipped_run):
+def test_headline_and_why_paragraph_use_this_runs_numbers(shipped_run, make_row):
     shipped, at = shipped_run
     headline = next(h.value for h in at.subheader if h.value.startswith("Best accuracy per stored number"))
     assert headline.endswith("kfac")
@@ -74,15 +74,15 @@ def test_headline_and_why_paragraph_use_this_runs_numbers(shipped_run):
     kfac_10 = mlp_accuracy(shipped, wlra_core.solve("kfac", shipped, rank=10).approx)
     svd_w_10 = wlra_core.solve("svd_w", shipped, rank=10)
     facts = entrywise_weighting_facts(
-        [{"method": "svd_w", "problem": "F", "rank": 10, "failed": False, "relative_loss": svd_w_10.relative_loss,
-          "accuracy": mlp_accuracy(shipped, svd_w_10.approx), "max_abs": svd_w_10.max_abs,
-          "n_params": svd_w_10.n_params},
-         {"method": "kfac", "problem": "F", "rank": 10, "failed": False, "accuracy": kfac_10,
-          "relative_loss": 0.77}], shipped)
+        [make_row(method="svd_w", problem="F", rank=10, failed=False, relative_loss=svd_w_10.relative_loss,
+                  evaluation={"accuracy": mlp_accuracy(shipped, svd_w_10.approx)}, max_abs=svd_w_10.max_abs,
+                  n_params=svd_w_10.n_params),
+         make_row(method="kfac", problem="F", rank=10, failed=False, evaluation={"accuracy": kfac_10},
+                  relative_loss=0.77)], shipped)
     assert "At rank 10, svd_w with W = F" in paragraph
-    assert f"scores {100 * facts['accuracy']:.2f}%" in paragraph
-    assert f"entries up to {facts['max_abs']:.3g}" in paragraph
-    assert f"{facts['n_params']:,} stored numbers" in paragraph
+    assert f"scores {100 * facts.row.evaluation['accuracy']:.2f}%" in paragraph
+    assert f"entries up to {facts.row.max_abs:.3g}" in paragraph
+    assert f"{facts.row.n_params:,} stored numbers" in paragraph
     assert f"kfac reaches {100 * kfac_10:.2f}%" in paragraph
 
 

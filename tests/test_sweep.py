@@ -11,7 +11,8 @@ from wlra_core.datasets.synthetic import planted_low_rank
 from wlra_core.display import REFINE_STARTS, refine_sweep, relative_history
 from wlra_core.options import ArrayAllowed, Choices, Interval, NoneAllowed, parse_option_text
 from wlra_core.seeding import as_seed_sequence, trial_seed
-from wlra_core.sweep import InProcess, ResultCache, blas_threads, make_method, make_sweep, run, run_all
+from wlra_core.sweep import (InProcess, ResultCache, ResultEvent, blas_threads, make_method, make_sweep, run,
+                             run_all)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_make_sweep_validates_with_clear_messages(problem):
         make_sweep(problem, ["svd_w"], [1], options={"svd_w": {"weight_rank": 0}})
     with pytest.raises(ValueError, match="trials must be an integer >= 1"):
         make_sweep(problem, ["svd"], [1], trials=0)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         make_sweep(problem, ["svd"], [1], seed=-1)
     # Options equal to the defaults give the same methods (and so the same cache keys).
     plain = make_sweep(problem, ["svd_w"], [1, 2])
@@ -46,35 +47,35 @@ def test_run_streams_wlra_core_results_and_caches_them(problem):
     sweep = make_sweep(problem, names, ranks, trials=2, seed=4, options={"em": {"n_iter": 3}})
     cache = ResultCache()
     updates = list(run(sweep, cache))
-    rows = [u.row for u in updates if u.row is not None]
+    rows = [u.row for u in updates if isinstance(u, ResultEvent)]
     assert len(rows) == sweep.size == 24
     assert updates[-1].done == sweep.size
-    assert [u.done for u in updates if u.row] == list(range(1, 25))
-    for row, update in zip(rows, (u for u in updates if u.row)):
-        options = {"n_iter": 3} if row["algorithm"] == "em" else {}
+    assert [u.done for u in updates if isinstance(u, ResultEvent)] == list(range(1, 25))
+    for row, update in zip(rows, (u for u in updates if isinstance(u, ResultEvent))):
+        options = {"n_iter": 3} if row.algorithm == "em" else {}
         # Independent re-solve with the trial's own seed: SeedSequence(4, spawn_key=(trial,)).
-        seed = np.random.SeedSequence(4, spawn_key=(row["trial"],))
-        expected = wlra_core.solve(row["algorithm"], problem.A, problem.W, row["rank"], seed=seed, **options)
-        assert row["loss"] == pytest.approx(expected.loss, rel=1e-10)
-        assert row["relative_loss"] == pytest.approx(expected.relative_loss, rel=1e-10)
-        assert row["n_params"] == expected.n_params == update.result.n_params
-        assert json.loads(row["options"])["svd_method"] == "auto"
+        seed = np.random.SeedSequence(4, spawn_key=(row.trial,))
+        expected = wlra_core.solve(row.algorithm, problem.A, problem.W, row.rank, seed=seed, **options)
+        assert row.loss == pytest.approx(expected.loss, rel=1e-10)
+        assert row.relative_loss == pytest.approx(expected.relative_loss, rel=1e-10)
+        assert row.n_params == expected.n_params == update.result.n_params
+        assert json.loads(row.options)["svd_method"] == "auto"
     # The random method differs between trials; the deterministic ones do not.
-    sample = {(r["rank"], r["trial"]): r["loss"] for r in rows if r["algorithm"] == "sample"}
+    sample = {(r.rank, r.trial): r.loss for r in rows if r.algorithm == "sample"}
     assert sample[(5, 0)] != sample[(5, 1)]
     # A second run with the same settings computes nothing and finds every row cached.
     assert list(run(sweep, cache)) == []
     assert sorted(map(str, sweep.rows(cache))) == sorted(map(str, rows))
     # A larger rank range only computes the new ranks.
     wider = make_sweep(problem, names, ranks + [6], trials=2, seed=4, options={"em": {"n_iter": 3}})
-    new = [u.row for u in run(wider, cache) if u.row]
-    assert sorted(r["rank"] for r in new) == [6] * 8
+    new = [u.row for u in run(wider, cache) if isinstance(u, ResultEvent)]
+    assert sorted(r.rank for r in new) == [6] * 8
 
 
 def test_equal_seeds_give_equal_sweeps_and_trials_never_share_a_stream(problem):
     def losses(seed, trials):
         rows, _ = run_all(make_sweep(problem, ["sample", "css"], [3], trials=trials, seed=seed))
-        return {(r["algorithm"], r["trial"]): r["loss"] for r in rows}
+        return {(r.algorithm, r.trial): r.loss for r in rows}
 
     first, again = losses(7, 3), losses(7, 3)
     assert first == again
@@ -89,7 +90,7 @@ def test_equal_seeds_give_equal_sweeps_and_trials_never_share_a_stream(problem):
 
 def test_task_errors_are_reported_and_the_others_run(problem):
     rows, errors = run_all(make_sweep(problem, ["svd", "sample"], [2], options={"sample": {"n_samples": 1}}))
-    assert [r["method"] for r in rows] == ["svd"]
+    assert [r.method for r in rows] == ["svd"]
     assert len(errors) == 1 and errors[0].startswith("sample on") and "n_samples=1 is below the rank 2" in errors[0]
 
 
@@ -128,9 +129,9 @@ def test_cache_tells_problems_with_different_model_arrays_apart(problem):
         calibrated = wlra_core.Problem(problem.A, problem.W, model={"input_moment": x.T @ x / 200})
         new, _ = run_all(make_sweep(calibrated, ["whiten"], [3]), cache)
         expected = wlra_core.solve("whiten", calibrated, rank=3, seed=trial_seed(0, 0))
-        assert new[0]["loss"] == pytest.approx(expected.loss, rel=1e-10)
+        assert new[0].loss == pytest.approx(expected.loss, rel=1e-10)
         rows.append(new[0])
-    assert rows[0]["loss"] != rows[1]["loss"] and len(cache) == 2
+    assert rows[0].loss != rows[1].loss and len(cache) == 2
 
 
 def test_svd_w_divisor_is_the_problems_own_w_in_the_cache(problem):
@@ -145,7 +146,7 @@ def test_refine_sweep_is_the_three_em_starts(problem):
     sweep = refine_sweep(problem, 3, 4, seed=0)
     cache = ResultCache()
     run_all(sweep, cache)
-    entries = {row["method"]: result for row, result in sweep.entries(cache)}
+    entries = {row.method: result for row, result in sweep.entries(cache)}
     assert list(entries) == list(REFINE_STARTS)
     reference = wlra_core.weighted_mass(problem.A, problem.W)
     for label, (name, options) in REFINE_STARTS.items():

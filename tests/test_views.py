@@ -18,7 +18,7 @@ from wlra_core.display import (
     teaching_example,
 )
 from wlra_core.problem import fingerprint
-from wlra_core.report import mass_rank, problem_info
+from wlra_core.report import info_lines, mass_rank, problem_info
 from wlra_core.tables import rows_to_csv
 
 
@@ -80,10 +80,10 @@ def test_spectrum_facts_are_one_rule_at_any_scale_of_w(problem, c):
     assert view.first_mass == pytest.approx(first, rel=1e-12)
     np.testing.assert_allclose(view.cumulative_mass, np.cumsum(s**2) / np.sum(s**2), rtol=1e-12)
     info = problem_info(Problem(problem.A, W), view.singular_values)
-    assert info["numerical rank of W"] == view.numerical_rank
-    assert info["% Frobenius mass of W in s_1"] == f"{100 * first:.2f}%"
+    assert info.numerical_rank == view.numerical_rank
+    assert dict(info_lines(info))["% Frobenius mass of W in s_1"] == f"{100 * first:.2f}%"
     holding_99 = int(np.argmax(np.cumsum(s**2) >= 0.99 * np.sum(s**2))) + 1
-    assert info["rank holding 99% of W's mass"] == mass_rank(c * s, 0.99) == holding_99
+    assert info.mass_rank_99 == mass_rank(c * s, 0.99) == holding_99
 
 
 def test_heatmap_blocks_are_means_of_the_blocks():
@@ -133,33 +133,34 @@ def test_pixel_importance_is_row_sums_as_image():
     assert pixel_importance(Problem(W, W, meta={"image_shape": [5, 5, 1]})) is None  # size mismatch
 
 
-def test_curves_and_tables_are_mean_and_min_max_over_trials():
+def test_curves_and_tables_are_mean_and_min_max_over_trials(make_row):
     rows = []
     for trial, (a, b) in enumerate([(1.0, 10.0), (3.0, 30.0)]):
         rows += [
-            {"method": "x", "algorithm": "svd", "rank": 5, "trial": trial, "loss": a, "relative_loss": a / 10,
-             "seconds": b, "n_params": 50, "failed": False, "message": "", "warnings": ""},
-            {"method": "x", "algorithm": "svd", "rank": 10, "trial": trial, "loss": a / 2, "relative_loss": a / 20,
-             "seconds": b, "n_params": 100, "failed": False, "message": "", "warnings": "big" if trial else ""},
+            make_row(method="x", algorithm="svd", rank=5, trial=trial, loss=a, relative_loss=a / 10,
+                     seconds=b, n_params=50, failed=False, message="", warnings=""),
+            make_row(method="x", algorithm="svd", rank=10, trial=trial, loss=a / 2, relative_loss=a / 20,
+                     seconds=b, n_params=100, failed=False, message="", warnings="big" if trial else ""),
         ]
-    rows.append({"method": "y", "algorithm": "adam", "rank": 5, "trial": 0, "loss": float("nan"),
-                 "relative_loss": float("nan"), "seconds": 1.0, "n_params": 0, "failed": True,
-                 "message": "diverged", "warnings": ""})
+    rows.append(make_row(method="y", algorithm="adam", rank=5, trial=0, loss=float("nan"),
+                         relative_loss=float("nan"), seconds=1.0, n_params=0, failed=True,
+                         message="diverged", warnings=""))
     series = curves(rows, "loss")
-    np.testing.assert_array_equal(series["x"]["rank"], [5, 10])
-    np.testing.assert_allclose(series["x"]["mean"], [2.0, 1.0])
-    np.testing.assert_allclose(series["x"]["std"], [1.0, 0.5])  # population std over trials
-    np.testing.assert_allclose(series["x"]["min"], [1.0, 0.5])
-    np.testing.assert_allclose(series["x"]["max"], [3.0, 1.5])
-    np.testing.assert_array_equal(series["x"]["n_params"], [50, 100])
-    assert series["x"]["warnings"] == ["", "big"] and series["x"]["algorithm"] == "svd"
-    assert series["y"]["rank"].size == 0 and list(series["y"]["failed_ranks"]) == [5]
+    np.testing.assert_array_equal(series["x"].rank, [5, 10])
+    np.testing.assert_allclose(series["x"].mean, [2.0, 1.0])
+    np.testing.assert_allclose(series["x"].std, [1.0, 0.5])  # population std over trials
+    np.testing.assert_allclose(series["x"].min, [1.0, 0.5])
+    np.testing.assert_allclose(series["x"].max, [3.0, 1.5])
+    np.testing.assert_array_equal(series["x"].n_params, [50, 100])
+    assert series["x"].warnings == ["", "big"] and series["x"].algorithm == "svd"
+    assert series["y"].rank.size == 0 and list(series["y"].failed_ranks) == [5]
     table = rank_table(rows, value="loss")
     # A rank a method did not reach reads "not run", never an empty cell.
     assert table == [{"method": "x", "rank 5": "2 ± 1", "rank 10": "1 ± 0.5 (!)"},
                      {"method": "y", "rank 5": "failed", "rank 10": "not run"}]
     text = rows_to_csv(rows).splitlines()
-    assert text[0].split(",")[:4] == ["method", "algorithm", "rank", "trial"]
+    # The header is the row type's fields in order: problem first, then method, algorithm, rank, trial.
+    assert text[0].split(",")[1:5] == ["method", "algorithm", "rank", "trial"]
     assert len(text) == len(rows) + 1
 
 

@@ -54,6 +54,17 @@ def parse_ranks(text: str, max_rank: int | None = None) -> list[int]:
     return sorted(set().union(*(range(lo, hi + 1) for lo, hi in spans)))
 
 
+def check_settings(args) -> None:
+    """The sweep settings argparse read as integers (``--trials``, ``--seed``), against their
+    declared ranges (:data:`wlra_core.sweep.SETTINGS`)."""
+    from .sweep import SETTINGS
+
+    for name, option in SETTINGS.items():
+        value = getattr(args, name, None)
+        if value is not None and not option.interval.accepts(value):
+            raise UsageError(f"{name} must be >= {option.interval.low:g}, got {value}")
+
+
 def parse_names(text: str) -> list[str]:
     """``"svd,svd_w,em"`` -> algorithm names, each checked against ALGORITHMS."""
     from .algorithms import ALGORITHMS
@@ -79,11 +90,11 @@ def _load(path: str):
 
 
 def cmd_info(args) -> int:
-    from .report import problem_info
+    from .report import info_lines, problem_info
 
     problem = _load(args.problem)
-    for key, value in problem_info(problem).items():
-        print(f"{key:<32} {value}")
+    for label, text in info_lines(problem_info(problem)):
+        print(f"{label:<32} {text}")
     return 0
 
 
@@ -107,15 +118,23 @@ def parse_options(items: list[str] | None) -> dict[str, dict]:
     return options
 
 
-def _print_update(update) -> None:
-    row = update.row
-    if update.error:
+def _print_error(update) -> None:
+    from .sweep import Fatal, TaskError
+
+    if isinstance(update, (TaskError, Fatal)):
         print(f"  error: {update.error}", file=sys.stderr)
-    elif row is not None:
-        status = f"FAILED: {row['message']}" if row["failed"] else (
-            f"relative loss {row['relative_loss']:.6g}  {row['seconds']:.3f} s")
-        flag = f"  ! {row['warnings']}" if row.get("warnings") else ""
-        print(f"  {row['method']:<16} rank {row['rank']:>3} trial {row['trial']}: {status}{flag}")
+
+
+def _print_update(update) -> None:
+    from .sweep import ResultEvent
+
+    _print_error(update)
+    if isinstance(update, ResultEvent):
+        row = update.row
+        status = f"FAILED: {row.message}" if row.failed else (
+            f"relative loss {row.relative_loss:.6g}  {row.seconds:.3f} s")
+        flag = f"  ! {row.warnings}" if row.warnings else ""
+        print(f"  {row.method:<16} rank {row.rank:>3} trial {row.trial}: {status}{flag}")
 
 
 def _executor(scheduler):
@@ -152,7 +171,7 @@ def cmd_compress(args) -> int:
     rows, errors = compression_sweep(problem, parse_names(args.algorithms), ranks,
                                      transforms=transforms, seed=args.seed, options=parse_options(args.option),
                                      executor=_executor(args.scheduler),
-                                     on_update=lambda update: update.error and _print_update(update))
+                                     on_update=_print_error)
     # The original kernel ignores W: it is listed under the first transform, as svd is.
     rows = [uncompressed_row(problem, transforms[0])] + rows
     print(format_table(rows))
@@ -282,10 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         # Argument checks that need no file come before loading one.
-        if getattr(args, "trials", 1) < 1:
-            raise UsageError(f"trials must be >= 1, got {args.trials}")
-        if getattr(args, "seed", 0) < 0:
-            raise UsageError(f"seed must be >= 0, got {args.seed}")
+        check_settings(args)
         if hasattr(args, "algorithms"):
             parse_names(args.algorithms)
         status = args.func(args)

@@ -26,7 +26,7 @@ from .problem import Problem
 from .result import WLRAResult
 from .algorithms import get_algorithm
 from .sweep import Sweep, Update, make_sweep, run_all
-from .tables import format_rows
+from .tables import ResultRow, format_rows
 
 __all__ = [
     "MODEL_KEYS",
@@ -43,7 +43,10 @@ __all__ = [
     "compression_sweep",
     "compression_plan",
     "method_label",
+    "row_accuracy",
+    "BestMethod",
     "best_per_stored_number",
+    "EntrywiseFacts",
     "entrywise_weighting_facts",
     "TABLE_COLUMNS",
     "format_table",
@@ -161,18 +164,17 @@ def mlp_accuracy(problem: Problem, kernel, *, inputs: np.ndarray | None = None) 
     return float(np.mean(predictions == np.asarray(problem.model["y_test"])))
 
 
-def uncompressed_row(problem: Problem, label: str = "F") -> dict:
+def uncompressed_row(problem: Problem, label: str = "F") -> ResultRow:
     """The reference row: the original kernel, all ``n * d`` numbers stored, loss 0.
 
     ``label`` is the row's ``problem``: the weight transform it is listed under (its
-    accuracy does not depend on W; give the first transform of the sweep).
+    accuracy does not depend on W; give the first transform of the sweep). No solve made
+    it, so it has no trial, seed or options.
     """
     n, d = problem.shape
-    return {
-        "problem": label, "method": "uncompressed", "algorithm": "uncompressed", "rank": min(n, d),
-        "n_params": n * d, "loss": 0.0, "relative_loss": 0.0, "seconds": 0.0, "failed": False, "message": "",
-        "warnings": "", "accuracy": mlp_accuracy(problem, problem.A), "compression_ratio": 1.0,
-    }
+    return ResultRow(problem=label, method="uncompressed", algorithm="uncompressed", rank=min(n, d), loss=0.0,
+                     relative_loss=0.0, seconds=0.0, n_params=n * d,
+                     evaluation={"accuracy": mlp_accuracy(problem, problem.A), "compression_ratio": 1.0})
 
 
 def transform_label(text: str) -> str:
@@ -231,7 +233,7 @@ class TestAccuracy:
     name: str = "test accuracy"
     columns: tuple[str, ...] = ("accuracy", "compression_ratio")
 
-    def __call__(self, problem: Problem, result: WLRAResult) -> dict:
+    def __call__(self, problem: Problem, result: WLRAResult) -> dict[str, float]:
         # Converting 10 000 images costs about one forward pass: made once per model.
         inputs = _INPUTS.get(problem)
         n, d = problem.shape
@@ -249,7 +251,7 @@ def compression_sweep(
     options: Mapping[str, dict] | None = None,
     on_update: Callable[[Update], None] | None = None,
     executor=None,
-) -> tuple[list[dict], list[str]]:
+) -> tuple[list[ResultRow], list[str]]:
     """Compress the hidden kernel with each algorithm at each rank and evaluate the network.
 
     Parameters
@@ -270,9 +272,9 @@ def compression_sweep(
 
     Returns
     -------
-    rows : list of dict
-        One row per (transform, algorithm, rank): the sweep columns plus ``accuracy`` and
-        ``compression_ratio``; the row's ``problem`` is the transform.
+    rows : list of ResultRow
+        One row per (transform, algorithm, rank), with ``accuracy`` and
+        ``compression_ratio`` in its ``evaluation``; the row's ``problem`` is the transform.
     errors : list of str
         One line per method that could not run (e.g. kfac without calibration moments).
     """
@@ -302,35 +304,40 @@ def uses_weights(algorithm: str) -> bool:
     return get_algorithm(algorithm).uses_weights
 
 
-def method_label(row: Mapping, with_transform: bool = True) -> str:
+def method_label(row: ResultRow, with_transform: bool = True) -> str:
     """A compression row's method, with the weights it ran with (``svd_w (W = F)``) when it
     uses W and ``with_transform``: how the headline, legends and tables name a series."""
-    if with_transform and uses_weights(row["algorithm"]):
-        return f"{row['method']} (W = {row['problem']})"
-    return row["method"]
+    if with_transform and uses_weights(row.algorithm):
+        return f"{row.method} (W = {row.problem})"
+    return row.method
 
 
-def format_table(rows: Iterable[dict]) -> str:
+def row_accuracy(row: ResultRow) -> float:
+    """A compression row's test accuracy (its :class:`TestAccuracy` column)."""
+    return row.evaluation["accuracy"]
+
+
+def format_table(rows: Iterable[ResultRow]) -> str:
     """Fixed-width text table of compression rows (the CLI's output)."""
     return format_rows(rows, TABLE_COLUMNS)
 
 
-def pareto_front(rows: Iterable[dict]) -> list[dict]:
+def pareto_front(rows: Iterable[ResultRow]) -> list[ResultRow]:
     """Rows no other row beats: none has at most as many parameters and higher accuracy.
 
     Failed rows are ignored; the front is returned by increasing ``n_params`` (and so
     increasing accuracy).
     """
-    ok = sorted((r for r in rows if not r["failed"] and np.isfinite(r["accuracy"])),
-                key=lambda r: (r["n_params"], -r["accuracy"]))
-    front: list[dict] = []
+    ok = sorted((r for r in rows if not r.failed and np.isfinite(row_accuracy(r))),
+                key=lambda r: (r.n_params, -row_accuracy(r)))
+    front: list[ResultRow] = []
     for row in ok:
-        if not front or row["accuracy"] > front[-1]["accuracy"]:
+        if not front or row_accuracy(row) > row_accuracy(front[-1]):
             front.append(row)
     return front
 
 
-def loss_accuracy_correlation(rows: Iterable[dict]) -> float:
+def loss_accuracy_correlation(rows: Iterable[ResultRow]) -> float:
     """Spearman rank correlation of relative weighted loss and accuracy over the rows.
 
     Near -1: a lower weighted loss reliably means a higher accuracy; near 0 or positive:
@@ -338,65 +345,87 @@ def loss_accuracy_correlation(rows: Iterable[dict]) -> float:
     """
     from scipy.stats import spearmanr
 
-    ok = [r for r in rows if not r["failed"] and np.isfinite(r["accuracy"]) and np.isfinite(r["relative_loss"])]
+    ok = [r for r in rows if not r.failed and np.isfinite(row_accuracy(r)) and np.isfinite(r.relative_loss)]
     if len(ok) < 3:
         return float("nan")
-    losses = [r["relative_loss"] for r in ok]
-    accuracies = [r["accuracy"] for r in ok]
+    losses = [r.relative_loss for r in ok]
+    accuracies = [row_accuracy(r) for r in ok]
     if np.ptp(losses) == 0 or np.ptp(accuracies) == 0:
         return float("nan")
     return float(spearmanr(losses, accuracies).statistic)
 
 
-def best_per_stored_number(rows: Iterable[dict], uncompressed_accuracy: float,
-                           keep: float = 0.985) -> dict | None:
+@dataclass(frozen=True)
+class BestMethod:
+    """The method with the best accuracy per stored number (:func:`best_per_stored_number`).
+
+    ``label`` is its :func:`method_label` (with ``W = transform`` when it uses W); it owns
+    ``front_points`` of the ``front_size`` points of the Pareto front; ``example`` is its
+    cheapest row keeping the asked share of the uncompressed accuracy, else its most
+    accurate row.
+    """
+
+    label: str
+    front_points: int
+    front_size: int
+    example: ResultRow
+
+
+def best_per_stored_number(rows: Iterable[ResultRow], uncompressed_accuracy: float,
+                           keep: float = 0.985) -> BestMethod | None:
     """Which method gives the best accuracy per stored number on this model.
 
     The method (with its weight transform) owning the most points of the Pareto front of
     accuracy against stored numbers; ties go to the higher accuracy at the smallest budget.
-
-    Returns
-    -------
-    dict or None
-        ``label`` (method, plus ``W = transform`` when it uses W), ``front_points``,
-        ``front_size``, and ``example``: its cheapest row keeping ``keep`` of the
-        uncompressed accuracy (else its most accurate row). None without usable rows.
+    Its example keeps ``keep`` of ``uncompressed_accuracy`` if any of its rows does. None
+    without usable rows.
     """
-    rows = [r for r in rows if r["method"] != "uncompressed"]
+    rows = [r for r in rows if r.method != "uncompressed"]
     front = pareto_front(rows)
     if not front:
         return None
-    owners: dict[tuple, list[dict]] = {}
+    owners: dict[tuple, list[ResultRow]] = {}
     for row in front:
-        owners.setdefault((row["method"], row["problem"]), []).append(row)
-    (method, transform), points = max(owners.items(), key=lambda item: (len(item[1]), item[1][0]["accuracy"]))
-    mine = sorted((r for r in rows if r["method"] == method and r["problem"] == transform and not r["failed"]),
-                  key=lambda r: r["n_params"])
-    good = [r for r in mine if r["accuracy"] >= keep * uncompressed_accuracy]
-    return {"label": method_label(mine[0]), "front_points": len(points), "front_size": len(front),
-            "example": good[0] if good else max(mine, key=lambda r: r["accuracy"])}
+        owners.setdefault((row.method, row.problem), []).append(row)
+    (method, transform), points = max(owners.items(), key=lambda item: (len(item[1]), row_accuracy(item[1][0])))
+    mine = sorted((r for r in rows if r.method == method and r.problem == transform and not r.failed),
+                  key=lambda r: r.n_params)
+    good = [r for r in mine if row_accuracy(r) >= keep * uncompressed_accuracy]
+    return BestMethod(method_label(mine[0]), len(points), len(front), good[0] if good else max(mine, key=row_accuracy))
 
 
-def entrywise_weighting_facts(rows: Iterable[dict], problem: Problem) -> dict | None:
+@dataclass(frozen=True)
+class EntrywiseFacts:
+    """The numbers behind "why entrywise Fisher weighting does not win" (:func:`entrywise_weighting_facts`).
+
+    ``row`` is svd_w's with W = F at the largest rank run; ``kernel_entries`` and
+    ``kernel_max_abs`` the size and largest entry of the trained kernel;
+    ``smallest_weight`` the smallest nonzero weight over the largest; ``best_other`` the
+    most accurate other method's row at that rank (None without one).
+    """
+
+    row: ResultRow
+    kernel_entries: int
+    kernel_max_abs: float
+    smallest_weight: float
+    best_other: ResultRow | None
+
+
+def entrywise_weighting_facts(rows: Iterable[ResultRow], problem: Problem) -> EntrywiseFacts | None:
     """The numbers behind "why entrywise Fisher weighting does not win", from this run.
 
-    For the ``svd_w`` row with W = F at the largest rank run: its relative weighted loss,
-    accuracy, largest kernel entry and stored numbers; the kernel's own largest entry;
-    the smallest nonzero weight relative to the largest; and the best accuracy any other
-    method reached at that rank. None when svd_w (W = F) was not run.
+    For the ``svd_w`` row with W = F at the largest rank run: its row (relative weighted
+    loss, accuracy, largest kernel entry, stored numbers); the kernel's own largest entry;
+    the smallest nonzero weight relative to the largest; and the row of the best accuracy
+    any other method reached at that rank. None when svd_w (W = F) was not run.
     """
-    rows = [r for r in rows if not r["failed"]]
-    mine = [r for r in rows if r["method"] == "svd_w" and r["problem"] == "F"]
+    rows = [r for r in rows if not r.failed]
+    mine = [r for r in rows if r.method == "svd_w" and r.problem == "F"]
     if not mine:
         return None
-    row = max(mine, key=lambda r: r["rank"])
-    others = [r for r in rows if r["rank"] == row["rank"] and r["method"] not in ("svd_w", "uncompressed")]
+    row = max(mine, key=lambda r: r.rank)
+    others = [r for r in rows if r.rank == row.rank and r.method not in ("svd_w", "uncompressed")]
     W = problem.W
-    best = max(others, key=lambda r: r["accuracy"]) if others else None
-    return {
-        "rank": row["rank"], "relative_loss": row["relative_loss"], "accuracy": row["accuracy"],
-        "max_abs": row["max_abs"], "n_params": row["n_params"], "kernel_entries": W.size,
-        "kernel_max_abs": float(np.max(np.abs(problem.A))), "smallest_weight": float(W[W > 0].min() / W.max()),
-        "best_other": None if best is None else {"method": best["method"], "accuracy": best["accuracy"],
-                                                 "relative_loss": best["relative_loss"]},
-    }
+    return EntrywiseFacts(row=row, kernel_entries=W.size, kernel_max_abs=float(np.max(np.abs(problem.A))),
+                          smallest_weight=float(W[W > 0].min() / W.max()),
+                          best_other=max(others, key=row_accuracy) if others else None)

@@ -8,8 +8,8 @@ here (or elsewhere in :mod:`wlra_core`) so that it can be tested without a brows
 * :func:`spectrum_view` and :func:`pixel_importance` -- W's singular spectrum with its
   cumulative Frobenius mass, and W's row sums reshaped to the input image;
 * :func:`count_ticks` -- whole-number ticks for a log axis of counts;
-* :func:`curves`, :func:`rank_table` -- chart series and the paper's Tables 3-5
-  (mean +- std over trials);
+* :func:`curves`, :func:`rank_table` -- chart series (a :class:`Series` per method) and
+  the paper's Tables 3-5 (mean +- std over trials);
 * :func:`relative_history` -- a result's loss history for the Refine page;
 * :func:`doc_description` -- a generator's docstring as plain Markdown for the Data page;
 * :func:`teaching_example` -- the landing page's rank-1 line fit with weighted points.
@@ -26,7 +26,7 @@ import numpy as np
 
 from .api import solve
 from .sweep import Sweep, make_method, make_sweep
-from .tables import TABLE_RANKS, summarize
+from .tables import TABLE_RANKS, ResultRow, Stats, summarize
 from .linalg import cumulative_mass, first_singular_mass, numerical_rank, round_off, spectrum, truncated_svd
 from .problem import Problem
 from .result import WLRAResult
@@ -195,57 +195,89 @@ def algorithm_style(name: str) -> dict[str, str]:
     return {"color": color, "symbol": symbol}
 
 
-def curves(rows: list[dict], value: str = "relative_loss") -> dict[str, dict[str, np.ndarray]]:
-    """Chart series per method: mean, std, min and max over trials of ``value`` at each rank.
+@dataclass(frozen=True)
+class Series:
+    """What a chart draws for one method: statistics over trials of one value at each rank.
 
-    ``value`` is ``"loss"``, ``"relative_loss"`` or ``"seconds"``. Each series has arrays
-    ``rank``, ``n_params``, ``mean``, ``std``, ``min``, ``max``, ``warnings`` (ranks where
-    every trial failed are left out) and ``failed_ranks``; ``algorithm`` names the method's
-    algorithm (for its style). Statistics are :func:`wlra_core.tables.summarize`'s.
+    Attributes
+    ----------
+    method : str
+        The method's label.
+    algorithm : str
+        Its algorithm (for its style).
+    rank, n_params : ndarray of int
+        The ranks where at least one trial succeeded, and the stored numbers there.
+    mean, std, min, max : ndarray of float
+        Of the value over the successful trials at each of those ranks.
+    warnings : list of str
+        Per rank, the warnings of its trials ("" for none).
+    failed_ranks : ndarray of int
+        Ranks where some trial failed.
     """
-    ranks = sorted({r["rank"] for r in rows})
-    table = summarize(rows, ranks, values=(value,), extremes=True)
-    series: dict[str, dict] = {}
-    for method in dict.fromkeys(r["method"] for r in rows):
-        entries = [e for e in table if e["method"] == method]
-        ok = [e for e in entries if e["trials"] > 0]
-        series[method] = {
-            "algorithm": next(r["algorithm"] for r in rows if r["method"] == method),
-            "rank": np.array([e["rank"] for e in ok], dtype=int),
-            "n_params": np.array([e["n_params"] for e in ok], dtype=int),
-            "mean": np.array([e[f"{value}_mean"] for e in ok], dtype=float),
-            "std": np.array([e[f"{value}_std"] for e in ok], dtype=float),
-            "min": np.array([e[f"{value}_min"] for e in ok], dtype=float),
-            "max": np.array([e[f"{value}_max"] for e in ok], dtype=float),
-            "warnings": [e["warnings"] for e in ok],
-            "failed_ranks": np.array([e["rank"] for e in entries if e["failed"]], dtype=int),
-        }
+
+    method: str
+    algorithm: str
+    rank: np.ndarray
+    n_params: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    warnings: list[str]
+    failed_ranks: np.ndarray
+
+
+def curves(rows: list[ResultRow], value: str = "relative_loss") -> dict[str, Series]:
+    """Chart series per method label: mean, std, min and max over trials of ``value`` at each rank.
+
+    ``value`` is a measured column (``"loss"``, ``"relative_loss"``, ``"seconds"``).
+    Statistics are :func:`wlra_core.tables.summarize`'s.
+    """
+    ranks = sorted({r.rank for r in rows})
+    table = summarize(rows, ranks, values=(value,))
+    series: dict[str, Series] = {}
+    for method in dict.fromkeys(r.method for r in rows):
+        entries = [e for e in table if e.method == method]
+        ok = [e for e in entries if e.trials > 0]
+        stats = [e.stats[value] for e in ok]
+        series[method] = Series(
+            method=method,
+            algorithm=next(r.algorithm for r in rows if r.method == method),
+            rank=np.array([e.rank for e in ok], dtype=int),
+            n_params=np.array([e.n_params for e in ok], dtype=int),
+            mean=np.array([s.mean for s in stats], dtype=float),
+            std=np.array([s.std for s in stats], dtype=float),
+            min=np.array([s.min for s in stats], dtype=float),
+            max=np.array([s.max for s in stats], dtype=float),
+            warnings=[e.warnings for e in ok],
+            failed_ranks=np.array([e.rank for e in entries if e.failed], dtype=int),
+        )
     return series
 
 
-def _mean_std(mean: float, std: float) -> str:
-    return "failed" if math.isnan(mean) else f"{mean:.4g} ± {std:.2g}"
+def _mean_std(stats: Stats) -> str:
+    return "failed" if math.isnan(stats.mean) else f"{stats.mean:.4g} ± {stats.std:.2g}"
 
 
-def rank_table(rows: list[dict], ranks=TABLE_RANKS, value: str = "relative_loss") -> list[dict]:
-    """The paper's Tables 3-5: one row per method, a "mean ± std" column per rank.
+def rank_table(rows: list[ResultRow], ranks=TABLE_RANKS, value: str = "relative_loss") -> list[dict]:
+    """The paper's Tables 3-5: one record per method, a "mean ± std" column per rank.
 
     Only ranks present in ``rows`` appear; a rank with no result for a method reads "not
     run". A cell reads ``failed`` when every trial failed at that rank, notes ``(k failed)``
     when some did, and ``(!)`` when a result was flagged (see the warnings list).
     """
-    present = [k for k in ranks if any(r["rank"] == k for r in rows)]
+    present = [k for k in ranks if any(r.rank == k for r in rows)]
     table = summarize(rows, present, values=(value,))
     out = []
-    for method in dict.fromkeys(r["method"] for r in rows):
+    for method in dict.fromkeys(r.method for r in rows):
         line = {"method": method, **{f"rank {k}": "not run" for k in present}}
-        for e in (e for e in table if e["method"] == method):
-            cell = _mean_std(e[f"{value}_mean"], e[f"{value}_std"])
-            if e["failed"] and e["trials"]:
-                cell += f" ({e['failed']} failed)"
-            if e["warnings"]:
+        for e in (e for e in table if e.method == method):
+            cell = _mean_std(e.stats[value])
+            if e.failed and e.trials:
+                cell += f" ({e.failed} failed)"
+            if e.warnings:
                 cell += " (!)"
-            line[f"rank {e['rank']}"] = cell
+            line[f"rank {e.rank}"] = cell
         out.append(line)
     return out
 

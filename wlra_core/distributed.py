@@ -11,8 +11,10 @@ Two jobs:
   are partitioned among workers, ``W o A`` and the division by W happen chunk by chunk,
   and the rank-rk approximation of ``W o A`` comes from
   :func:`dask.array.linalg.svd_compressed`; only sketches and factors of size n x (rk + p)
-  and (rk + p) x d_i travel between workers, never a chunk of A or W. :func:`column_partitioned`
-  builds such arrays from a per-chunk generator, so no n x d array is ever held by one process.
+  and (rk + p) x d_i travel between workers, never a chunk of A or W. It returns an ordinary
+  :class:`~wlra_core.WLRAResult` whose divisor is the Dask array W itself.
+  :func:`column_partitioned` builds such arrays from a per-chunk generator, so no n x d array
+  is ever held by one process.
 
 Clusters: ``scheduler=None`` (or ``"local"``) starts a :class:`distributed.LocalCluster`
 on 127.0.0.1 (worker processes, one thread each, no dashboard, scratch space under
@@ -35,10 +37,12 @@ import numpy as np
 
 from .factors import Reweighted
 from .linalg import divide_by_weights, svd_flip
+from .options import Interval, Option
 from .paths import CACHE_DIR
 from .problem import Problem, validate_rank
-from .result import Stopped, WLRAResult
-from .sweep import Sweep, Task, run_task, task_error
+from .result import HistoryPoint, Stopped, WLRAResult
+from .sweep import Post, Sweep, Task, TaskProgress, TaskRaised, TaskResult, run_task, task_error
+from .tables import ResultRow
 
 __all__ = [
     "LOCAL_WORKERS",
@@ -49,9 +53,10 @@ __all__ = [
     "connect",
     "OnDask",
     "POLL_SECONDS",
+    "N_CHUNKS",
     "column_partitioned",
+    "SVD_W_DASK_OPTIONS",
     "svd_w_dask",
-    "DaskSVDW",
 ]
 
 LOCAL_WORKERS = 2
@@ -119,7 +124,7 @@ def connect(scheduler=None, *, n_workers: int = LOCAL_WORKERS, timeout: float = 
         yield client
 
 
-def _remote_task(problem: Problem, task: Task, seed: int, evaluation) -> list[tuple[dict, WLRAResult]]:
+def _remote_task(problem: Problem, task: Task, seed: int, evaluation) -> list[tuple[ResultRow, WLRAResult]]:
     """The task body on a worker: :func:`wlra_core.sweep.run_task`, results sent back light.
 
     Scattered arrays can arrive at addresses not aligned to 8 bytes; NumPy then takes
@@ -170,11 +175,11 @@ class OnDask:
 
     scheduler: object = "local"
 
-    def __call__(self, sweep: Sweep, tasks: list[Task], post, stop) -> None:
+    def __call__(self, sweep: Sweep, tasks: list[Task], post: Post, stop) -> None:
         from distributed import as_completed
 
-        post("progress", f"starting the Dask cluster ({self.scheduler})" if self.scheduler in (None, "local")
-             else f"connecting to the Dask scheduler at {self.scheduler}")
+        post(TaskProgress(f"starting the Dask cluster ({self.scheduler})" if self.scheduler in (None, "local")
+                          else f"connecting to the Dask scheduler at {self.scheduler}"))
         with connect(self.scheduler) as client:
             # hash=False gives each call its own keys: with content hashes, a repeated call on
             # the same data reused the keys the previous call's cleanup was releasing, and its
@@ -194,12 +199,17 @@ class OnDask:
                     for future in arrivals.next_batch(block=False):
                         task = futures[future]
                         if future.status == "error":
-                            post("error", task, task_error(task, future.exception()))
+                            post(TaskRaised(task, task_error(task, future.exception())))
                             continue
                         for row, result in future.result():
-                            post("result", task, row, _attach(result, sweep.problems[task.problem]))
+                            post(TaskResult(task, row, _attach(result, sweep.problems[task.problem])))
             finally:
                 client.cancel(list(futures))
+
+
+# The number of column chunks of :func:`column_partitioned` (its default is unused: it is required).
+N_CHUNKS = Option(1, (Interval(int, 1),), "column chunks: the paper's m servers", limit=lambda shape: shape[1],
+                  limit_text="d")
 
 
 def column_partitioned(make_block: Callable[[slice], tuple[np.ndarray, np.ndarray]], n: int, d: int,
@@ -217,8 +227,7 @@ def column_partitioned(make_block: Callable[[slice], tuple[np.ndarray, np.ndarra
     import dask
     import dask.array as da
 
-    if not 1 <= n_chunks <= d:
-        raise ValueError(f"n_chunks must be between 1 and d = {d}, got {n_chunks}")
+    n_chunks = N_CHUNKS.validate(n_chunks, name="n_chunks", algorithm="column_partitioned", shape=(n, d))
     edges = np.linspace(0, d, n_chunks + 1).astype(int)
     A_parts, W_parts = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -228,41 +237,16 @@ def column_partitioned(make_block: Callable[[slice], tuple[np.ndarray, np.ndarra
     return da.concatenate(A_parts, axis=1), da.concatenate(W_parts, axis=1)
 
 
-@dataclass
-class DaskSVDW:
-    """svd_w on a Dask array: small factors here, the n x d parts still on the workers.
-
-    Attributes
-    ----------
-    U : ndarray of shape (n, rk)
-    s : ndarray of shape (rk,)
-    Vt : ndarray of shape (rk, d)
-        Top singular triplets of ``W o A``; the output is ``(U s Vt) / W``, 0 where W == 0.
-    approx : dask array of shape (n, d)
-        That output, lazily, chunked like W (``approx.compute()`` only for small problems).
-    loss, relative_loss : float
-        ``||W o (A - approx)||_F^2`` and its ratio to ``||W o A||_F^2``, summed chunk by chunk.
-    seconds : float
-    n_params : int
-        Entries stored: ``U s`` and ``Vt`` here plus the divisor W on the workers.
-    """
-
-    U: np.ndarray
-    s: np.ndarray
-    Vt: np.ndarray
-    approx: object
-    loss: float
-    relative_loss: float
-    seconds: float
-    n_params: int
-
-    def dense(self) -> np.ndarray:
-        """The n x d output as one NumPy array (gathers it: small problems only)."""
-        return self.approx.compute()
+SVD_W_DASK_OPTIONS = {
+    "weight_rank": Option(1, (Interval(int, 1),), "rank r of the weights: the SVD of W o A has rank r k"),
+    "n_power_iter": Option(6, (Interval(int, 2),), "QR-stabilised power iterations of the randomized SVD"),
+    "n_oversamples": Option(40, (Interval(int, 0),), "extra columns of the randomized SVD's sketch"),
+}
 
 
-def svd_w_dask(A, W, rank: int, *, weight_rank: int = 1, n_power_iter: int = 6, n_oversamples: int = 40,
-               seed: int = 0) -> DaskSVDW:
+def svd_w_dask(A, W, rank: int, *, weight_rank: int = SVD_W_DASK_OPTIONS["weight_rank"].default,
+               n_power_iter: int = SVD_W_DASK_OPTIONS["n_power_iter"].default,
+               n_oversamples: int = SVD_W_DASK_OPTIONS["n_oversamples"].default, seed: int = 0) -> WLRAResult:
     """Algorithm 1 (svd_w) on dask arrays, typically column-partitioned among workers.
 
     Runs on the active Dask scheduler (inside ``with connect(...)`` that is the cluster).
@@ -285,6 +269,15 @@ def svd_w_dask(A, W, rank: int, *, weight_rank: int = 1, n_power_iter: int = 6, 
         (6, 40) from the exact svd_w's loss (relative difference); 2.9e-5 with (4, 20).
     seed : int
 
+    Returns
+    -------
+    WLRAResult
+        ``factors`` is ``Reweighted(U s, Vt, W)``: the top ``weight_rank * rank`` singular
+        triplets of ``W o A`` (signs by :func:`~wlra_core.linalg.svd_flip`) and W, the Dask
+        array itself, so ``n_params`` counts ``U s``, ``Vt`` and all of W. ``loss``,
+        ``relative_loss`` and ``max_abs`` are measured chunk by chunk; ``seconds`` is the
+        fit's. ``result.approx`` gathers the n x d output: small problems only.
+
     Raises
     ------
     ValueError
@@ -302,10 +295,9 @@ def svd_w_dask(A, W, rank: int, *, weight_rank: int = 1, n_power_iter: int = 6, 
         raise ValueError(f"A and W must have the same shape and chunks, got {A.shape}/{A.chunks} and "
                          f"{W.shape}/{W.chunks}")
     rank = validate_rank(rank, A.shape)
-    for label, value, low in (("weight_rank", weight_rank, 1), ("n_power_iter", n_power_iter, 2),
-                              ("n_oversamples", n_oversamples, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{label} must be an integer >= {low}, got {value!r}")
+    options = {name: option.validate(value, name=name, algorithm="svd_w_dask") for (name, option), value in
+               zip(SVD_W_DASK_OPTIONS.items(), (weight_rank, n_power_iter, n_oversamples))}
+    weight_rank, n_power_iter, n_oversamples = options.values()
     n, d = A.shape
     inner = min(weight_rank * rank, min(n, d))
 
@@ -326,10 +318,13 @@ def svd_w_dask(A, W, rank: int, *, weight_rank: int = 1, n_power_iter: int = 6, 
         seed=seed, coerce_signs=False))
     U_raw, s, Vt_raw = dask.compute(*factors)
     U, Vt = svd_flip(U_raw, Vt_raw)
+    seconds = time.perf_counter() - start  # as for every result: the measuring pass below is not part of it
     signs = np.sign(np.einsum("ij,ij->j", U, U_raw))  # +-1: the flips svd_flip applied
     left, right = factors[0] * (s * signs), factors[2] * signs[:, None]
     approx = da.map_blocks(divide_by_weights, left @ right, W, dtype=np.float64)
-    loss = float(dask.compute(((W * (A - approx)) ** 2).sum())[0])
+    loss, max_abs = (float(v) for v in dask.compute(((W * (A - approx)) ** 2).sum(), abs(approx).max()))
     relative = loss / mass if mass > 0 else 0.0
-    return DaskSVDW(U, s, Vt, approx, loss, relative, time.perf_counter() - start,
-                    n_params=U.size + Vt.size + n * d)
+    # The divisor is W itself, left on the workers: the result's dense() gathers it block by block.
+    return WLRAResult(algorithm="svd_w", rank=rank, factors=Reweighted(U * s, Vt, W), loss=loss,
+                      relative_loss=relative, seconds=seconds, history=[HistoryPoint(1, loss, seconds, relative)],
+                      options={**options, "seed": seed}, max_abs=max_abs)

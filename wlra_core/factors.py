@@ -185,7 +185,8 @@ class Reweighted(Factorization):
 
     def weight_rows(self, rows: slice) -> np.ndarray:
         """Rows ``rows`` of the weights as X uses them (floored, if there is a floor)."""
-        weights = self.weights.rows(rows) if isinstance(self.weights, LowRank) else self.weights[rows]
+        # np.asarray: weights held as a Dask array (wlra_core.distributed.svd_w_dask) are gathered here.
+        weights = self.weights.rows(rows) if isinstance(self.weights, LowRank) else np.asarray(self.weights[rows])
         return weights if self.floor is None else np.maximum(weights, self.floor)
 
     def multiplier_rows(self, rows: slice) -> np.ndarray:

@@ -17,6 +17,7 @@ chosen ones can be shown as an image mask (:func:`selection_mask`).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -26,6 +27,7 @@ from .api import solve
 from .linalg import numerical_rank, spectrum, weighted_mass
 from .problem import Problem, validate_problem, validate_rank
 from .sweep import Update, make_method, make_sweep, run_all
+from .tables import ResultRow
 
 __all__ = [
     "SELECTIONS",
@@ -34,7 +36,9 @@ __all__ = [
     "max_selected",
     "size_grid",
     "select_features",
+    "SelectionRun",
     "selection_curve",
+    "SelectionSeries",
     "summarize_curve",
     "references",
     "selection_mask",
@@ -81,6 +85,16 @@ def select_features(A, W, n_selected: int, *, selection: str = "pivoted_qr", axi
                  axis=axis, weight_rank=weight_rank)
 
 
+@dataclass(frozen=True)
+class SelectionRun:
+    """One weighted CSS run of :func:`selection_curve`: its rule, how many columns (or rows)
+    it kept, and its sweep row."""
+
+    selection: str
+    n_selected: int
+    row: ResultRow
+
+
 def selection_curve(
     A,
     W,
@@ -94,7 +108,7 @@ def selection_curve(
     seed: int = 0,
     on_update: Callable[[Update], None] | None = None,
     executor=None,
-) -> tuple[list[dict], list[str]]:
+) -> tuple[list[SelectionRun], list[str]]:
     """Loss of weighted CSS for each selection rule and each number of selected columns.
 
     One sweep of the engine (:mod:`wlra_core.sweep`) per kind of rule: the randomised rules
@@ -102,9 +116,8 @@ def selection_curve(
 
     Returns
     -------
-    rows : list of dict
-        The sweep's rows plus ``selection`` and ``n_selected``; failed runs included
-        (``failed``, ``message``).
+    runs : list of SelectionRun
+        Failed runs included (their row's ``failed`` and ``message``).
     errors : list of str
         Tasks that raised.
     """
@@ -118,7 +131,7 @@ def selection_curve(
     limit = max_selected(problem.shape, axis)
     if not sizes or sizes[0] < 1 or sizes[-1] > limit:
         raise ValueError(f"the numbers of selected {axis} must lie between 1 and {limit}, got {sizes}")
-    rows, errors = [], []
+    runs, errors = [], []
     for group, group_trials in ((RANDOM_SELECTIONS, trials), (("pivoted_qr",), 1)):
         methods = [make_method("css", {"n_columns": size, "selection": selection, "axis": axis,
                                        "weight_rank": weight_rank}, label=f"{selection} s={size}",
@@ -129,25 +142,31 @@ def selection_curve(
         sweep = make_sweep(problem, methods, [rank], group_trials, seed)
         group_rows, group_errors = run_all(sweep, executor=executor, on_update=on_update)
         for row in group_rows:
-            options = json.loads(row["options"])
-            rows.append({**row, "selection": options["selection"], "n_selected": options["n_columns"]})
+            options = json.loads(row.options)
+            runs.append(SelectionRun(options["selection"], options["n_columns"], row))
         errors += group_errors
-    return rows, errors
+    return runs, errors
 
 
-def summarize_curve(rows: list[dict], value: str = "relative_loss") -> dict[str, dict[str, np.ndarray]]:
-    """Per selection rule: arrays ``n_selected``, ``mean`` and ``std`` of ``value`` over trials."""
+@dataclass(frozen=True)
+class SelectionSeries:
+    """One selection rule's curve: ``mean`` and ``std`` over trials at each ``n_selected``."""
+
+    n_selected: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def summarize_curve(runs: list[SelectionRun], value: str = "relative_loss") -> dict[str, SelectionSeries]:
+    """Per selection rule, the statistics of the measured column ``value`` over the successful trials."""
     out = {}
-    rows = [r for r in rows if not r["failed"]]
-    for selection in dict.fromkeys(r["selection"] for r in rows):
-        mine = [r for r in rows if r["selection"] == selection]
-        sizes = np.array(sorted({r["n_selected"] for r in mine}))
-        values = [np.array([r[value] for r in mine if r["n_selected"] == s]) for s in sizes]
-        out[selection] = {
-            "n_selected": sizes,
-            "mean": np.array([v.mean() for v in values]),
-            "std": np.array([v.std() for v in values]),
-        }
+    runs = [r for r in runs if not r.row.failed]
+    for selection in dict.fromkeys(r.selection for r in runs):
+        mine = [r for r in runs if r.selection == selection]
+        sizes = np.array(sorted({r.n_selected for r in mine}))
+        values = [np.array([r.row.value(value) for r in mine if r.n_selected == s]) for s in sizes]
+        out[selection] = SelectionSeries(sizes, np.array([v.mean() for v in values]),
+                                         np.array([v.std() for v in values]))
     return out
 
 

@@ -6,13 +6,16 @@ the ranks, the number of trials and the seed. It is cut into :class:`Task` units
 (problem, method, ranks, trial) -- and each task is one :func:`run_task` call: one
 ``solve_ranks`` (the svd family shares its SVD across ranks) with the seed of its trial,
 ``SeedSequence(seed, spawn_key=(trial,))``, and an optional :class:`Evaluation` adding
-columns per result (the Compression page's test accuracy).
+columns per result (the Compression page's test accuracy). Each result becomes a
+:class:`wlra_core.tables.ResultRow`.
 
 Two executors run tasks: :class:`InProcess` (a worker thread that always limits BLAS to
-:data:`SOLVER_BLAS_THREADS`) and ``wlra_core.distributed.OnDask``. :func:`run` streams
-:class:`Update` events (a new row, progress, an error) to the caller's thread, storing
-each result in one :class:`ResultCache` first; closing the generator asks the executor
-to stop. :func:`run_all` is the blocking form (CLI, benchmarks).
+:data:`SOLVER_BLAS_THREADS`) and ``wlra_core.distributed.OnDask``. An executor reports
+through ``post`` one message at a time: :class:`TaskResult`, :class:`TaskProgress` or
+:class:`TaskRaised`. :func:`run` turns them into :class:`Update` events in the caller's
+thread -- :class:`ResultEvent`, :class:`ProgressEvent`, :class:`TaskError` or
+:class:`Fatal` -- storing each result in one :class:`ResultCache` first; closing the
+generator asks the executor to stop. :func:`run_all` is the blocking form (CLI, benchmarks).
 """
 from __future__ import annotations
 
@@ -30,12 +33,15 @@ import numpy as np
 
 from .algorithms import get_algorithm
 from .api import fit_ranks, solve_ranks
+from .options import Interval, Option
 from .problem import Problem, validate_rank
 from .result import Stopped, WLRAResult
-from .seeding import as_seed_sequence, trial_seed
+from .seeding import trial_seed
+from .tables import ResultRow
 
 __all__ = [
     "SOLVER_BLAS_THREADS",
+    "SETTINGS",
     "blas_threads",
     "Method",
     "make_method",
@@ -44,7 +50,14 @@ __all__ = [
     "Sweep",
     "make_sweep",
     "ResultCache",
+    "TaskResult",
+    "TaskProgress",
+    "TaskRaised",
     "Update",
+    "ResultEvent",
+    "ProgressEvent",
+    "TaskError",
+    "Fatal",
     "result_row",
     "run_task",
     "InProcess",
@@ -60,6 +73,13 @@ __all__ = [
 # two on a quiet machine), but their loss passes make thousands of small BLAS calls, and
 # with two threads under load a 67500 x 1024 Compare run spun for over 20 CPU-minutes.
 SOLVER_BLAS_THREADS = 1
+
+# The settings of a sweep besides its problems, methods and ranks (:func:`make_sweep`).
+SETTINGS = {
+    "trials": Option(1, (Interval(int, 1),), "runs per (problem, method, rank), each with its own random stream"),
+    "seed": Option(0, (Interval(int, 0),), "the seed of the sweep: trial t runs with SeedSequence(seed, "
+                                           "spawn_key=(t,))"),
+}
 
 
 @contextmanager
@@ -116,14 +136,14 @@ class Task:
 class Evaluation(Protocol):
     """Extra columns computed from each result on the worker (e.g. test accuracy).
 
-    ``name`` is part of cache keys; ``columns`` are the keys it adds (NaN for failed runs).
-    Must be picklable to run on Dask.
+    ``name`` is part of cache keys; ``columns`` are the keys it adds to each row's
+    ``evaluation`` (NaN for failed runs). Must be picklable to run on Dask.
     """
 
     name: str
     columns: tuple[str, ...]
 
-    def __call__(self, problem: Problem, result: WLRAResult) -> dict: ...
+    def __call__(self, problem: Problem, result: WLRAResult) -> Mapping[str, float]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,18 +186,19 @@ class Sweep:
                 tasks.append(Task(problem, method, missing, trial))
         return tasks
 
-    def entries(self, cache: "ResultCache") -> list[tuple[dict, WLRAResult]]:
-        """``(row, result)`` of every result of this sweep in ``cache``, in sweep order."""
+    def entries(self, cache: "ResultCache") -> list[tuple[ResultRow, WLRAResult]]:
+        """``(row, result)`` of every result of this sweep in ``cache``, in sweep order, each
+        row under this sweep's problem and method labels."""
         out = []
         for problem, method, trial in self.units():
             for rank in self.ranks:
                 entry = cache.get(self.key(problem, method, rank, trial))
                 if entry is not None:
                     row, result = entry
-                    out.append(({**row, "problem": problem, "method": method.label}, result))
+                    out.append((replace(row, problem=problem, method=method.label), result))
         return out
 
-    def rows(self, cache: "ResultCache") -> list[dict]:
+    def rows(self, cache: "ResultCache") -> list[ResultRow]:
         return [row for row, _ in self.entries(cache)]
 
 
@@ -195,8 +216,8 @@ def make_sweep(problems: Problem | Mapping[str, Problem], methods: Iterable[str 
         Names get their ``options`` entry (validated) and are labelled by their name.
     ranks : iterable of int
         Each within ``1..min(n, d)`` of every problem.
-    trials : int >= 1
-    seed : int >= 0
+    trials, seed : int
+        See :data:`SETTINGS` (NumPy integers are accepted, booleans are not).
     options : mapping of algorithm name -> options, optional
     evaluation : Evaluation, optional
     include : callable(problem label, Method) -> bool, optional
@@ -222,13 +243,12 @@ def make_sweep(problems: Problem | Mapping[str, Problem], methods: Iterable[str 
     if not ranks:
         raise ValueError("choose at least one rank")
     ranks = tuple(sorted({validate_rank(k, shape) for k in ranks}))
-    if isinstance(trials, (bool, np.bool_)) or not isinstance(trials, (int, np.integer)) or trials < 1:
-        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
-    as_seed_sequence(seed)  # the message names the seed
+    trials, seed = (SETTINGS[name].validate(value, name=name, algorithm="sweep")
+                    for name, value in (("trials", trials), ("seed", seed)))
     pairs = None
     if include is not None:
         pairs = tuple((p, m) for p in problems for m in methods if include(p, m))
-    return Sweep(problems, methods, ranks, int(trials), int(seed), evaluation, pairs)
+    return Sweep(problems, methods, ranks, trials, seed, evaluation, pairs)
 
 
 class ResultCache:
@@ -243,7 +263,7 @@ class ResultCache:
     def __init__(self, max_rows: int = 100_000, max_factor_bytes: int = 2**30):
         self.max_rows = max_rows
         self.max_factor_bytes = max_factor_bytes
-        self._entries: OrderedDict[tuple, tuple[dict, WLRAResult]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[ResultRow, WLRAResult]] = OrderedDict()
         self._bytes: dict[tuple, int] = {}
         self._total_bytes = 0
         self._lock = threading.Lock()
@@ -251,10 +271,10 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: tuple) -> tuple[dict, WLRAResult] | None:
+    def get(self, key: tuple) -> tuple[ResultRow, WLRAResult] | None:
         return self._entries.get(key)
 
-    def put(self, key: tuple, row: dict, result: WLRAResult, problem: Problem | None = None) -> None:
+    def put(self, key: tuple, row: ResultRow, result: WLRAResult, problem: Problem | None = None) -> None:
         owned = {id(problem.A), id(problem.W)} if problem is not None else set()
         size = 0 if result.factors is None else sum(
             a.nbytes for a in result.factors.arrays.values() if id(a) not in owned)
@@ -285,35 +305,90 @@ class ResultCache:
             self._total_bytes = 0
 
 
-@dataclass
-class Update:
-    """One step of :func:`run`.
+# --- What an executor posts (from its own threads) --------------------------------------
 
-    ``row``/``result`` is a new result (None for a progress tick); ``done`` counts finished
-    results of the sweep, cached ones included; ``error`` reports a task that raised (the
-    sweep goes on) or, with ``fatal``, an executor that could not run at all.
-    """
+
+@dataclass(frozen=True)
+class TaskResult:
+    """A result of ``task``, with its row."""
+
+    task: Task
+    row: ResultRow
+    result: WLRAResult
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """What the executor is doing now (shown as the progress message)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class TaskRaised:
+    """``task`` raised; ``message`` is :func:`task_error`'s line. The sweep goes on."""
+
+    task: Task
+    message: str
+
+
+Posted = TaskResult | TaskProgress | TaskRaised
+Post = Callable[[Posted], None]
+
+
+# --- What run() yields (in the caller's thread) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Update:
+    """One step of :func:`run`: ``done`` of ``total`` results of the sweep are finished (cached
+    ones included); ``message`` says what runs now. A bare Update is never yielded: see its
+    subclasses."""
 
     done: int
     total: int
     message: str
-    row: dict | None = None
-    result: WLRAResult | None = None
-    error: str | None = None
-    fatal: bool = False
 
 
-def result_row(result: WLRAResult, *, problem: str, method: Method, trial: int, seed: int) -> dict:
-    """The flat row of one result (see :data:`wlra_core.tables.ROW_FIELDS`)."""
-    return {"problem": problem, "method": method.label, "trial": trial, "seed": seed, "options": method.options,
-            **result.summary()}
+@dataclass(frozen=True)
+class ProgressEvent(Update):
+    """Nothing new, at least every ``tick_seconds``: a UI can redraw and notice a Stop."""
+
+
+@dataclass(frozen=True)
+class ResultEvent(Update):
+    """A new result, already in the cache."""
+
+    row: ResultRow
+    result: WLRAResult
+
+
+@dataclass(frozen=True)
+class TaskError(Update):
+    """A task raised (one line in ``error``); the sweep goes on."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Fatal(Update):
+    """The executor could not run at all (an unreachable scheduler, a lost worker); the sweep ends."""
+
+    error: str
+
+
+def result_row(result: WLRAResult, *, problem: str, method: Method, trial: int, seed: int,
+               evaluation: Mapping[str, float] | None = None) -> ResultRow:
+    """The row of one result (see :class:`wlra_core.tables.ResultRow`)."""
+    return ResultRow(problem=problem, method=method.label, trial=trial, seed=seed, options=method.options,
+                     evaluation=dict(evaluation or {}), **result.summary())
 
 
 def run_task(problem: Problem, task: Task, seed: int, *, evaluation: Evaluation | None = None,
              should_stop: Callable[[], bool] | None = None,
-             on_result: Callable[[dict, WLRAResult], None] | None = None,
+             on_result: Callable[[ResultRow, WLRAResult], None] | None = None,
              progress: Callable[[float, str], None] | None = None,
-             measure_in=None) -> list[tuple[dict, WLRAResult]]:
+             measure_in=None) -> list[tuple[ResultRow, WLRAResult]]:
     """The unit of work of every sweep, in-process or on a Dask worker.
 
     Runs ``task.method`` on ``problem`` at ``task.ranks`` with the trial's seed, adds the
@@ -325,10 +400,12 @@ def run_task(problem: Problem, task: Task, seed: int, *, evaluation: Evaluation 
     done = []
 
     def finished(result: WLRAResult) -> None:
-        row = result_row(result, problem=task.problem, method=task.method, trial=task.trial, seed=seed)
+        columns = None
         if evaluation is not None:
-            row.update({column: float("nan") for column in evaluation.columns} if result.failed
+            columns = ({column: float("nan") for column in evaluation.columns} if result.failed
                        else evaluation(problem, result))
+        row = result_row(result, problem=task.problem, method=task.method, trial=task.trial, seed=seed,
+                         evaluation=columns)
         done.append((row, result))
         if on_result is not None:
             on_result(row, result)
@@ -352,9 +429,6 @@ def task_error(task: Task, err: Exception) -> str:
     return f"{what} (trial {task.trial + 1}): {detail}"
 
 
-Post = Callable[..., None]
-
-
 @dataclass
 class InProcess:
     """Run tasks one after another in the calling (worker) thread, BLAS limited to ``threads``
@@ -376,16 +450,16 @@ class InProcess:
                 if stop.is_set():
                     return
                 problem = sweep.problems[task.problem]
-                post("progress", f"running {task.method.label} (trial {task.trial + 1})")
+                post(TaskProgress(f"running {task.method.label} (trial {task.trial + 1})"))
                 try:
                     run_task(problem, task, sweep.seed, evaluation=sweep.evaluation, should_stop=stop.is_set,
-                             on_result=lambda row, result, task=task: post("result", task, row, result),
-                             progress=lambda fraction, message: post("progress", message),
+                             on_result=lambda row, result, task=task: post(TaskResult(task, row, result)),
+                             progress=lambda fraction, message: post(TaskProgress(message)),
                              measure_in=_Reporting(measurer, task, post, stop))
                 except Stopped:
                     return
                 except Exception as err:  # a solver bug must not kill the sweep or the page
-                    post("error", task, task_error(task, err))
+                    post(TaskRaised(task, task_error(task, err)))
 
 
 @dataclass
@@ -404,20 +478,28 @@ class _Reporting:
             try:
                 return job()
             except Exception as err:  # reported like a task's error; the sweep goes on
-                self.post("error", self.task, task_error(self.task, err))
+                self.post(TaskRaised(self.task, task_error(self.task, err)))
                 return None
 
         return self.executor.submit(reported)
 
 
+@dataclass(frozen=True)
+class _Ended:
+    """The executor returned; ``error`` says why it could not run, if it could not."""
+
+    error: str | None = None
+
+
 def _work(executor, sweep: Sweep, tasks: list[Task], events: queue.SimpleQueue, stop: threading.Event) -> None:
+    error = None
     try:
-        executor(sweep, tasks, lambda *event: events.put(event), stop)
+        executor(sweep, tasks, events.put, stop)
     except Stopped:
         pass
     except Exception as err:  # an unreachable scheduler or a lost worker must not kill the caller
-        events.put(("fatal", str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"))
-    events.put(("finished",))
+        error = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+    events.put(_Ended(error))
 
 
 def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
@@ -425,10 +507,12 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
     """Run the results of ``sweep`` missing from ``cache``, yielding each as it arrives.
 
     The executor (default :class:`InProcess`) works in a background thread; this generator
-    stays in the caller's thread and yields a progress tick at least every ``tick_seconds``
-    so a UI can redraw and notice a Stop. Each new result is stored in ``cache`` before it
-    is yielded. Closing the generator (a Stop, or the caller going away) asks the executor
-    to stop at its next check.
+    stays in the caller's thread and yields a :class:`ProgressEvent` at least every
+    ``tick_seconds`` so a UI can redraw and notice a Stop. Each new result is stored in
+    ``cache`` before its :class:`ResultEvent` is yielded; a task that raised is a
+    :class:`TaskError`, an executor that could not run a :class:`Fatal` (the last event).
+    Closing the generator (a Stop, or the caller going away) asks the executor to stop at
+    its next check.
     """
     cache = ResultCache() if cache is None else cache
     tasks = sweep.pending(cache)
@@ -445,39 +529,43 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
     try:
         while True:
             try:
-                kind, *payload = events.get(timeout=tick_seconds)
+                event = events.get(timeout=tick_seconds)
             except queue.Empty:
-                kind, payload = "tick", []
-            if kind == "finished":
-                return
-            if kind == "result":
-                task, row, result = payload
-                cache.put(sweep.key(task.problem, task.method, row["rank"], task.trial), row, result,
-                          sweep.problems[task.problem])
-                done += 1
-                message = f"{task.method.label}: rank {row['rank']} done (trial {task.trial + 1})"
-                last_tick = time.perf_counter()
-                yield Update(done, sweep.size, message, row=row, result=result)
-            elif kind in ("error", "fatal"):
-                yield Update(done, sweep.size, message, error=payload[-1], fatal=kind == "fatal")
-            else:
-                if kind == "progress":
-                    message = payload[0]
-                now = time.perf_counter()
-                if now - last_tick >= tick_seconds:
-                    last_tick = now
-                    yield Update(done, sweep.size, message)
+                event = None
+            match event:
+                case _Ended(error=error):
+                    if error is not None:
+                        yield Fatal(done, sweep.size, message, error)
+                    return
+                case TaskResult(task=task, row=row, result=result):
+                    cache.put(sweep.key(task.problem, task.method, row.rank, task.trial), row, result,
+                              sweep.problems[task.problem])
+                    done += 1
+                    message = f"{task.method.label}: rank {row.rank} done (trial {task.trial + 1})"
+                    last_tick = time.perf_counter()
+                    yield ResultEvent(done, sweep.size, message, row, result)
+                    continue
+                case TaskRaised(message=error):
+                    yield TaskError(done, sweep.size, message, error)
+                    continue
+                case TaskProgress(message=text):
+                    message = text
+            now = time.perf_counter()
+            if now - last_tick >= tick_seconds:
+                last_tick = now
+                yield ProgressEvent(done, sweep.size, message)
     finally:
         stop.set()
 
 
 def run_all(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
-            on_update: Callable[[Update], None] | None = None) -> tuple[list[dict], list[str]]:
-    """Run ``sweep`` to the end; return its rows (sweep order) and the error messages."""
+            on_update: Callable[[Update], None] | None = None) -> tuple[list[ResultRow], list[str]]:
+    """Run ``sweep`` to the end; return its rows (sweep order) and the error messages
+    (of :class:`TaskError` and :class:`Fatal` events)."""
     cache = ResultCache() if cache is None else cache
     errors = []
     for update in run(sweep, cache, executor):
-        if update.error:
+        if isinstance(update, (TaskError, Fatal)):
             errors.append(update.error)
         if on_update is not None:
             on_update(update)

@@ -1,76 +1,150 @@
 """Result rows as tables: the paper-style summaries (Tables 3-5), aligned text and CSV.
 
-A row is a flat dict (see :data:`ROW_FIELDS`), one per (problem, method, rank, trial);
-:mod:`wlra_core.sweep` produces them. This module is the one CSV writer of the project.
+A :class:`ResultRow` is one result of a sweep (problem, method, rank, trial) and what was
+measured; :mod:`wlra_core.sweep` produces them. Its fields are the CSV columns, in order,
+followed by the evaluation columns (the Compression page's test accuracy). :func:`summarize`
+turns rows into one :class:`Summary` per (rank, method). This module is the one CSV
+writer of the project.
 """
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["ROW_FIELDS", "TABLE_RANKS", "summarize", "format_summary", "format_rows", "rows_to_csv",
-           "write_csv"]
+__all__ = ["ResultRow", "ROW_FIELDS", "MEASURED", "Stats", "Summary", "TABLE_RANKS", "summarize", "format_summary",
+           "format_rows", "csv_columns", "rows_to_csv", "write_csv"]
 
-ROW_FIELDS = (
-    "problem", "method", "algorithm", "rank", "trial", "seed", "options", "loss", "relative_loss",
-    "seconds", "n_params", "max_abs", "failed", "message", "warnings",
-)
+
+def _measured(**kwargs):
+    """A field holding a number measured per trial: :func:`summarize` gives its statistics."""
+    return field(metadata={"measured": True}, **kwargs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultRow:
+    """One result of a sweep, flat: the fields are the CSV columns, in order.
+
+    ``trial``, ``seed`` and ``max_abs`` are None for a row that no solve made (the
+    Compression page's uncompressed network); the CSV leaves them empty. ``evaluation``
+    holds the columns an evaluation adds (e.g. ``accuracy``), written after the fields.
+    A new measured column is one more field declared with ``_measured()``.
+    """
+
+    problem: str
+    method: str
+    algorithm: str
+    rank: int
+    trial: int | None = None
+    seed: int | None = None
+    options: str = ""  # canonical JSON of the resolved options
+    loss: float = _measured()
+    relative_loss: float = _measured()
+    seconds: float = _measured()
+    n_params: int
+    max_abs: float | None = None
+    failed: bool = False
+    message: str = ""
+    warnings: str = ""  # "; "-joined
+    evaluation: Mapping[str, float] = field(default_factory=dict, hash=False)
+
+    def value(self, column: str):
+        """The value of a CSV column: a field, or an evaluation column (KeyError otherwise)."""
+        if column in ROW_FIELDS:
+            return getattr(self, column)
+        return self.evaluation[column]
+
+    def record(self) -> dict[str, object]:
+        """Column -> value, in CSV order (fields, then evaluation columns)."""
+        return {**{name: getattr(self, name) for name in ROW_FIELDS}, **self.evaluation}
+
+
+ROW_FIELDS = tuple(f.name for f in dataclasses.fields(ResultRow) if f.name != "evaluation")
+MEASURED = tuple(f.name for f in dataclasses.fields(ResultRow) if f.metadata.get("measured"))
 # The paper tabulates ranks 20, 10 and 5 (Tables 3-5).
 TABLE_RANKS = (5, 10, 20)
 
 
-def summarize(rows: list[dict], ranks: Iterable[int] = TABLE_RANKS, *,
-              values: tuple[str, ...] = ("loss", "relative_loss", "seconds"), extremes: bool = False) -> list[dict]:
-    """Mean and std over trials of ``values`` per (rank, method); failed runs counted apart.
+@dataclass(frozen=True)
+class Stats:
+    """Mean, population std, min and max of one value over the successful trials (NaN without any)."""
 
-    Each entry has ``rank``, ``method``, ``trials`` (successful), ``failed``,
-    ``<value>_mean``/``<value>_std`` (and ``_min``/``_max`` with ``extremes``),
-    ``n_params`` (of the first successful trial) and ``warnings`` (the distinct warnings
-    of its trials).
+    mean: float
+    std: float
+    min: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> "Stats":
+        data = np.array(list(values), dtype=float)
+        if not data.size:
+            return cls(math.nan, math.nan, math.nan, math.nan)
+        # A loss beyond float64's range reads inf (its relative loss is exact): its std is NaN.
+        with np.errstate(invalid="ignore", over="ignore"):
+            return cls(float(data.mean()), float(data.std()), float(data.min()), float(data.max()))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The trials of one method at one rank.
+
+    ``trials`` counts the successful ones and ``failed`` the others; ``stats`` maps each
+    summarised column to its :class:`Stats` over the successful trials; ``n_params`` is
+    the first successful trial's (0 without one); ``warnings`` the distinct warnings of
+    the successful trials, "; "-joined.
     """
+
+    rank: int
+    method: str
+    trials: int
+    failed: int
+    n_params: int
+    warnings: str
+    stats: Mapping[str, Stats]
+
+
+def summarize(rows: Iterable[ResultRow], ranks: Iterable[int] = TABLE_RANKS, *,
+              values: tuple[str, ...] = MEASURED) -> list[Summary]:
+    """One :class:`Summary` per (rank, method) present in ``rows``, ranks in the order given,
+    methods in order of appearance; ``values`` are the columns summarised."""
+    rows = list(rows)
     table = []
     for rank in ranks:
-        for method in dict.fromkeys(r["method"] for r in rows):
-            mine = [r for r in rows if r["method"] == method and r["rank"] == rank]
-            group = [r for r in mine if not r["failed"]]
+        for method in dict.fromkeys(r.method for r in rows):
+            mine = [r for r in rows if r.method == method and r.rank == rank]
             if not mine:
                 continue
-            entry = {"rank": rank, "method": method, "trials": len(group), "failed": len(mine) - len(group)}
-            for key in values:
-                data = np.array([r[key] for r in group], dtype=float)
-                # A loss beyond float64's range reads inf (its relative loss is exact): its std is NaN.
-                with np.errstate(invalid="ignore", over="ignore"):
-                    entry[f"{key}_mean"] = float(data.mean()) if data.size else math.nan
-                    entry[f"{key}_std"] = float(data.std()) if data.size else math.nan
-                if extremes:
-                    entry[f"{key}_min"] = float(data.min()) if data.size else math.nan
-                    entry[f"{key}_max"] = float(data.max()) if data.size else math.nan
-            entry["n_params"] = group[0]["n_params"] if group else 0
-            entry["warnings"] = "; ".join(dict.fromkeys(r["warnings"] for r in group if r.get("warnings")))
-            table.append(entry)
+            group = [r for r in mine if not r.failed]
+            table.append(Summary(
+                rank=rank, method=method, trials=len(group), failed=len(mine) - len(group),
+                n_params=group[0].n_params if group else 0,
+                warnings="; ".join(dict.fromkeys(r.warnings for r in group if r.warnings)),
+                stats={key: Stats.of(r.value(key) for r in group) for key in values}))
     return table
 
 
-def format_summary(table: list[dict]) -> str:
+def format_summary(table: list[Summary]) -> str:
     """Text tables, one per rank, like the paper's Tables 3-5 (warnings under their line)."""
     lines = []
-    for rank in dict.fromkeys(e["rank"] for e in table):
+    for rank in dict.fromkeys(e.rank for e in table):
         lines.append(f"rank {rank}")
         lines.append(f"  {'method':<16} {'loss (mean +- std)':>26} {'relative loss':>14} "
                      f"{'seconds (mean +- std)':>24} {'params':>8}")
-        for e in (e for e in table if e["rank"] == rank):
-            note = f"  ({e['failed']} failed)" if e["failed"] else ""
+        for e in (e for e in table if e.rank == rank):
+            note = f"  ({e.failed} failed)" if e.failed else ""
+            loss, relative, seconds = e.stats["loss"], e.stats["relative_loss"], e.stats["seconds"]
             lines.append(
-                f"  {e['method']:<16} {e['loss_mean']:>12.6g} +- {e['loss_std']:<10.3g} "
-                f"{e['relative_loss_mean']:>14.6f} {e['seconds_mean']:>12.4f} +- {e['seconds_std']:<8.4f} "
-                f"{e['n_params']:>8}{note}"
+                f"  {e.method:<16} {loss.mean:>12.6g} +- {loss.std:<10.3g} "
+                f"{relative.mean:>14.6f} {seconds.mean:>12.4f} +- {seconds.std:<8.4f} "
+                f"{e.n_params:>8}{note}"
             )
-            if e["warnings"]:
-                lines.append(f"    ! {e['warnings']}")
+            if e.warnings:
+                lines.append(f"    ! {e.warnings}")
     return "\n".join(lines)
 
 
@@ -80,41 +154,39 @@ def _cell(value, spec: str) -> str:
     return str(value)
 
 
-def format_rows(rows: Iterable[dict], columns: dict[str, str]) -> str:
-    """An aligned text table of ``rows``: ``columns`` maps a key to its float format spec.
+def format_rows(rows: Iterable[ResultRow], columns: dict[str, str]) -> str:
+    """An aligned text table of ``rows``: ``columns`` maps a column to its float format spec.
 
     A failed row gets its message and a flagged row its warnings on the next line.
     """
     rows = list(rows)
-    cells = [[_cell(row.get(key, ""), spec) for key, spec in columns.items()] for row in rows]
+    cells = [[_cell(row.value(key), spec) for key, spec in columns.items()] for row in rows]
     widths = [max(len(key), *(len(line[i]) for line in cells)) for i, key in enumerate(columns)]
     out = ["  ".join(key.rjust(w) for key, w in zip(columns, widths)), "-" * (sum(widths) + 2 * len(widths) - 2)]
     for row, line in zip(rows, cells):
         out.append("  ".join(cell.rjust(w) for cell, w in zip(line, widths)))
-        if row.get("failed"):
-            out.append(f"    FAILED: {row.get('message', '')}")
-        elif row.get("warnings"):
-            out.append(f"    ! {row['warnings']}")
+        if row.failed:
+            out.append(f"    FAILED: {row.message}")
+        elif row.warnings:
+            out.append(f"    ! {row.warnings}")
     return "\n".join(out)
 
 
-def rows_to_csv(rows: Iterable[dict], fields: Iterable[str] | None = None) -> str:
-    """CSV text (header + one line per row).
+def csv_columns(rows: Iterable[ResultRow]) -> list[str]:
+    """The CSV header: :data:`ROW_FIELDS`, then the evaluation columns in order of appearance."""
+    return [*ROW_FIELDS, *dict.fromkeys(key for row in rows for key in row.evaluation)]
 
-    ``fields`` defaults to :data:`ROW_FIELDS` present in the rows followed by any other
-    keys in order of appearance (e.g. ``accuracy`` from an evaluation).
-    """
+
+def rows_to_csv(rows: Iterable[ResultRow]) -> str:
+    """CSV text (header + one line per row); None is an empty cell."""
     rows = list(rows)
-    if fields is None:
-        present = dict.fromkeys(key for row in rows for key in row)
-        fields = [key for key in ROW_FIELDS if key in present] + [key for key in present if key not in ROW_FIELDS]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=csv_columns(rows), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(row.record() for row in rows)
     return buffer.getvalue()
 
 
-def write_csv(rows: list[dict], path, fields: Iterable[str] | None = None) -> None:
+def write_csv(rows: list[ResultRow], path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        handle.write(rows_to_csv(rows, fields))
+        handle.write(rows_to_csv(rows))
