@@ -33,7 +33,7 @@ def test_feature_selection_page_curve_and_pixel_mask():
     assert errors == []
     x, y = trace(curve, "pivoted QR")
     np.testing.assert_array_equal(x, sizes)
-    np.testing.assert_allclose(y, [r["relative_loss"] for r in rows], rtol=1e-12)
+    np.testing.assert_allclose(y, [r.row.relative_loss for r in rows], rtol=1e-12)
     refs = references(problem.A, problem.W, 5, 1, axis="rows")
     lines = [s["y0"] for s in curve["layout"]["shapes"] if s["type"] == "line" and s["y0"] == s["y1"]]
     # svd_w's loss is ||(W o A)_{-rk}||^2 here (W's zeros form a whole row, where (W o A)_rk is 0
