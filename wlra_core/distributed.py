@@ -30,8 +30,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, replace
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from .options import Interval, Option
 from .paths import CACHE_DIR
 from .problem import Problem, validate_rank
 from .result import HistoryPoint, Stopped, WLRAResult
-from .sweep import Post, Sweep, Task, TaskProgress, TaskRaised, TaskResult, run_task, task_error
+from .sweep import Post, Sweep, Task, TaskProgress, TaskRaised, TaskResult, attach, detach, run_task, task_error
 from .tables import ResultRow
 
 __all__ = [
@@ -130,33 +130,12 @@ def _remote_task(problem: Problem, task: Task, seed: int, evaluation) -> list[tu
     Scattered arrays can arrive at addresses not aligned to 8 bytes; NumPy then takes
     slower loops whose rounding differs from the in-process path. An aligned copy (only
     then) avoids both. A divisor that is the problem's own W is not sent back: the
-    client re-attaches its copy (:func:`_attach`).
+    client re-attaches its copy (:func:`wlra_core.sweep.attach`).
     """
     A, W = (np.require(M, requirements=["C", "A"]) for M in (problem.A, problem.W))
     if A is not problem.A or W is not problem.W:
         problem = Problem(A, W, name=problem.name, source=problem.source, meta=problem.meta, model=problem.model)
-    return [(row, _detach(result, problem)) for row, result in run_task(problem, task, seed, evaluation=evaluation)]
-
-
-@dataclass(frozen=True)
-class _ProblemWeights:
-    """Stands for the problem's own W in a result travelling back from a worker."""
-
-    shape: tuple[int, int]
-
-
-def _detach(result: WLRAResult, problem: Problem) -> WLRAResult:
-    factors = result.factors
-    if isinstance(factors, Reweighted) and factors.weights is problem.W:
-        return replace(result, factors=replace(factors, weights=_ProblemWeights(problem.W.shape)))
-    return result
-
-
-def _attach(result: WLRAResult, problem: Problem) -> WLRAResult:
-    factors = result.factors
-    if isinstance(factors, Reweighted) and isinstance(factors.weights, _ProblemWeights):
-        return replace(result, factors=replace(factors, weights=problem.W))
-    return result
+    return [(row, detach(result, problem)) for row, result in run_task(problem, task, seed, evaluation=evaluation)]
 
 
 @dataclass
@@ -175,9 +154,12 @@ class OnDask:
 
     scheduler: object = "local"
 
-    def __call__(self, sweep: Sweep, tasks: list[Task], post: Post, stop) -> None:
+    def __call__(self, sweep: Sweep, tasks: Iterable[Task], post: Post, stop) -> None:
         from distributed import as_completed
 
+        tasks = list(tasks)  # every task is submitted at once (and so claimed at once: see wlra_core.sweep.run)
+        if not tasks:  # other runs are computing all of them: no cluster needed
+            return
         post(TaskProgress(f"starting the Dask cluster ({self.scheduler})" if self.scheduler in (None, "local")
                           else f"connecting to the Dask scheduler at {self.scheduler}"))
         with connect(self.scheduler) as client:
@@ -202,7 +184,7 @@ class OnDask:
                             post(TaskRaised(task, task_error(task, future.exception())))
                             continue
                         for row, result in future.result():
-                            post(TaskResult(task, row, _attach(result, sweep.problems[task.problem])))
+                            post(TaskResult(task, row, attach(result, sweep.problems[task.problem])))
             finally:
                 client.cancel(list(futures))
 

@@ -16,6 +16,11 @@ through ``post`` one message at a time: :class:`TaskResult`, :class:`TaskProgres
 thread -- :class:`ResultEvent`, :class:`ProgressEvent`, :class:`TaskError` or
 :class:`Fatal` -- storing each result in one :class:`ResultCache` first; closing the
 generator asks the executor to stop. :func:`run_all` is the blocking form (CLI, benchmarks).
+
+Runs that share a :class:`ResultCache` (the dashboard's sessions) share their work in
+progress too: a run claims each result just before computing it, and another run that
+needs a claimed result waits for it instead of computing it again (see
+:meth:`ResultCache.claim`).
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ import numpy as np
 
 from .algorithms import get_algorithm
 from .api import fit_ranks, solve_ranks
+from .factors import Reweighted
 from .options import Interval, Option
 from .problem import Problem, validate_rank
 from .result import Stopped, WLRAResult
@@ -49,6 +55,9 @@ __all__ = [
     "Evaluation",
     "Sweep",
     "make_sweep",
+    "ProblemWeights",
+    "detach",
+    "attach",
     "ResultCache",
     "TaskResult",
     "TaskProgress",
@@ -82,13 +91,22 @@ SETTINGS = {
 }
 
 
+# Sweeps limiting BLAS now, and the limit they share (see blas_threads).
+_BLAS_LIMIT = threading.Lock()
+_blas_users = 0
+_blas_limits = None
+
+
 @contextmanager
 def blas_threads(limit: int | None = SOLVER_BLAS_THREADS):
     """Limit BLAS (OpenBLAS/MKL) threads for the enclosed solves; None leaves them alone.
 
-    The limit is process-wide while active (that is how BLAS libraries work). It needs
-    threadpoolctl (installed with the app; without it nothing is limited).
+    The limit is process-wide while active (that is how BLAS libraries work), so the
+    sweeps of concurrent sessions share it: the first to enter sets it, and the original
+    comes back when the last one leaves -- not when the first leaves while another still
+    solves. It needs threadpoolctl (installed with the app; without it nothing is limited).
     """
+    global _blas_users, _blas_limits
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # a bare `pip install .`: numpy and scipy only
@@ -96,8 +114,18 @@ def blas_threads(limit: int | None = SOLVER_BLAS_THREADS):
     if limit is None or threadpool_limits is None:
         yield
         return
-    with threadpool_limits(limits=limit, user_api="blas"):
+    with _BLAS_LIMIT:
+        if _blas_users == 0:
+            _blas_limits = threadpool_limits(limits=limit, user_api="blas")
+        _blas_users += 1
+    try:
         yield
+    finally:
+        with _BLAS_LIMIT:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limits.restore_original_limits()
+                _blas_limits = None
 
 
 @dataclass(frozen=True)
@@ -177,29 +205,27 @@ class Sweep:
             for trial in range(self.trials):
                 yield problem, method, trial
 
-    def pending(self, cache: "ResultCache") -> list[Task]:
-        """The tasks whose results ``cache`` lacks (only their missing ranks)."""
-        tasks = []
-        for problem, method, trial in self.units():
-            missing = tuple(k for k in self.ranks if cache.get(self.key(problem, method, k, trial)) is None)
-            if missing:
-                tasks.append(Task(problem, method, missing, trial))
-        return tasks
-
-    def entries(self, cache: "ResultCache") -> list[tuple[ResultRow, WLRAResult]]:
-        """``(row, result)`` of every result of this sweep in ``cache``, in sweep order, each
-        row under this sweep's problem and method labels."""
+    def entries(self, cache: "ResultCache | Mapping[tuple, tuple[ResultRow, WLRAResult]]"
+                ) -> list[tuple[ResultRow, WLRAResult]]:
+        """``(row, result)`` of every result of this sweep in ``cache`` (or in a run's own
+        results, see :func:`run`), in sweep order, each row under this sweep's problem and
+        method labels and each result with its problem's arrays attached (:func:`attach`)."""
         out = []
         for problem, method, trial in self.units():
             for rank in self.ranks:
                 entry = cache.get(self.key(problem, method, rank, trial))
                 if entry is not None:
-                    row, result = entry
-                    out.append((replace(row, problem=problem, method=method.label), result))
+                    out.append(self._labelled(entry, problem, method))
         return out
 
-    def rows(self, cache: "ResultCache") -> list[ResultRow]:
+    def rows(self, cache: "ResultCache | Mapping[tuple, tuple[ResultRow, WLRAResult]]") -> list[ResultRow]:
         return [row for row, _ in self.entries(cache)]
+
+    def _labelled(self, entry: tuple[ResultRow, WLRAResult], problem: str,
+                  method: Method) -> tuple[ResultRow, WLRAResult]:
+        """A stored ``(row, result)`` as this sweep reads it: its labels, its problem's W."""
+        row, result = entry
+        return replace(row, problem=problem, method=method.label), attach(result, self.problems[problem])
 
 
 def make_sweep(problems: Problem | Mapping[str, Problem], methods: Iterable[str | Method],
@@ -251,57 +277,197 @@ def make_sweep(problems: Problem | Mapping[str, Problem], methods: Iterable[str 
     return Sweep(problems, methods, ranks, trials, seed, evaluation, pairs)
 
 
-class ResultCache:
-    """Results by :meth:`Sweep.key`: the row and the result (with its factors).
+# --- Results kept apart from their problem ----------------------------------------------
 
-    Rows are small and kept for ``max_rows`` results (oldest evicted). Factors are kept
-    while their arrays, not counting arrays the problem owns (svd_w's divisor is W
-    itself), total at most ``max_factor_bytes``; beyond that the oldest results lose
-    their factors but keep their rows.
+
+@dataclass(frozen=True)
+class ProblemWeights:
+    """Stands for the problem's own W in a result kept or sent apart from its problem
+    (svd_w and css divide by W itself): :func:`detach` puts it in, :func:`attach` puts the
+    problem's W back. ``size`` is W's, so ``n_params`` reads the same either way."""
+
+    shape: tuple[int, int]
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
+def detach(result: WLRAResult, problem: Problem) -> WLRAResult:
+    """A shallow copy of ``result`` that holds no reference to ``problem``'s W: a divisor that
+    is ``problem.W`` itself becomes a :class:`ProblemWeights`. The copy never carries the
+    dense approximation a caller may have formed (``result.approx``)."""
+    factors = result.factors
+    if isinstance(factors, Reweighted) and factors.weights is problem.W:
+        factors = replace(factors, weights=ProblemWeights(problem.W.shape))
+    return replace(result, factors=factors)
+
+
+def attach(result: WLRAResult, problem: Problem) -> WLRAResult:
+    """A shallow copy of ``result`` with ``problem``'s W in place of a :class:`ProblemWeights`."""
+    factors = result.factors
+    if isinstance(factors, Reweighted) and isinstance(factors.weights, ProblemWeights):
+        factors = replace(factors, weights=problem.W)
+    return replace(result, factors=factors)
+
+
+def _owners(result: WLRAResult) -> dict[int, np.ndarray]:
+    """The arrays that own the memory ``result``'s factors keep alive, by id: a view (svd's
+    ``U[:, :k]`` of the SVD shared by every rank) keeps its whole base alive."""
+    owners = {}
+    for array in ([] if result.factors is None else result.factors.arrays.values()):
+        while isinstance(array, np.ndarray) and isinstance(array.base, np.ndarray):
+            array = array.base
+        if isinstance(array, np.ndarray):
+            owners[id(array)] = array
+    return owners
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """The result under ``key`` another run computed (posted to a run that waits for it)."""
+
+    key: tuple
+    row: ResultRow
+    result: WLRAResult  # detached: the receiver attaches its problem's W
+
+
+@dataclass(frozen=True)
+class _Released:
+    """The run computing ``key`` gave it up (it stopped or failed): a waiting run computes it."""
+
+    key: tuple
+
+
+class ResultCache:
+    """Results by :meth:`Sweep.key` -- the row and the result (with its factors) -- shared by
+    every run that uses it, and the keys those runs are computing now.
+
+    A stored result keeps nothing its problem owns: a divisor that is the problem's W is
+    stored as a :class:`ProblemWeights` (:func:`detach`) and put back when a sweep reads
+    the result with its problem (:meth:`Sweep.entries`), so problems nobody else holds
+    are freed. Rows are small and kept for ``max_rows`` results (oldest evicted). Factors
+    are kept while the memory they keep alive -- every array's base, each counted once
+    however many results share it -- totals at most ``max_factor_bytes``; beyond that the
+    oldest results lose their factors but keep their rows.
+
+    Work in progress: a run claims the keys it is about to compute (:meth:`claim`); a run
+    that needs a key another run claimed waits for it -- it is posted the result when that
+    is stored, or a release when the claiming run gives the key up (it stopped or failed;
+    :meth:`release`), and then computes it itself. :meth:`clear` forgets stored results
+    only: claims stay, and a running sweep keeps the results it already has.
     """
 
     def __init__(self, max_rows: int = 100_000, max_factor_bytes: int = 2**30):
         self.max_rows = max_rows
         self.max_factor_bytes = max_factor_bytes
         self._entries: OrderedDict[tuple, tuple[ResultRow, WLRAResult]] = OrderedDict()
-        self._bytes: dict[tuple, int] = {}
+        self._held: dict[tuple, tuple[int, ...]] = {}  # key -> ids of the arrays its factors keep alive
+        self._arrays: dict[int, list] = {}  # id -> [array, number of entries holding it]
         self._total_bytes = 0
+        self._claims: dict[tuple, object] = {}  # key -> the run computing it
+        self._waiting: dict[tuple, dict[object, Callable[[object], None]]] = {}  # key -> run -> its post
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def factor_bytes(self) -> int:
+        """Bytes of the arrays the stored factors keep alive (each array counted once)."""
+        return self._total_bytes
+
     def get(self, key: tuple) -> tuple[ResultRow, WLRAResult] | None:
+        """The stored ``(row, result)``, the result detached from its problem (see :meth:`Sweep.entries`)."""
         return self._entries.get(key)
 
     def put(self, key: tuple, row: ResultRow, result: WLRAResult, problem: Problem | None = None) -> None:
-        owned = {id(problem.A), id(problem.W)} if problem is not None else set()
-        size = 0 if result.factors is None else sum(
-            a.nbytes for a in result.factors.arrays.values() if id(a) not in owned)
+        """Store a result of ``problem`` (detached from it), ending any claim on ``key`` and
+        posting the result to the runs waiting for it."""
+        stored = replace(result) if problem is None else detach(result, problem)
         with self._lock:
-            self._total_bytes += size - self._bytes.get(key, 0)
-            self._entries[key] = (row, result)
+            self._drop_factors(key)
+            self._entries[key] = (row, stored)
             self._entries.move_to_end(key)
-            self._bytes[key] = size
+            self._hold(key, _owners(stored))
             while len(self._entries) > self.max_rows:
                 old, _ = self._entries.popitem(last=False)
-                self._total_bytes -= self._bytes.pop(old, 0)
-            if self._total_bytes <= self.max_factor_bytes:
-                return
+                self._drop_factors(old)
             # Oldest first. Only values are replaced below, never keys: no copy of the keys needed.
             for old in self._entries:
                 if self._total_bytes <= self.max_factor_bytes or old == key:
                     break
-                if self._bytes[old]:
+                if self._held.get(old):
                     old_row, old_result = self._entries[old]
                     self._entries[old] = (old_row, replace(old_result, factors=None))
-                    self._total_bytes -= self._bytes[old]
-                    self._bytes[old] = 0
+                    self._drop_factors(old)
+            self._claims.pop(key, None)
+            waiting = self._waiting.pop(key, {})
+        for post in waiting.values():
+            post(_Shared(key, row, stored))
+
+    def _hold(self, key: tuple, owners: dict[int, np.ndarray]) -> None:
+        self._held[key] = tuple(owners)
+        for ident, array in owners.items():
+            entry = self._arrays.setdefault(ident, [array, 0])
+            if entry[1] == 0:
+                self._total_bytes += array.nbytes
+            entry[1] += 1
+
+    def _drop_factors(self, key: tuple) -> None:
+        for ident in self._held.pop(key, ()):
+            entry = self._arrays[ident]
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._total_bytes -= entry[0].nbytes
+                del self._arrays[ident]
+
+    def claim(self, keys: Iterable[tuple], run: object, post: Callable[[object], None]) -> list[bool]:
+        """For each key, whether ``run`` is now the one to compute it.
+
+        False for a key already stored (``post`` gets it at once) and for a key another run
+        claimed: ``run`` waits for it -- ``post`` gets the result when it is stored, or a
+        release when that run gives the key up. A run never waits on itself: a key it
+        claimed already is True again.
+        """
+        out, stored = [], []
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get(key)
+                owner = self._claims.setdefault(key, run) if entry is None else None
+                if entry is not None:
+                    stored.append((key, entry))
+                elif owner is not run:
+                    self._waiting.setdefault(key, {})[run] = post
+                out.append(entry is None and owner is run)
+        for key, (row, result) in stored:
+            post(_Shared(key, row, result))
+        return out
+
+    def release(self, run: object, keys: Iterable[tuple] | None = None) -> None:
+        """Give up ``run``'s claims on ``keys`` (the runs waiting for them are told, and
+        compute them themselves); without ``keys``, every claim and every wait of ``run``
+        (it ended)."""
+        with self._lock:
+            mine = [key for key in (list(self._claims) if keys is None else keys) if self._claims.get(key) is run]
+            for key in mine:
+                del self._claims[key]
+            told = [(key, self._waiting.pop(key, {})) for key in mine]
+            if keys is None:
+                for key in list(self._waiting):
+                    self._waiting[key].pop(run, None)
+                    if not self._waiting[key]:
+                        del self._waiting[key]
+        for key, waiting in told:
+            for post in waiting.values():
+                post(_Released(key))
 
     def clear(self) -> None:
+        """Forget every stored result (claims and waits stay: runs in progress go on)."""
         with self._lock:
             self._entries.clear()
-            self._bytes.clear()
+            self._held.clear()
+            self._arrays.clear()
             self._total_bytes = 0
 
 
@@ -442,7 +608,7 @@ class InProcess:
 
     threads: int | None = SOLVER_BLAS_THREADS
 
-    def __call__(self, sweep: Sweep, tasks: list[Task], post: Post, stop: threading.Event) -> None:
+    def __call__(self, sweep: Sweep, tasks: Iterable[Task], post: Post, stop: threading.Event) -> None:
         # Measuring the ranks of one SVD-sharing algorithm (a pass over A and W, not part of
         # its runtime) overlaps with fitting the next one: on two free cores, each gets one.
         with blas_threads(self.threads), ThreadPoolExecutor(1, thread_name_prefix="wlra-measure") as measurer:
@@ -491,19 +657,35 @@ class _Ended:
     error: str | None = None
 
 
-def _work(executor, sweep: Sweep, tasks: list[Task], events: queue.SimpleQueue, stop: threading.Event) -> None:
+def _work(executor, sweep: Sweep, tasks: Iterable[Task], post: Post, stop: threading.Event,
+          end: Callable[[_Ended], None]) -> None:
     error = None
     try:
-        executor(sweep, tasks, events.put, stop)
+        executor(sweep, tasks, post, stop)
     except Stopped:
         pass
     except Exception as err:  # an unreachable scheduler or a lost worker must not kill the caller
         error = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
-    events.put(_Ended(error))
+    end(_Ended(error))
 
 
-def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
-        tick_seconds: float = 0.25) -> Iterator[Update]:
+def _claimed(sweep: Sweep, wanted: Mapping[tuple, tuple[str, Method, int, int]], cache: ResultCache, run: object,
+             post: Callable[[object], None]) -> Iterator[Task]:
+    """The tasks of the ``wanted`` results (key -> problem, method, trial, rank), each with the
+    ranks ``run`` claims when the executor reaches it: ranks another run claimed meanwhile are
+    left to it (``post`` hears of them, see :meth:`ResultCache.claim`)."""
+    units: dict[tuple[str, Method, int], list[tuple[int, tuple]]] = {}
+    for key, (problem, method, trial, rank) in wanted.items():
+        units.setdefault((problem, method, trial), []).append((rank, key))
+    for (problem, method, trial), ranks in units.items():
+        claimed = cache.claim([key for _, key in ranks], run, post)
+        mine = tuple(rank for (rank, _), ok in zip(ranks, claimed) if ok)
+        if mine:
+            yield Task(problem, method, mine, trial)
+
+
+def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_seconds: float = 0.25,
+        results: dict | None = None) -> Iterator[Update]:
     """Run the results of ``sweep`` missing from ``cache``, yielding each as it arrives.
 
     The executor (default :class:`InProcess`) works in a background thread; this generator
@@ -513,19 +695,60 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
     :class:`TaskError`, an executor that could not run a :class:`Fatal` (the last event).
     Closing the generator (a Stop, or the caller going away) asks the executor to stop at
     its next check.
+
+    A result another run sharing ``cache`` is computing is not computed again: this run
+    waits for it and yields it when it arrives; if that run stops or fails, this one
+    computes it after its own tasks.
+
+    ``results``, when given, is a dict that receives every ``(row, result)`` of the sweep
+    by key as the run has it -- those in ``cache`` at the start, then each new one -- so the
+    caller keeps this run's results whatever happens to the cache meanwhile (another session
+    clearing it); ``sweep.rows(results)`` lists them in sweep order.
     """
     cache = ResultCache() if cache is None else cache
-    tasks = sweep.pending(cache)
-    done = sweep.size - sum(len(t.ranks) for t in tasks)
-    if not tasks:
+    results = {} if results is None else results
+    wanted: dict[tuple, tuple[str, Method, int, int]] = {}  # not yet delivered: key -> problem, method, trial, rank
+    for problem, method, trial in sweep.units():
+        for rank in sweep.ranks:
+            key = sweep.key(problem, method, rank, trial)
+            entry = cache.get(key)
+            if entry is None:
+                wanted[key] = (problem, method, trial, rank)
+            else:
+                results[key] = sweep._labelled(entry, problem, method)
+    done = sweep.size - len(wanted)
+    if not wanted:
         return
     events: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
-    worker = threading.Thread(target=_work, args=(executor or InProcess(), sweep, tasks, events, stop),
-                              name="wlra-sweep", daemon=True)
-    message = f"running {tasks[0].method.label}"
+    me = object()  # this run, in the cache's claims
+
+    def post(message: Posted) -> None:
+        # In the executor's threads: a result is stored (and handed to the runs waiting for
+        # it) at once, not when this generator gets to it.
+        match message:
+            case TaskResult(task=task, row=row, result=result):
+                cache.put(sweep.key(task.problem, task.method, row.rank, task.trial), row, result,
+                          sweep.problems[task.problem])
+            case TaskRaised(task=task):
+                cache.release(me, [sweep.key(task.problem, task.method, k, task.trial) for k in task.ranks])
+        events.put(message)
+
+    def start(keys: list[tuple]) -> None:
+        """A round: the executor runs the tasks of ``keys`` in a thread, claiming them as it goes."""
+        def end(ended: _Ended) -> None:
+            cache.release(me, keys)  # what it claimed and did not finish (a stop)
+            events.put(ended)
+
+        tasks = _claimed(sweep, {key: wanted[key] for key in keys}, cache, me, events.put)
+        threading.Thread(target=_work, args=(executor or InProcess(), sweep, tasks, post, stop, end),
+                         name="wlra-sweep", daemon=True).start()
+
+    message = "starting"
+    released: dict[tuple, None] = {}  # keys another run gave up, to compute after this round
     last_tick = time.perf_counter()
-    worker.start()
+    start(list(wanted))
+    running = True
     try:
         while True:
             try:
@@ -536,37 +759,58 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
                 case _Ended(error=error):
                     if error is not None:
                         yield Fatal(done, sweep.size, message, error)
-                    return
+                        return
+                    running = False
                 case TaskResult(task=task, row=row, result=result):
-                    cache.put(sweep.key(task.problem, task.method, row.rank, task.trial), row, result,
-                              sweep.problems[task.problem])
+                    key = sweep.key(task.problem, task.method, row.rank, task.trial)
+                    if wanted.pop(key, None) is not None:
+                        results[key] = (row, result)
+                        done += 1
+                        message = f"{task.method.label}: rank {row.rank} done (trial {task.trial + 1})"
+                        last_tick = time.perf_counter()
+                        yield ResultEvent(done, sweep.size, message, row, result)
+                case _Shared(key=key, row=row, result=result) if key in wanted:
+                    problem, method, trial, rank = wanted.pop(key)
+                    results[key] = row, result = sweep._labelled((row, result), problem, method)
                     done += 1
-                    message = f"{task.method.label}: rank {row.rank} done (trial {task.trial + 1})"
+                    message = f"{method.label}: rank {rank} done by another run (trial {trial + 1})"
                     last_tick = time.perf_counter()
                     yield ResultEvent(done, sweep.size, message, row, result)
-                    continue
-                case TaskRaised(message=error):
+                case _Released(key=key) if key in wanted:
+                    released[key] = None
+                case TaskRaised(task=task, message=error):
+                    for rank in task.ranks:  # not retried: the error is the result
+                        wanted.pop(sweep.key(task.problem, task.method, rank, task.trial), None)
                     yield TaskError(done, sweep.size, message, error)
-                    continue
                 case TaskProgress(message=text):
                     message = text
+            if not wanted:
+                return
+            if not running:
+                if released:
+                    start([key for key in released if key in wanted])
+                    running = True
+                    released.clear()
+                else:
+                    message = f"waiting for {len(wanted)} results another run is computing"
             now = time.perf_counter()
             if now - last_tick >= tick_seconds:
                 last_tick = now
                 yield ProgressEvent(done, sweep.size, message)
     finally:
         stop.set()
+        cache.release(me)
 
 
 def run_all(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
             on_update: Callable[[Update], None] | None = None) -> tuple[list[ResultRow], list[str]]:
     """Run ``sweep`` to the end; return its rows (sweep order) and the error messages
     (of :class:`TaskError` and :class:`Fatal` events)."""
-    cache = ResultCache() if cache is None else cache
+    results: dict = {}
     errors = []
-    for update in run(sweep, cache, executor):
+    for update in run(sweep, cache, executor, results=results):
         if isinstance(update, (TaskError, Fatal)):
             errors.append(update.error)
         if on_update is not None:
             on_update(update)
-    return sweep.rows(cache), errors
+    return sweep.rows(results), errors
