@@ -295,20 +295,22 @@ def option_widgets(algorithm: str, shape: tuple[int, int], key_prefix: str = "op
 
 
 def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, stop_key: str,
-             stopped_key: str, draw, redraw_seconds: float = 2.0) -> None:
+             stopped_key: str, draw, redraw_seconds: float = 2.0) -> list[ResultRow]:
     """Run ``sweep`` through the engine with a progress bar in ``status``, a Stop button in
     ``stop_slot`` and ``draw(rows, tag)`` called for the first result and then at most every
     ``redraw_seconds`` -- or every four times as long as the last draw took: the browser
     redrawing the charts shares the two cores with the solvers.
 
     When it ends, ``status`` says what happened -- an error first when there was one,
-    never "done" for a run that could not start.
+    never "done" for a run that could not start. Returns the run's rows: its own, kept
+    even if another session forgets the cached results meanwhile.
     """
     stop_button(stop_slot, stop_key, stopped_key)
     new, errors, fatal = 0, [], None
     started = time.perf_counter()
     last_draw, pause = -math.inf, redraw_seconds  # the first result is drawn at once
-    updates = run(sweep, cache, executor)
+    results = {}  # this run's results: the shared cache may be cleared meanwhile
+    updates = run(sweep, cache, executor, results=results)
     try:
         for update in updates:
             status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
@@ -320,7 +322,7 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
                 new += 1
                 if time.perf_counter() - last_draw >= pause:
                     drawing = time.perf_counter()
-                    draw(sweep.rows(cache), f"live{new}")
+                    draw(sweep.rows(results), f"live{new}")
                     last_draw = time.perf_counter()
                     pause = max(redraw_seconds, 4 * (last_draw - drawing))
     finally:
@@ -332,8 +334,9 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
     elif errors:
         status.warning(f"Done with errors: {done}.  \n" + "  \n".join(errors))
     else:
-        cached = len(sweep.rows(cache)) - new
+        cached = len(results) - new
         status.success(f"Done: {done}" + (f" ({cached} from the cache)." if cached else "."))
+    return sweep.rows(results)
 
 
 # Legends under the charts: beside them they took 40% of the width with 11 methods.

@@ -195,10 +195,9 @@ slots = (top_left.empty(), top_right.empty(), st.empty())
 cached_run_status(status, rows, sweep.size, run, STOPPED)
 order = [m.label for m in sweep.methods]
 if run:
-    run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
-             stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, value=value,
-                                                                  log_y=log_y, tag=tag))
-    rows = sweep.rows(cache)
+    rows = run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
+                    stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, value=value,
+                                                                         log_y=log_y, tag=tag))
 
 # Without results the charts are drawn empty: the browser loads the chart library before
 # Run, so the first points appear at once.

@@ -237,9 +237,8 @@ several = len(sweep.problems) > 1
 
 said = cached_run_status(status, rows, sweep.size, run, STOPPED)
 if run:
-    run_live(sweep, cache, None, status=status, stop_slot=stop_slot, stop_key="compression-stop",
-             stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, base, several, slots, tag))
-    rows = sweep.rows(cache)
+    rows = run_live(sweep, cache, None, status=status, stop_slot=stop_slot, stop_key="compression-stop",
+                    stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, base, several, slots, tag))
 elif not rows and not said:
     status.info("Press Run to compress the kernel with each method and evaluate the network.")
 if not rows:
