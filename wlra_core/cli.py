@@ -7,7 +7,9 @@ Every subcommand turns a bad input into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -137,25 +139,87 @@ def _print_update(update) -> None:
         print(f"  {row.method:<16} rank {row.rank:>3} trial {row.trial}: {status}{flag}")
 
 
+@contextlib.contextmanager
 def _executor(scheduler):
-    if not scheduler:
-        return None
-    from .distributed import OnDask
+    """The sweep executor for ``--scheduler`` (None: in-process).
 
-    return OnDask(scheduler)
+    ``local`` starts its cluster here, in the main thread, with Ctrl-C ignored while the
+    worker processes start: they inherit that, so a Ctrl-C reaches this process alone,
+    which stops the run and closes the cluster in order (no traceback from each worker).
+    """
+    if not scheduler:
+        yield None
+        return
+    from .distributed import OnDask, connect
+
+    if scheduler != "local":
+        yield OnDask(scheduler)
+        return
+    with contextlib.ExitStack() as stack:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            client = stack.enter_context(connect("local"))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        yield OnDask(client)
+
+
+# Seconds an interrupted bench waits for its executor to stop (a Dask cluster to shut down).
+STOP_SECONDS = 30.0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like a Ctrl-C so that the same cleanup runs (exit code 143)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def cmd_bench(args) -> int:
-    from .sweep import make_sweep, run_all
-    from .tables import TABLE_RANKS, format_summary, summarize, write_csv
+    """Rows go to ``--out`` as they finish (:class:`wlra_core.tables.CsvFile`): a SIGINT or
+    SIGTERM keeps the finished rows, says so in one line and exits 130 or 143."""
+    from .sweep import ResultEvent, make_sweep, run_all
+    from .tables import ROW_FIELDS, TABLE_RANKS, CsvFile, format_summary, summarize
 
     problem = _load(args.problem)
     sweep = make_sweep(problem, parse_names(args.algorithms), parse_ranks(args.ranks, min(problem.shape)),
                        args.trials, args.seed, parse_options(args.option))
-    rows, errors = run_all(sweep, executor=_executor(args.scheduler), on_update=_print_update)
-    if args.out:
-        write_csv(rows, args.out)
-        print(f"wrote {len(rows)} rows to {args.out}")
+    out = CsvFile(args.out, list(ROW_FIELDS)) if args.out else None
+
+    def on_update(update) -> None:
+        if out is not None and isinstance(update, ResultEvent):
+            out.add([update.row])  # on the disk before its line is printed
+        _print_update(update)
+
+    terminate = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with _executor(args.scheduler) as executor:
+            try:
+                rows, errors = run_all(sweep, executor=executor, on_update=on_update, wait_on_close=STOP_SECONDS)
+            except KeyboardInterrupt as interrupt:
+                # Nothing may interrupt the rest: the file is put in place whole, or left as it
+                # was; then a cluster this command started closes.
+                for name in ("SIGINT", "SIGTERM"):
+                    signal.signal(getattr(signal, name), signal.SIG_IGN)
+                if out is None:
+                    print("interrupted", file=sys.stderr)
+                elif out.rows:
+                    out.commit()
+                    print(f"interrupted: {out.rows} rows written to {args.out}", file=sys.stderr)
+                else:
+                    out.discard()
+                    print(f"interrupted before any row finished: {args.out} not written", file=sys.stderr)
+                return 143 if isinstance(interrupt, Terminated) else 130
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, terminate)
+    if out is not None:
+        out.commit()
+        print(f"wrote {out.rows} rows to {args.out}")
     table_ranks = [k for k in TABLE_RANKS if k in sweep.ranks] or [max(sweep.ranks)]
     print(format_summary(summarize(rows, table_ranks)))
     return 2 if errors and not rows else 0
@@ -168,10 +232,10 @@ def cmd_compress(args) -> int:
     problem = _load(args.problem)
     transforms = [transform_label(t) for t in args.weights.split(",") if t.strip()]
     ranks = parse_ranks(args.ranks, min(problem.shape))
-    rows, errors = compression_sweep(problem, parse_names(args.algorithms), ranks,
-                                     transforms=transforms, seed=args.seed, options=parse_options(args.option),
-                                     executor=_executor(args.scheduler),
-                                     on_update=_print_error)
+    with _executor(args.scheduler) as executor:
+        rows, errors = compression_sweep(problem, parse_names(args.algorithms), ranks,
+                                         transforms=transforms, seed=args.seed, options=parse_options(args.option),
+                                         executor=executor, on_update=_print_error)
     # The original kernel ignores W: it is listed under the first transform, as svd is.
     rows = [uncompressed_row(problem, transforms[0])] + rows
     print(format_table(rows))

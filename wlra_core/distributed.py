@@ -79,12 +79,18 @@ def local_cluster(n_workers: int = LOCAL_WORKERS, *, processes: bool = True):
     ``n_workers`` workers with one thread each (each worker's BLAS is single-threaded
     too: distributed sets ``OPENBLAS_NUM_THREADS=1`` in worker processes). The
     scheduler's small HTTP endpoint (health, metrics) listens on a free loopback port.
+    Dask's own log is silenced below CRITICAL: what goes wrong in a task reaches the run as
+    that task's exception (one line), and its warnings and errors about a cluster shut down
+    mid-task (a Stop, a Ctrl-C) would bury the line that says what happened.
     """
+    import logging
+
     from distributed import LocalCluster
 
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes, host="127.0.0.1",
                         dashboard_address=None, local_directory=str(CACHE_DIR / "dask-scratch-space"),
-                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                        silence_logs=logging.CRITICAL)
 
 
 @contextlib.contextmanager

@@ -685,7 +685,7 @@ def _claimed(sweep: Sweep, wanted: Mapping[tuple, tuple[str, Method, int, int]],
 
 
 def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_seconds: float = 0.25,
-        results: dict | None = None) -> Iterator[Update]:
+        results: dict | None = None, wait_on_close: float = 0.0) -> Iterator[Update]:
     """Run the results of ``sweep`` missing from ``cache``, yielding each as it arrives.
 
     The executor (default :class:`InProcess`) works in a background thread; this generator
@@ -694,7 +694,8 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
     ``cache`` before its :class:`ResultEvent` is yielded; a task that raised is a
     :class:`TaskError`, an executor that could not run a :class:`Fatal` (the last event).
     Closing the generator (a Stop, or the caller going away) asks the executor to stop at
-    its next check.
+    its next check, and waits up to ``wait_on_close`` seconds for it to have stopped (the
+    CLI waits, so that a Dask cluster it started shuts down before the process exits).
 
     A result another run sharing ``cache`` is computing is not computed again: this run
     waits for it and yields it when it arrives; if that run stops or fails, this one
@@ -741,9 +742,11 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
             events.put(ended)
 
         tasks = _claimed(sweep, {key: wanted[key] for key in keys}, cache, me, events.put)
-        threading.Thread(target=_work, args=(executor or InProcess(), sweep, tasks, post, stop, end),
-                         name="wlra-sweep", daemon=True).start()
+        workers.append(threading.Thread(target=_work, args=(executor or InProcess(), sweep, tasks, post, stop, end),
+                                        name="wlra-sweep", daemon=True))
+        workers[-1].start()
 
+    workers: list[threading.Thread] = []
     message = "starting"
     released: dict[tuple, None] = {}  # keys another run gave up, to compute after this round
     last_tick = time.perf_counter()
@@ -800,15 +803,20 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
     finally:
         stop.set()
         cache.release(me)
+        deadline = time.monotonic() + wait_on_close
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
 
 def run_all(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
-            on_update: Callable[[Update], None] | None = None) -> tuple[list[ResultRow], list[str]]:
+            on_update: Callable[[Update], None] | None = None,
+            wait_on_close: float = 0.0) -> tuple[list[ResultRow], list[str]]:
     """Run ``sweep`` to the end; return its rows (sweep order) and the error messages
-    (of :class:`TaskError` and :class:`Fatal` events)."""
+    (of :class:`TaskError` and :class:`Fatal` events). ``wait_on_close``: see :func:`run`
+    (an exception in ``on_update``, or a Ctrl-C, closes the run)."""
     results: dict = {}
     errors = []
-    for update in run(sweep, cache, executor, results=results):
+    for update in run(sweep, cache, executor, results=results, wait_on_close=wait_on_close):
         if isinstance(update, (TaskError, Fatal)):
             errors.append(update.error)
         if on_update is not None:

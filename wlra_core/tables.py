@@ -12,13 +12,15 @@ import csv
 import dataclasses
 import io
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 
 __all__ = ["ResultRow", "ROW_FIELDS", "MEASURED", "Stats", "Summary", "TABLE_RANKS", "summarize", "format_summary",
-           "format_rows", "csv_columns", "rows_to_csv", "write_csv"]
+           "format_rows", "csv_columns", "rows_to_csv", "CsvFile", "write_csv"]
 
 
 def _measured(**kwargs):
@@ -177,16 +179,94 @@ def csv_columns(rows: Iterable[ResultRow]) -> list[str]:
     return [*ROW_FIELDS, *dict.fromkeys(key for row in rows for key in row.evaluation)]
 
 
-def rows_to_csv(rows: Iterable[ResultRow]) -> str:
-    """CSV text (header + one line per row); None is an empty cell."""
-    rows = list(rows)
+def _csv_text(rows: Iterable[ResultRow], columns: list[str], header: bool) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=csv_columns(rows), lineterminator="\n")
-    writer.writeheader()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    if header:
+        writer.writeheader()
     writer.writerows(row.record() for row in rows)
     return buffer.getvalue()
 
 
+def rows_to_csv(rows: Iterable[ResultRow]) -> str:
+    """CSV text (header + one line per row); None is an empty cell."""
+    rows = list(rows)
+    return _csv_text(rows, csv_columns(rows), header=True)
+
+
+class CsvFile:
+    """A CSV file of result rows that appears at ``path`` only whole, written as rows arrive.
+
+    The header and each :meth:`add` go to a temporary file beside ``path`` (the same folder,
+    so that the rename is atomic) and are flushed to the disk at once; :meth:`commit` cuts
+    anything after the last whole row and renames the file over ``path``. Whatever stops
+    the writer -- a signal between two rows or inside one, a kill -- a previous file at
+    ``path`` is either left as it was or replaced by the header and whole rows; a kill
+    before :meth:`commit` leaves only the temporary file behind.
+
+    Parameters
+    ----------
+    path : path
+    columns : list of str
+        The header (:func:`csv_columns`): ROW_FIELDS, then the evaluation's columns.
+
+    Raises
+    ------
+    OSError
+        The folder cannot take the file (checked when it is created, before any row).
+    """
+
+    def __init__(self, path, columns: list[str]):
+        self.path = Path(path)
+        self.columns = list(columns)
+        self.rows = 0  # whole rows on the disk
+        self._partial = self.path.with_name(f"{self.path.name}.partial-{os.getpid()}")
+        self._whole = 0  # bytes up to the end of the last whole line
+        try:
+            # os.open honours the umask: the renamed file gets the permissions a plain open() gives.
+            self._fd = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        except OSError as err:
+            raise OSError(f"cannot write {self.path}: {err.strerror}") from None
+        try:
+            self._append(_csv_text([], self.columns, header=True), 0)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _append(self, text: str, rows: int) -> None:
+        data = text.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        os.fsync(self._fd)
+        self._whole, self.rows = self._whole + len(data), self.rows + rows  # together: no signal between
+
+    def add(self, rows: Iterable[ResultRow]) -> None:
+        """Append ``rows`` and flush them to the disk."""
+        rows = list(rows)
+        if rows:
+            self._append(_csv_text(rows, self.columns, header=False), len(rows))
+
+    def commit(self) -> Path:
+        """Put the header and the whole rows written so far at ``path``; returns it."""
+        os.ftruncate(self._fd, self._whole)
+        os.fsync(self._fd)
+        os.close(self._fd)
+        os.replace(self._partial, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary file; a file at ``path`` stays as it was."""
+        os.close(self._fd)
+        self._partial.unlink(missing_ok=True)
+
+
 def write_csv(rows: list[ResultRow], path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        handle.write(rows_to_csv(rows))
+    """Write ``rows`` (with :func:`csv_columns`) to ``path`` atomically (see :class:`CsvFile`)."""
+    out = CsvFile(path, csv_columns(rows))
+    try:
+        out.add(rows)
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
