@@ -69,10 +69,13 @@ def stored_trained_problem(dataset: str, hidden: int, epochs: int) -> Problem | 
 
 
 def trained_problem(dataset: str, hidden: int, epochs: int, *, download: bool = False,
-                    progress: Callable[[float, str], None] | None = None) -> Problem:
+                    progress: Callable[[float, str], None] | None = None,
+                    notify: Callable[[str], None] | None = None) -> Problem:
     """The trained problem for these settings: from memory, else from the pipeline (its disk
     cache, or training), one training at a time on this server. ``progress(fraction, message)``
-    hears the pipeline's stages, and a wait for another session's training.
+    hears the pipeline's stages, and a wait for another session's training; ``notify`` the
+    pipeline's notices (an unreadable cache file set aside, a save that failed: the problem
+    is kept in memory here all the same).
 
     Raises
     ------
@@ -90,7 +93,8 @@ def trained_problem(dataset: str, hidden: int, epochs: int, *, download: bool = 
     with trained.training:
         problem = trained.get(settings)  # the other session may have trained it
         if problem is None:
-            problem = fisher_problem(dataset, hidden=hidden, epochs=epochs, download=download, progress=progress)
+            problem = fisher_problem(dataset, hidden=hidden, epochs=epochs, download=download, progress=progress,
+                                     notify=notify)
             trained.add(settings, problem)
     return problem
 

@@ -49,8 +49,8 @@ def keep_upload(problem: Problem) -> ProblemLink:
 def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) -> Problem:
     """The trained problem for these settings (:func:`app_pages._stores.trained_problem`),
     under a progress bar that is removed whatever the outcome -- shown only when the
-    problem is not already in memory."""
-    bar = None
+    problem is not already in memory -- and the pipeline's notices as warnings."""
+    bar, notices = None, []
 
     def progress(fraction: float, message: str) -> None:
         nonlocal bar
@@ -59,10 +59,12 @@ def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) 
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
     try:
-        return trained_problem(dataset, hidden, epochs, download=download, progress=progress)
+        return trained_problem(dataset, hidden, epochs, download=download, progress=progress, notify=notices.append)
     finally:
         if bar is not None:
             bar.empty()
+        for notice in notices:
+            st.warning(notice, icon=":material/warning:")
 
 
 st.title("Data")

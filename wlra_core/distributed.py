@@ -28,7 +28,9 @@ must keep that code under ``if __name__ == "__main__":``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -65,6 +67,8 @@ POLL_SECONDS = 0.2  # how often a running sweep checks its should_stop
 # Comma-separated scheduler addresses the dashboard may connect to besides "local".
 SCHEDULERS_ENV = "WLRA_DASK_SCHEDULERS"
 
+logger = logging.getLogger(__name__)
+
 
 def scheduler_allowed(address: str) -> bool:
     """Whether the dashboard may connect to ``address``: ``local``, or one the operator listed
@@ -83,14 +87,32 @@ def local_cluster(n_workers: int = LOCAL_WORKERS, *, processes: bool = True):
     that task's exception (one line), and its warnings and errors about a cluster shut down
     mid-task (a Stop, a Ctrl-C) would bury the line that says what happened.
     """
-    import logging
-
     from distributed import LocalCluster
 
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes, host="127.0.0.1",
-                        dashboard_address=None, local_directory=str(CACHE_DIR / "dask-scratch-space"),
+                        dashboard_address=None, local_directory=str(_scratch_space()),
                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                         silence_logs=logging.CRITICAL)
+
+
+def _scratch_space():
+    """Dask's scratch folder under the cache, made if needed.
+
+    Raises
+    ------
+    ValueError
+        It cannot be written (a read-only cache): one line without the server's paths,
+        which go to the log.
+    """
+    scratch = CACHE_DIR / "dask-scratch-space"
+    try:
+        scratch.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=scratch).close()
+    except OSError as err:
+        logger.warning("Dask's scratch folder %s cannot be written: %s", scratch, err)
+        raise ValueError("cannot start a local Dask cluster: its scratch folder in the server's cache cannot be "
+                         f"written ({err.strerror or type(err).__name__})") from None
+    return scratch
 
 
 @contextlib.contextmanager

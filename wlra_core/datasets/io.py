@@ -631,9 +631,13 @@ def save_problem(problem: Problem, path) -> Path:
             raise ValueError(f"cannot save {key!r}: object arrays are not allowed")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(partial, path)
+    except BaseException:  # a full disk, an interrupt: no half file left behind
+        partial.unlink(missing_ok=True)
+        raise
     return path
 
 

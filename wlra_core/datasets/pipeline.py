@@ -9,10 +9,15 @@ calibration moments over the *training* set (float64; see
 holds the settings, ``image_shape``, ``input_scale``, ``test_accuracy``, ``calibration``
 (what the moments are) and, when C was not computed, ``input_moment_skipped`` (why).
 Results are cached as ``.npz`` under ``data/cache`` keyed by dataset and settings, so the
-second call with the same settings loads in milliseconds.
+second call with the same settings loads in milliseconds. A cache file that cannot be read
+is set aside (renamed ``<name>.corrupt-<time>``) and the network trained again; a cache
+that cannot be written leaves the trained problem to the caller alone. Either way the
+caller's ``notify`` hears one line without any server path, which goes to the log.
 """
 from __future__ import annotations
 
+import logging
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,6 +29,7 @@ from ..problem import Problem
 from .fisher import FISHER_BATCH, fisher_statistics
 from ..paths import CACHE_DIR
 from .io import load_problem, save_problem
+from .limits import one_line
 from .mlp import BATCH_SIZE, mlp_parameters, train_mlp
 from .sources import get_spec, load_image_data
 
@@ -39,6 +45,8 @@ CACHE_VERSION = 2
 
 # Share of the progress bar per stage.
 _LOAD_END, _TRAIN_END, _FISHER_END = 0.05, 0.85, 0.98
+
+logger = logging.getLogger(__name__)
 
 
 def _positive_int(name: str, value) -> int:
@@ -85,11 +93,33 @@ def _cache_file(cache_dir, dataset: str, *, hidden: int, epochs: int, seed: int,
     return cache_path(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train)
 
 
-def _read_cached(path: Path | None) -> Problem | None:
-    """The problem cached at ``path``, or None when there is no such file."""
+def _tell(notify: Callable[[str], None] | None, message: str, detail: str) -> None:
+    """``message`` to the caller's ``notify`` (a user may read it: no path); ``message`` and
+    ``detail`` (paths, the OS error) to the log."""
+    logger.warning("%s (%s)", message, detail)
+    if notify is not None:
+        notify(message)
+
+
+def _read_cached(path: Path | None, notify: Callable[[str], None] | None = None) -> Problem | None:
+    """The problem cached at ``path``, or None when there is no such file -- or when it cannot
+    be read: it is then set aside as ``<name>.corrupt-<time>`` (so that it is trained again,
+    and kept for a look) and ``notify`` is told."""
     if path is None or not path.is_file():
         return None
-    return load_problem(path, max_bytes=None, max_entries=None)  # the pipeline's own file
+    try:
+        return load_problem(path, max_bytes=None, max_entries=None)  # the pipeline's own file
+    except (ValueError, OSError) as err:  # truncated, corrupt, unreadable
+        why = one_line(err.strerror if isinstance(err, OSError) and err.strerror else err)
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    try:
+        os.replace(path, aside)
+        where = f"{path} moved to {aside.name}"
+    except OSError as err:  # another session moved it first, or the folder is read-only
+        where = f"{path} could not be moved aside: {err}"
+    _tell(notify, f"The cached network for these settings could not be read ({why}); it was set aside and "
+                  "the network is trained again.", where)
+    return None
 
 
 def cached_fisher_problem(
@@ -100,19 +130,22 @@ def cached_fisher_problem(
     seed: int = 0,
     max_train: int | None = None,
     cache_dir=_DEFAULT_DIR,
+    notify: Callable[[str], None] | None = None,
 ) -> Problem | None:
     """The problem :func:`fisher_problem` would return for these settings when its disk cache
     holds it, else None -- never trains, never imports TensorFlow.
 
-    Parameters are :func:`fisher_problem`'s (``cache_dir=None``: no cache, so None).
+    Parameters are :func:`fisher_problem`'s (``cache_dir=None``: no cache, so None). A cache
+    file that cannot be read is set aside (None, and ``notify`` is told).
 
     Raises
     ------
     ValueError
-        Unknown dataset, bad setting, or a cache file that cannot be read.
+        Unknown dataset or bad setting.
     """
     _, hidden, epochs, max_train = _settings(dataset, hidden, epochs, seed, max_train)
-    return _read_cached(_cache_file(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train))
+    return _read_cached(_cache_file(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train),
+                        notify)
 
 
 def _stage(progress, start: float, end: float):
@@ -134,6 +167,7 @@ def fisher_problem(
     cache_dir=_DEFAULT_DIR,
     progress: Callable[[float, str], None] | None = None,
     download: bool = False,
+    notify: Callable[[str], None] | None = None,
 ) -> Problem:
     """Train the paper's MLP on ``dataset`` and return (hidden kernel, Fisher) as a Problem.
 
@@ -161,6 +195,10 @@ def fisher_problem(
         Called with the overall fraction done (0..1) and the current stage.
     download : bool
         Allow a tfds download when the data is absent (never by default).
+    notify : callable(message), optional
+        Told, in one line without server paths, when the cache file could not be read (it
+        is set aside and the network trained again) or the trained problem could not be
+        saved (it is returned all the same); the log has the paths.
 
     Returns
     -------
@@ -174,7 +212,7 @@ def fisher_problem(
     """
     spec, hidden, epochs, max_train = _settings(dataset, hidden, epochs, seed, max_train)
     cached = _cache_file(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train)
-    problem = _read_cached(cached)
+    problem = _read_cached(cached, notify)
     if problem is not None:
         if progress is not None:
             progress(1.0, f"loaded from cache {cached.name}")
@@ -242,7 +280,12 @@ def fisher_problem(
     if cached is not None:
         if progress is not None:
             progress(_FISHER_END, f"saving {cached.name}")
-        save_problem(problem, cached)
+        try:
+            save_problem(problem, cached)
+        except OSError as err:  # a read-only or full disk: the training is not thrown away
+            _tell(notify, f"The trained network could not be saved to the disk cache "
+                          f"({err.strerror or type(err).__name__}); it is kept in memory only.",
+                  f"saving {cached}: {err}")
     if progress is not None:
         progress(1.0, "done")
     return problem
