@@ -92,9 +92,13 @@ def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int,
 
 
 def column_coefficients(M: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``C = M[:, columns]`` and ``X = C^+ M``: ``C X`` is the best approximation of M in their span."""
+    """``C = M[:, columns]`` and ``X = C^+ M``: ``C X`` is the best approximation of M in their span.
+
+    X is copied out of lstsq's answer, a view of its n x d work array: held by a result,
+    the view would keep that whole array alive.
+    """
     C = M[:, columns]
-    return C, scipy.linalg.lstsq(C, M, check_finite=False)[0]
+    return C, scipy.linalg.lstsq(C, M, check_finite=False)[0].copy()
 
 
 def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, weight_floor, svd_method):
