@@ -6,11 +6,14 @@ Weights -> Compare (run, live charts, Stop) -> Refine -> Compression (a run) -> 
 problem survives, and saves screenshots (see SHOTS). Then the URL state (issue 12 item 11):
 a reload keeps a generated problem and the Compare selection, the digits MLP trains twice
 in a row, and a direct URL to a page (with a problem in its link) opens it in a fresh
-browser context. The server is stopped by its PID; its pipeline cache is a temporary folder.
+browser context. Last, four visitors press Run on Compare together on a freshly started
+server: none may see an exception. A server is stopped by its PID; its pipeline cache is a
+temporary folder.
 
 Never ``playwright install`` (it downloads a browser): the test uses /usr/bin/chromium,
 which ``scripts/run_tests.sh`` installs with apt-get when run as root on Debian.
 """
+import contextlib
 import os
 import re
 import socket
@@ -52,8 +55,9 @@ SERVER = ("import sys; from wlra_core.datasets import pipeline; "
           "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def streamlit_server(tmp_path_factory):
+    """A freshly started server: yields its URL and its log's path; stopped by its PID."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     cache_dir = tmp_path_factory.mktemp("pipeline-cache")
@@ -75,7 +79,7 @@ def server(tmp_path_factory):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", log_path
     finally:
         process.terminate()
         try:
@@ -83,6 +87,12 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with streamlit_server(tmp_path_factory) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +362,37 @@ def test_a_direct_url_opens_its_page_with_the_linked_problem(browser, server):
         no_exception(tab)
     finally:
         tab.context.close()
+
+
+# Four visitors press Run on Compare at once on a freshly started server (issue 19 item 1):
+# the first to finish imports what its results table needs while the others still draw.
+COLD_SESSIONS = 4
+COLD_COMPARE = ("/compare?compare-algorithms=svd&compare-algorithms=svd_w&compare-algorithms=em"
+                "&compare-algorithms=greedy&compare-ranks-128=1&compare-ranks-128=6")
+RESULTS_TABLE = "At ranks 5, 10 and 20 (the paper's Tables 3-5)"
+
+
+def test_sessions_running_compare_together_on_a_cold_server(browser, tmp_path_factory):
+    with streamlit_server(tmp_path_factory) as (url, log_path):
+        tabs = [new_tab(browser, url + COLD_COMPARE) for _ in range(COLD_SESSIONS)]
+        try:
+            runs = [tab.locator(".st-key-compare-run button") for tab in tabs]
+            for run in runs:
+                run.wait_for()
+            for run in runs:
+                run.click()
+            for tab in tabs:  # each ends with its results table, or with an exception
+                tab.get_by_text(RESULTS_TABLE).or_(tab.locator('[data-testid="stException"]')).first.wait_for(
+                    timeout=5 * TIMEOUT_MS)
+            for number, tab in enumerate(tabs, 1):
+                shown = tab.locator('[data-testid="stException"]').count()
+                log = re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text())  # without the colours
+                errors = sorted({line.strip() for line in log.splitlines() if re.match(r"\s*\w+Error: ", line)})
+                assert shown == 0, f"session {number} of {COLD_SESSIONS} shows an exception; server log: {errors}"
+                # Every result of the sweep, new or computed by another session before this Run.
+                (done,) = tab.locator('[data-testid="stAlertContentSuccess"]').all_inner_texts()
+                counts = re.fullmatch(r"Done: (\d+) new results in [0-9.]+ s(?: \((\d+) from the cache\))?\.", done)
+                assert counts and int(counts[1]) + int(counts[2] or 0) == 24, done
+        finally:
+            for tab in tabs:
+                tab.context.close()
