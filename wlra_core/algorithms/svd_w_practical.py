@@ -30,7 +30,7 @@ from ..options import Choices, Option
 from ..result import Fit
 from ..seeding import int_seed
 from . import SVD_METHOD, WEIGHT_RANK, Algorithm, floored, weight_floor
-from .svd import Factors, factorize
+from .svd import SingularTriplets, factorize
 
 
 # What weight_floor does to the stand-in for W (svd_w_em starts from this too).
@@ -75,7 +75,7 @@ class Scaled:
     is held as its two vectors and folded into the factors.
     """
 
-    factors: Factors
+    factors: SingularTriplets
     weights: LowRank
     divide: bool
     floor: np.ndarray | None = None
@@ -120,23 +120,21 @@ def finish(state: Scaled, rank: int) -> Fit:
     return Fit(Reweighted(product.U, product.V, weights, divide=state.divide, floor=state.floor))
 
 
-ALGORITHMS = {
-    "svd_w_practical": Algorithm(
-        name="svd_w_practical",
-        summary="Rank-k SVD of A rescaled by a rank-r stand-in for W, scaled back; rank "
-        "exactly k for r = 1 (Algorithm 2; approximate='weights' or 'inverse').",
-        reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Algorithm 2",
-        options={
-            "weight_rank": WEIGHT_RANK,
-            "approximate": Option("weights", (Choices(("weights", "inverse")),),
-                                  "stand in for W itself, or (as the paper writes) for its entrywise inverse"),
-            "weight_floor": weight_floor(
-                f"approximate='weights': {STAND_IN_FLOOR}; 'inverse': raise W to at least "
-                "weight_floor * max W before inverting it (0: the paper's algorithm)"),
-            "svd_method": SVD_METHOD,
-        },
-        prepare=prepare,
-        finish=finish,
-        divides_by_weights=True,
-    )
-}
+ALGORITHM = Algorithm(
+    name="svd_w_practical",
+    summary="Rank-k SVD of A rescaled by a rank-r stand-in for W, scaled back; rank "
+    "exactly k for r = 1 (Algorithm 2; approximate='weights' or 'inverse').",
+    reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Algorithm 2",
+    options={
+        "weight_rank": WEIGHT_RANK,
+        "approximate": Option("weights", (Choices(("weights", "inverse")),),
+                              "stand in for W itself, or (as the paper writes) for its entrywise inverse"),
+        "weight_floor": weight_floor(
+            f"approximate='weights': {STAND_IN_FLOOR}; 'inverse': raise W to at least "
+            "weight_floor * max W before inverting it (0: the paper's algorithm)"),
+        "svd_method": SVD_METHOD,
+    },
+    prepare=prepare,
+    finish=finish,
+    divides_by_weights=True,
+)

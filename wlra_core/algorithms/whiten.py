@@ -28,17 +28,15 @@ def finish(factors: LowRank, rank: int) -> Fit:
     return Fit(LowRank(factors.U[:, :rank].copy(), factors.V[:rank].copy()))
 
 
-ALGORITHMS = {
-    "whiten": Algorithm(
-        name="whiten",
-        summary="Data-aware: rank-k SVD of C^1/2 A with C = E[x x^T] of the layer's training inputs, mapped "
-        "back (input whitening); ignores W, needs the calibration moment.",
-        reference="Wang et al., SVD-LLM: truncation-aware singular value decomposition, 2024",
-        options={"damping": Option(WHITEN_DAMPING, (Interval(float, 0.0),), DAMPING_HELP),
-                 "svd_method": SVD_METHOD},
-        prepare=prepare,
-        finish=finish,
-        requires=("input_moment",),
-        uses_weights=False,
-    )
-}
+ALGORITHM = Algorithm(
+    name="whiten",
+    summary="Data-aware: rank-k SVD of C^1/2 A with C = E[x x^T] of the layer's training inputs, mapped "
+    "back (input whitening); ignores W, needs the calibration moment.",
+    reference="Wang et al., SVD-LLM: truncation-aware singular value decomposition, 2024",
+    options={"damping": Option(WHITEN_DAMPING, (Interval(float, 0.0),), DAMPING_HELP),
+             "svd_method": SVD_METHOD},
+    prepare=prepare,
+    finish=finish,
+    requires=("input_moment",),
+    uses_weights=False,
+)
