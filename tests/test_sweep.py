@@ -33,7 +33,7 @@ def test_make_sweep_validates_with_clear_messages(problem):
         make_sweep(problem, ["svd_w"], [1], options={"svd_w": {"weight_rank": 0}})
     with pytest.raises(ValueError, match="trials must be an integer >= 1"):
         make_sweep(problem, ["svd"], [1], trials=0)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         make_sweep(problem, ["svd"], [1], seed=-1)
     # Options equal to the defaults give the same methods (and so the same cache keys).
     plain = make_sweep(problem, ["svd_w"], [1, 2])

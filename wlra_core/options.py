@@ -104,18 +104,23 @@ class Interval(Constraint):
 
 @dataclass(frozen=True)
 class Choices(Constraint):
-    """One of a fixed set of strings."""
+    """One of a fixed set of strings, or of integers (e.g. bit widths 16, 32, 64).
 
-    options: tuple[str, ...]
+    Integer choices follow the integer rule: NumPy integers are accepted, floats and
+    booleans are not.
+    """
+
+    options: tuple[str, ...] | tuple[int, ...]
 
     def accepts(self, value) -> bool:
-        return isinstance(value, str) and value in self.options
+        kind_ok = _is_integer(value) if isinstance(self.options[0], int) else isinstance(value, str)
+        return kind_ok and value in self.options
 
     def normalize(self, value):
-        return str(value)
+        return type(self.options[0])(value)
 
     def describe(self) -> str:
-        return "one of " + ", ".join(f'"{c}"' for c in self.options)
+        return "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in self.options)
 
 
 @dataclass(frozen=True)
