@@ -53,7 +53,7 @@ def test_fitted_attributes_equal_solve(problem, moments, name):
         est = WeightedLowRank(name, n_components=K, options=options, random_state=0).fit(A, W=W, model=model)
     expected = solve(name, A, W, K, seed=0, model=model, **(options or {}))
     assert not expected.failed
-    # Each note of the result is re-emitted (svd_w_practical, svd_w_em: zero rows of W).
+    # Each note of the result, if any, is re-emitted.
     assert [str(w.message) for w in caught if w.category is FlaggedResultWarning] == [
         f"{name} at n_components={K}: {note}" for note in expected.warnings]
     assert np.array_equal(est.approx_, expected.approx)

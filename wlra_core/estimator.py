@@ -28,7 +28,7 @@ from .api import solve
 from .factors import LowRank
 from .linalg import residual_stats, square_sum, svd_flip, weighted_row_fit
 from .options import InstanceOf, Interval, NoneAllowed, Option
-from .problem import Problem, validate_problem, validate_rank
+from .problem import Problem, validate_rank
 from .result import SolverFailed, WLRAResult
 
 __all__ = ["WeightedLowRank", "FlaggedResultWarning", "FitFailedError", "RANDOM_STATE", "OPTIONS"]

@@ -44,9 +44,14 @@ def perron_factors(W: np.ndarray, *, seed) -> tuple[np.ndarray, np.ndarray]:
     The top singular pair of a nonnegative matrix can be chosen nonnegative (Perron-Frobenius).
     A randomized range finder (21 directions, 2 power iterations) finds it far cheaper than a
     full SVD; Fisher-like W has s_1 well separated from s_2, so it is accurate to rounding.
+    Zero rows and columns of W get exactly 0 (rounding would leave ~1e-18 there, which the
+    output divides by), so they come out as 0 whatever W's scale.
     """
     U, s, Vt = truncated_svd(W, 1, method="randomized", seed=seed)
-    return np.abs(U[:, 0]) * s[0], np.abs(Vt[0])
+    a, b = np.abs(U[:, 0]) * s[0], np.abs(Vt[0])
+    a[~W.any(axis=1)] = 0.0
+    b[~W.any(axis=0)] = 0.0
+    return a, b
 
 
 def nonnegative_factors(W: np.ndarray, rank: int, *, seed) -> LowRank:
