@@ -19,14 +19,14 @@ import functools
 import inspect
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from numbers import Integral, Real
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 __all__ = ["Constraint", "Interval", "Choices", "NoneAllowed", "ArrayAllowed", "InstanceOf", "Option",
-           "validate_options", "declared", "check_names", "parse_option_text"]
+           "validate_options", "validate_fields", "declared", "check_names", "parse_option_text"]
 
 
 class Constraint:
@@ -244,6 +244,14 @@ def validate_options(declarations: Mapping[str, Option], given: Mapping[str, Any
         raise ValueError(f"{owner} has no option {unknown[0]!r} (options: {known})")
     return {key: option.validate(given.get(key, option.default), name=key, algorithm=owner, shape=shape)
             for key, option in declarations.items()}
+
+
+def validate_fields(instance, declarations: Mapping[str, Option], *, owner: str) -> None:
+    """Validate the fields of a dataclass ``instance`` (frozen or not) against their
+    declarations, in its ``__post_init__``: each field takes its normalised value (NumPy
+    scalars become Python numbers), so equality and hashes see plain numbers."""
+    for key, value in validate_options(declarations, asdict(instance), owner=owner).items():
+        object.__setattr__(instance, key, value)
 
 
 def check_names(owner: str, what: str, found: Iterable[str], names: Iterable[str]) -> None:

@@ -21,13 +21,13 @@ protocol's own bound, Theorem 3.1's O(.) and Theorem 1.5's lower bound.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..algorithms.css import SELECTIONS, select_columns
 from ..linalg import divide_by_weights, numerical_rank, tail_mass, weighted_loss, weighted_mass
-from ..options import Choices, Interval, Option, validate_options
+from ..options import Choices, Interval, Option, validate_fields
 from .bits import (
     BIT_WIDTHS,
     BitReader,
@@ -115,9 +115,7 @@ class Setting:
     bit_width: int = SETTING_OPTIONS["bit_width"].default
 
     def __post_init__(self):
-        # Normalised values (NumPy scalars to Python numbers) replace the given ones.
-        for name, value in validate_options(SETTING_OPTIONS, asdict(self), owner="Setting").items():
-            object.__setattr__(self, name, value)
+        validate_fields(self, SETTING_OPTIONS, owner="Setting")
         if self.sparsity > self.n:
             raise ValueError(f"sparsity s={self.sparsity} cannot exceed n={self.n}")
         if self.rank > min(self.n, self.d):

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..linalg import ROW_BLOCK
-from ..options import Interval, Option, declared, validate_options
+from ..options import Interval, Option, declared, validate_fields
 from ..problem import Problem
 
 __all__ = ["FisherLike", "Factors", "fisher_like_problem", "OPTIONS", "TILE_ROWS", "TILE_COLS"]
@@ -99,10 +99,7 @@ class FisherLike:
     seed: int = OPTIONS["seed"].default
 
     def __post_init__(self):
-        # Validated through the declarations; normalised values (NumPy scalars to Python
-        # numbers) replace the given ones, so meta and hashes see plain numbers.
-        for key, value in validate_options(OPTIONS, asdict(self), owner="FisherLike").items():
-            object.__setattr__(self, key, value)
+        validate_fields(self, OPTIONS, owner="FisherLike")
 
     @property
     def shape(self) -> tuple[int, int]:
