@@ -2,6 +2,8 @@
 random_state have the meanings scikit-learn gives them; scikit-learn's own estimator checks."""
 import doctest
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -415,5 +417,9 @@ def test_docstring_example_runs():
     assert doctest.testmod(wlra_core.estimator, raise_on_error=False).failed == 0
 
 
-def test_exported_from_the_package():
+def test_exported_from_the_package_and_imported_when_first_used():
     assert wlra_core.WeightedLowRank is WeightedLowRank and "WeightedLowRank" in wlra_core.__all__
+    # `import wlra_core` does not pay for scikit-learn (about 1.5 s here).
+    check = "import sys, wlra_core; assert 'sklearn' not in sys.modules; wlra_core.WeightedLowRank; " \
+            "assert 'sklearn' in sys.modules"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, timeout=120).returncode == 0

@@ -54,7 +54,12 @@ def __getattr__(name):
 
         return load_problem
     if name == "WeightedLowRank":
-        from .estimator import WeightedLowRank
-
+        try:
+            from .estimator import WeightedLowRank
+        except ModuleNotFoundError as err:
+            if err.name != "sklearn":
+                raise
+            raise ModuleNotFoundError("WeightedLowRank needs scikit-learn: pip install 'wlra-core[estimator]'",
+                                      name="sklearn") from err
         return WeightedLowRank
     raise AttributeError(f"module 'wlra_core' has no attribute {name!r}")
