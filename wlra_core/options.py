@@ -9,9 +9,11 @@ every integer, number and choice in the package is checked by one rule: NumPy in
 float scalars are accepted wherever a Python ``int`` or ``float`` is, and come out as Python
 numbers; ``bool`` and ``numpy.bool_`` are never numbers.
 
-:func:`declared` makes a function's parameters declared options (validated on every
-call, defaults taken from the declarations); :func:`check_names` is the key check that
-keeps a declaration and the parameters it describes equal.
+:func:`validate_options` checks a group of them (an algorithm's, the pipeline's settings),
+:func:`validate_fields` a dataclass's fields, and :func:`declared` makes a function's
+parameters declared options (validated on every call, defaults taken from the
+declarations); :func:`check_names` is the key check that keeps a declaration and the
+parameters it describes equal.
 """
 from __future__ import annotations
 
