@@ -63,15 +63,12 @@ def test_bad_options_raise_clear_value_errors(problem, name, options, match):
         solve(name, *problem, 2, **options)
 
 
-def test_every_algorithm_is_registered_and_described():
+def test_describe_has_one_row_per_algorithm():
+    # Each declaration itself (summary, reference, options): test_common_algorithms.py.
     rows = describe()
     assert [row["name"] for row in rows] == list(ALGORITHMS)
-    assert all(row["summary"] and row["reference"] for row in rows)
-    for name in ALGORITHMS:
-        algorithm = get_algorithm(name)
-        assert all(option.help for option in algorithm.options.values())
-        # Every default passes its own check.
-        assert algorithm.resolve_options({}) == {k: o.default for k, o in algorithm.options.items()}
+    assert rows[0] == {"name": "svd", "summary": get_algorithm("svd").summary,
+                       "reference": get_algorithm("svd").reference}
 
 
 # --- solve_ranks ------------------------------------------------------------------------

@@ -331,7 +331,7 @@ def test_a_trained_problem_comes_back_and_an_untrained_one_waits_for_train(tmp_p
 
 @pytest.mark.parametrize("query, message", [HOSTILE[0], HOSTILE[4], HOSTILE[10], HOSTILE[14], HOSTILE[16],
                                             ({"source": "synthetic", "generator": "random_mask", "observed": "2"},
-                                             "observed must be in (0, 1]")])
+                                             "observed must be a number in (0, 1]")])
 def test_a_bad_link_gives_one_message_and_the_shipped_problem(query, message, shipped):
     at = session(query, COMPARE)
     [warning] = at.warning

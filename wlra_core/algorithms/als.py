@@ -50,16 +50,14 @@ def fit(A, W, rank, *, seed, monitor, n_iter, svd_method):
     return Fit(LowRank(U, V))
 
 
-ALGORITHMS = {
-    "als": Algorithm(
-        name="als",
-        summary="Alternating weighted least squares on U and V (exact row and column solves) "
-        "from svd_w_practical's factorisation; loss never increases.",
-        reference="Srebro & Jaakkola, ICML 2003; Hastie et al., JMLR 2015; Song et al. 2023",
-        options={
-            "n_iter": iterations(25),
-            "svd_method": SVD_METHOD,
-        },
-        fit_fn=fit,
-    )
-}
+ALGORITHM = Algorithm(
+    name="als",
+    summary="Alternating weighted least squares on U and V (exact row and column solves) "
+    "from svd_w_practical's factorisation; loss never increases.",
+    reference="Srebro & Jaakkola, ICML 2003; Hastie et al., JMLR 2015; Song et al. 2023",
+    options={
+        "n_iter": iterations(25),
+        "svd_method": SVD_METHOD,
+    },
+    fit_fn=fit,
+)

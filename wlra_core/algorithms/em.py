@@ -1,4 +1,4 @@
-"""``em`` and ``svd_w_em``: expectation-maximisation for WLRA (Srebro & Jaakkola 2003).
+"""``em``: expectation-maximisation for WLRA (Srebro & Jaakkola 2003).
 
 With ``Q = W^2 / max(W^2)`` (entrywise, in [0, 1]) every iteration fills in the entries
 the weights trust less with the current estimate and truncates::
@@ -15,8 +15,8 @@ on it cannot -- in exact arithmetic. In floating point a converged iterate can m
 rounding: the recorded loss may rise by about 1e-14 of itself (seen on the shipped
 problem); the tests allow 1e-12 relative.
 
-``svd_w_em`` is the paper's Figure 4: start from ``svd_w_practical`` (approximate="weights")
-and refine with a few EM iterations.
+The iterations are shared with :mod:`.svd_w_em` (the paper's Figure 4), which starts them
+from ``svd_w_practical``.
 """
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ from ..problem import as_float_matrix
 from ..result import Fit, Monitor
 from ..seeding import child_seed
 from . import ALGORITHMS as ALGORITHM_NAMES
-from . import SVD_METHOD, WEIGHT_RANK, Algorithm, get_algorithm, iterations, weight_floor
-from .svd_w_practical import STAND_IN_FLOOR
+from . import SVD_METHOD, Algorithm, get_algorithm, iterations
 
 # Algorithms EM may start from: any other method of A and W alone (not EM itself, which
-# would recurse, nor the methods that need an MLP's calibration moments).
+# would recurse, nor svd_w_em, which is EM from svd_w_practical and imports this module, nor
+# the methods that need an MLP's calibration moments).
 INIT_ALGORITHMS = tuple(name for name in ALGORITHM_NAMES
                         if name not in ("em", "svd_w_em") and not get_algorithm(name).requires)
 
@@ -87,7 +87,8 @@ def em_iterations(
     return factors
 
 
-def _refine(A, W, rank, X, *, n_iter, seed, monitor, svd_method) -> Fit:
+def refine(A, W, rank, X, *, n_iter, seed, monitor, svd_method) -> Fit:
+    """``n_iter`` EM iterations from the estimate ``X`` (overwritten): em's and svd_w_em's fit."""
     basis = None
     if X.any() and uses_randomized(A.shape, rank, svd_method):
         # The init's own row space, so the first randomized step cannot lose it.
@@ -97,7 +98,8 @@ def _refine(A, W, rank, X, *, n_iter, seed, monitor, svd_method) -> Fit:
     return Fit(factors)
 
 
-def _run_init(name: str, A, W, rank, *, seed, monitor: Monitor, **options) -> np.ndarray:
+def run_init(name: str, A, W, rank, *, seed, monitor: Monitor, **options) -> np.ndarray:
+    """The dense output of algorithm ``name`` (options validated), a new array EM may overwrite."""
     algorithm = get_algorithm(name)
     monitor.report(0.0, f"initialising EM with {name}")
     fit = algorithm.fit(A, W, rank, seed=seed, monitor=monitor.nested(),
@@ -114,51 +116,27 @@ def _initial_estimate(A, W, rank, init, *, seed, monitor, svd_method) -> np.ndar
     if init == "zero":
         return np.zeros_like(A)
     options = {"svd_method": svd_method} if "svd_method" in get_algorithm(init).options else {}
-    return _run_init(init, A, W, rank, seed=seed, monitor=monitor, **options)
+    return run_init(init, A, W, rank, seed=seed, monitor=monitor, **options)
 
 
 def fit_em(A, W, rank, *, seed, monitor, n_iter, init, svd_method) -> Fit:
     """EM from ``init``: zero, another algorithm's output, or a given n x d array."""
     X = _initial_estimate(A, W, rank, init, seed=seed, monitor=monitor, svd_method=svd_method)
-    return _refine(A, W, rank, X, n_iter=n_iter, seed=seed, monitor=monitor, svd_method=svd_method)
-
-
-def fit_svd_w_em(A, W, rank, *, seed, monitor, n_iter, weight_rank, weight_floor, svd_method) -> Fit:
-    """``svd_w_practical`` (approximate="weights") refined by ``n_iter`` EM iterations."""
-    X = _run_init("svd_w_practical", A, W, rank, seed=seed, monitor=monitor, weight_rank=weight_rank,
-                  approximate="weights", weight_floor=weight_floor, svd_method=svd_method)
-    return _refine(A, W, rank, X, n_iter=n_iter, seed=seed, monitor=monitor, svd_method=svd_method)
+    return refine(A, W, rank, X, n_iter=n_iter, seed=seed, monitor=monitor, svd_method=svd_method)
 
 
 _INIT = Option("zero", (Choices(("zero", *INIT_ALGORITHMS)), ArrayAllowed()),
                "the starting estimate: zero, another algorithm's output, or an n x d array")
 
-ALGORITHMS = {
-    "em": Algorithm(
-        name="em",
-        summary="Expectation-maximisation: repeatedly fill low-weight entries with the current "
-        "estimate and take a rank-k SVD; loss never increases (slow: one SVD per iteration).",
-        reference="Srebro & Jaakkola, Weighted low-rank approximations, ICML 2003",
-        options={
-            "n_iter": iterations(25),
-            "init": _INIT,
-            "svd_method": SVD_METHOD,
-        },
-        fit_fn=fit_em,
-    ),
-    "svd_w_em": Algorithm(
-        name="svd_w_em",
-        summary="svd_w_practical (approximate='weights') refined by a few EM iterations: "
-        "most of EM's loss at a fraction of its cost (the paper's Figure 4).",
-        reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Figure 4; "
-        "Srebro & Jaakkola, ICML 2003",
-        options={
-            "n_iter": iterations(5),
-            "weight_rank": WEIGHT_RANK,
-            "weight_floor": weight_floor(f"for the svd_w_practical start: {STAND_IN_FLOOR} "
-                                         "(0: the paper's algorithm)"),
-            "svd_method": SVD_METHOD,
-        },
-        fit_fn=fit_svd_w_em,
-    ),
-}
+ALGORITHM = Algorithm(
+    name="em",
+    summary="Expectation-maximisation: repeatedly fill low-weight entries with the current "
+    "estimate and take a rank-k SVD; loss never increases (slow: one SVD per iteration).",
+    reference="Srebro & Jaakkola, Weighted low-rank approximations, ICML 2003",
+    options={
+        "n_iter": iterations(25),
+        "init": _INIT,
+        "svd_method": SVD_METHOD,
+    },
+    fit_fn=fit_em,
+)
