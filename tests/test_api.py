@@ -188,16 +188,16 @@ def em_first_step_loss(A, W, rank):
 
 
 def test_a_diverging_solve_keeps_the_history_before_the_failure(problem, monkeypatch):
-    import wlra_core.algorithms.em as em_module
+    import wlra_core.algorithms.majorize as em_step  # em's SVDs go through its WarmSVD
 
-    real, calls = em_module.truncated_svd, []
+    real, calls = em_step.truncated_svd, []
 
     def nan_on_second_call(M, k, **kwargs):
         calls.append(1)
         U, s, Vt = real(M, k, **kwargs)
         return (U * np.nan if len(calls) == 2 else U), s, Vt
 
-    monkeypatch.setattr(em_module, "truncated_svd", nan_on_second_call)
+    monkeypatch.setattr(em_step, "truncated_svd", nan_on_second_call)
     A, W = problem
     result = solve("em", A, W, 2, n_iter=5, svd_method="exact")
     assert result.failed and "loss became nan at iteration 2" in result.message
