@@ -124,6 +124,7 @@ _MODULES = {
     "css": "css",
     "whiten": "whiten",
     "kfac": "kfac",
+    "soft_impute": "soft_impute",
 }
 
 ALGORITHMS: tuple[str, ...] = tuple(_MODULES)

@@ -38,19 +38,13 @@ from ..problem import as_float_matrix
 from ..result import Fit, Monitor
 from . import ALGORITHMS as ALGORITHM_NAMES
 from . import SVD_METHOD, WEIGHT_RANK, Algorithm, get_algorithm, iterations, weight_floor
-from .majorize import WarmSVD, fill, trust
+from .majorize import WarmSVD, converged, fill, trust
 from .svd_w_practical import STAND_IN_FLOOR
 
 # Algorithms EM may start from: any other method of A and W alone (not EM itself, which
 # would recurse, nor the methods that need an MLP's calibration moments).
 INIT_ALGORITHMS = tuple(name for name in ALGORITHM_NAMES
                         if name not in ("em", "svd_w_em") and not get_algorithm(name).requires)
-
-
-def converged(previous: float, loss: float, tol: float) -> bool:
-    """Whether a monotone iteration whose loss went from ``previous`` to ``loss`` stops:
-    it fell by at most ``tol * previous`` (always false for ``tol = 0``)."""
-    return tol > 0 and previous - loss <= tol * previous
 
 
 def em_iterations(

@@ -24,7 +24,7 @@ import numpy as np
 from ..linalg import orthonormal_columns, truncated_svd, uses_randomized
 from ..seeding import child_seed
 
-__all__ = ["trust", "fill", "WarmSVD", "OVERSAMPLES"]
+__all__ = ["trust", "fill", "converged", "WarmSVD", "OVERSAMPLES"]
 
 # Extra search directions beyond the k the output keeps: the subspace iteration converges
 # at the rate sigma_{k + OVERSAMPLES + 1} / sigma_k per step.
@@ -44,6 +44,12 @@ def fill(A: np.ndarray, Q: np.ndarray, X: np.ndarray, out: np.ndarray) -> np.nda
     out *= Q
     out += X
     return out
+
+
+def converged(previous: float, loss: float, tol: float) -> bool:
+    """Whether a monotone iteration whose loss (or objective) went from ``previous`` to ``loss`` stops:
+    it fell by at most ``tol * previous`` (always false for ``tol = 0``)."""
+    return tol > 0 and previous - loss <= tol * previous
 
 
 class WarmSVD:
