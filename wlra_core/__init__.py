@@ -19,6 +19,7 @@ from .algorithms import ALGORITHMS, describe, get_algorithm
 from .api import relative_loss, solve, solve_ranks
 from .estimator import WeightedLowRank
 from .factors import Factorization, LowRank, Reweighted
+from .heldout import Holdout, HoldoutError, holdout
 from .linalg import truncated_svd, weighted_loss, weighted_mass
 from .problem import Problem, validate_problem
 from .result import SolverFailed, Stopped, WLRAResult
@@ -26,6 +27,8 @@ from .result import SolverFailed, Stopped, WLRAResult
 __all__ = [
     "ALGORITHMS",
     "Factorization",
+    "Holdout",
+    "HoldoutError",
     "LowRank",
     "Problem",
     "Reweighted",
@@ -35,6 +38,7 @@ __all__ = [
     "WeightedLowRank",
     "describe",
     "get_algorithm",
+    "holdout",
     "load_problem",
     "relative_loss",
     "solve",

@@ -197,6 +197,9 @@ class Problem:
         For problems made from a trained MLP: the network's other parameters and a
         test set so a compressed kernel can be put back and evaluated (see
         ``wlra_core.datasets``). Empty otherwise.
+    truth : ndarray of shape (n, d), optional
+        The complete matrix behind a masked A (demos): what the entries with W = 0
+        really are, for measuring how well they are filled. No algorithm reads it.
     """
 
     A: np.ndarray
@@ -205,9 +208,14 @@ class Problem:
     source: str = "array"
     meta: dict[str, Any] = field(default_factory=dict)
     model: dict[str, np.ndarray] = field(default_factory=dict)
+    truth: np.ndarray | None = None
 
     def __post_init__(self):
         self.A, self.W = validate_problem(self.A, self.W)
+        if self.truth is not None:
+            self.truth = as_float_matrix(self.truth, "truth")
+            if self.truth.shape != self.A.shape:
+                raise ValueError(f"truth has shape {self.truth.shape} but A has shape {self.A.shape}; they must match")
 
     @functools.cached_property
     def normalized(self) -> Normalized:
@@ -244,9 +252,10 @@ class Problem:
 def fingerprint(problem: Problem) -> str:
     """Hex digest of the problem's content: equal problems share cached results.
 
-    Covers ``A`` and ``W`` and every ``model`` array (name, dtype, shape and bytes): whiten
-    and kfac results depend on the calibration moments, and test accuracies on the
-    network and test set. Name, source and meta are labels, not content.
+    Covers ``A`` and ``W``, every ``model`` array (name, dtype, shape and bytes) and
+    ``truth``: whiten and kfac results depend on the calibration moments, test accuracies
+    on the network and test set, errors on missing entries on the truth. Name, source and
+    meta are labels, not content.
     """
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(problem.shape).encode())
@@ -256,4 +265,7 @@ def fingerprint(problem: Problem) -> str:
         array = np.asarray(problem.model[name])
         digest.update(repr((name, array.dtype.str, array.shape)).encode())
         digest.update(memoryview(np.ascontiguousarray(array)))
+    if problem.truth is not None:
+        digest.update(b"truth")
+        digest.update(memoryview(problem.truth))
     return digest.hexdigest()
