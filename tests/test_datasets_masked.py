@@ -26,7 +26,7 @@ def test_masked_image_hides_a_seeded_share_of_the_grayscale_pixels():
 
 def test_masked_digits_keep_the_table_and_survive_a_save(tmp_path):
     problem = masked_digits(observed=0.5, seed=1)
-    truth = load_digits().data
+    truth = load_digits().data / 16
     np.testing.assert_array_equal(problem.truth, truth)
     assert problem.meta["row_image_shape"] == [8, 8] and abs((problem.W > 0).mean() - 0.5) < 0.01
     with pytest.raises(ValueError, match=r"observed must be a fraction in \(0, 1\]"):

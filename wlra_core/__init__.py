@@ -17,6 +17,7 @@ keep_keras_home_in_cache()
 
 from .algorithms import ALGORITHMS, describe, get_algorithm
 from .api import relative_loss, solve, solve_ranks
+from .completion import Completion, complete
 from .estimator import WeightedLowRank
 from .factors import Factorization, LowRank, Reweighted
 from .heldout import Holdout, HoldoutError, holdout
@@ -26,6 +27,7 @@ from .result import SolverFailed, Stopped, WLRAResult
 
 __all__ = [
     "ALGORITHMS",
+    "Completion",
     "Factorization",
     "Holdout",
     "HoldoutError",
@@ -36,6 +38,7 @@ __all__ = [
     "Stopped",
     "WLRAResult",
     "WeightedLowRank",
+    "complete",
     "describe",
     "get_algorithm",
     "holdout",

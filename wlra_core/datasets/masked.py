@@ -1,7 +1,7 @@
 """Offline demos of missing entries that keep the truth behind the mask.
 
 scikit-learn ships two photographs (``china.jpg``, ``flower.jpg``, 427 x 640) and the
-8 x 8 digits table (1797 x 64); nothing is downloaded. Each demo hides a seeded random
+8 x 8 digits table (1797 x 64, scaled to [0, 1]); nothing is downloaded. Each demo hides a seeded random
 share of the entries (NaN in A, so W = 0 there) and keeps the complete matrix as
 :attr:`Problem.truth`, so the error on the missing entries can be measured.
 
@@ -79,7 +79,7 @@ def masked_image(image: str = "china", observed: float = 0.5, seed=0) -> Problem
 
 
 def masked_digits(observed: float = 0.5, seed=0) -> Problem:
-    """scikit-learn's digits table (1797 images of 8 x 8 pixels, values 0-16) with random entries missing.
+    """scikit-learn's digits table (1797 images of 8 x 8 pixels) in [0, 1] with random entries missing.
 
     Parameters
     ----------
@@ -90,13 +90,14 @@ def masked_digits(observed: float = 0.5, seed=0) -> Problem:
     Returns
     -------
     Problem
-        A of shape (1797, 64), one image per row, missing entries at 0 with W = 0 there;
-        ``truth`` the whole table; ``meta["row_image_shape"] = [8, 8]``.
+        A of shape (1797, 64), one image per row, the 0-16 grey levels divided by 16,
+        missing entries at 0 with W = 0 there; ``truth`` the whole table;
+        ``meta["row_image_shape"] = [8, 8]``.
     """
     observed = _check_observed(observed)
     from sklearn.datasets import load_digits
 
-    truth = np.ascontiguousarray(load_digits().data, dtype=np.float64)
+    truth = np.ascontiguousarray(load_digits().data, dtype=np.float64) / 16.0
     A, label = _masked(truth, observed, seed)
     return Problem(A, None, name=f"digits, {observed:.0%} of entries observed", source="demo",
                    meta={"dataset": "scikit-learn digits (1797 x 64)", "row_image_shape": [8, 8],
