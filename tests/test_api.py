@@ -218,3 +218,19 @@ def test_history_relative_losses_follow_the_results_rule(problem):
     assert result.history[0].loss == pytest.approx(float(np.sum(W**2)), rel=1e-12)
     assert result.relative_loss == np.inf
     assert [p.relative_loss for p in result.history] == [np.inf] * 4
+
+
+def test_results_that_fill_nothing_or_store_more_than_a_are_flagged():
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((20, 12))
+    mask = (rng.random(A.shape) < 0.6).astype(float)
+    unfilled = int((mask == 0).sum())
+    flagged = {name: solve(name, A * mask, mask, 2).warnings for name in ("svd_w", "css", "em")}
+    note = f"fills nothing: the approximation is 0 on all {unfilled} entries with W = 0"
+    assert note in flagged["svd_w"] and note in flagged["css"]  # both divide by W
+    assert not any("fills nothing" in w for w in flagged["em"])
+    # svd_w stores W itself (240 numbers) beside its factors: more than A's 240 entries.
+    assert "stores 304 numbers, more than the 240 entries of A" in flagged["svd_w"]
+    assert not any("stores" in w for w in flagged["em"])
+    # No zero weights: nothing to fill, no flag.
+    assert not any("fills nothing" in w for w in solve("svd_w", A, np.ones_like(A) + mask, 2).warnings)
