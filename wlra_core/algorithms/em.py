@@ -140,7 +140,7 @@ def fit_svd_w_em(A, W, rank, *, seed, monitor, n_iter, tol, weight_rank, weight_
     return _refine(A, W, rank, X, n_iter=n_iter, tol=tol, seed=seed, monitor=monitor, svd_method=svd_method)
 
 
-TOL = Option(1e-3, (Interval(float, 0.0, 1.0),),
+TOL = Option(3e-4, (Interval(float, 0.0, 1.0),),
              "stop once an iteration lowers the loss by at most this fraction of it (0: run all n_iter)")
 _INIT = Option("zero", (Choices(("zero", *INIT_ALGORITHMS)), ArrayAllowed()),
                "the starting estimate: zero, another algorithm's output, or an n x d array")

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..linalg import orthonormal_columns, truncated_svd, uses_randomized
+from ..linalg import orthonormal_columns, truncated_svd
 from ..seeding import child_seed
 
 __all__ = ["trust", "fill", "converged", "WarmSVD", "OVERSAMPLES"]
 
 # Extra search directions beyond the k the output keeps: the subspace iteration converges
 # at the rate sigma_{k + OVERSAMPLES + 1} / sigma_k per step.
-OVERSAMPLES = 10
+OVERSAMPLES = 5
 
 
 def trust(W: np.ndarray) -> np.ndarray:
@@ -62,9 +62,11 @@ class WarmSVD:
         The number of triplets the caller keeps; ``width`` is rank plus
         :data:`OVERSAMPLES`, at most ``min(n, d)``.
     method : {"auto", "exact", "randomized"}
-        ``exact`` (and ``auto`` on small matrices, by :func:`wlra_core.linalg.uses_randomized`)
-        takes LAPACK's SVD every call. Otherwise the first call is a seeded randomized SVD
-        and every later call one subspace-iteration step from the previous right vectors.
+        ``exact`` takes LAPACK's SVD every call. ``randomized`` starts with a seeded
+        randomized SVD, ``auto`` with :func:`wlra_core.linalg.truncated_svd`'s own choice;
+        every later call is then one subspace-iteration step from the previous right
+        vectors -- for ``auto`` only while that is cheaper than a full SVD, that is while
+        ``2 * width <= min(n, d)`` (two products of width ``width`` against one SVD).
     seed : SeedSequence
     basis : ndarray of shape (j, d), optional
         Right vectors spanning the row space of the caller's starting estimate; they join
@@ -74,7 +76,8 @@ class WarmSVD:
     def __init__(self, shape: tuple[int, int], rank: int, *, method: str, seed: np.random.SeedSequence,
                  basis: np.ndarray | None = None):
         self.width = min(rank + OVERSAMPLES, min(shape))
-        self.randomized = uses_randomized(shape, rank, method)
+        self.method = method
+        self.subspace = method == "randomized" or (method == "auto" and 2 * self.width <= min(shape))
         self.seed = seed
         self.basis = basis
         self._calls = 0
@@ -82,7 +85,7 @@ class WarmSVD:
     def __call__(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``U`` (n, w), ``s`` (w,), ``Vt`` (w, d) with deterministic signs, descending ``s``.
 
-        On the randomized path a later call returns the exact SVD of ``P M``, where P
+        A subspace step returns the exact SVD of ``P M``, where P
         projects onto the span of ``M V^T`` and V holds the previous call's right vectors.
         That span contains ``M v`` for each previous right vector v, so for every k up
         to the previous output's rank the rank-k truncation (or soft thresholding) of
@@ -90,11 +93,9 @@ class WarmSVD:
         vectors' row space.
         """
         self._calls += 1
-        if not self.randomized:
-            return truncated_svd(M, self.width, method="exact")
-        if self._calls == 1:
+        if self._calls == 1 or not self.subspace:
             warm = None if self.basis is None else self.basis.T
-            U, s, Vt = truncated_svd(M, self.width, method="randomized", seed=child_seed(self.seed, 1),
+            U, s, Vt = truncated_svd(M, self.width, method=self.method, seed=child_seed(self.seed, 1),
                                      warm_start=warm)
         else:
             Q = orthonormal_columns(M @ self.basis.T)
