@@ -29,6 +29,9 @@ N, D, K = 30, 20, 3  # the shape of conftest.py's problem fixture (two zero rows
 CHEAP = {"adam": {"n_epochs": 15}, "em": {"n_iter": 5}, "svd_w_em": {"n_iter": 3}, "als": {"n_iter": 5}}
 # Methods that do not reach the optimum at full rank exactly: adam descends towards it.
 APPROXIMATE = {"adam"}
+# Regularised methods: their solution is shrunk towards 0 by design, so even a 1 x 1 matrix is
+# not reproduced exactly (soft_impute stops its lambda path at the first solution of rank k).
+SHRUNK = {"soft_impute"}
 
 
 def moments(n, d, seed=0):
@@ -229,7 +232,7 @@ def test_one_by_one_tall_and_wide_problems(name, shape):
         res = solve(name, A, W, rank)
         assert res.approx.shape == shape and np.isfinite(res.approx).all()
     # At full rank every method does better than the zero matrix, and a 1 x 1 matrix is its own
-    # rank-1 approximation (adam only descends towards it).
+    # rank-1 approximation (adam only descends towards it; soft_impute shrinks it).
     assert res.relative_loss < 1
-    if shape == (1, 1) and name not in APPROXIMATE:
+    if shape == (1, 1) and name not in APPROXIMATE | SHRUNK:
         assert res.relative_loss < 1e-20

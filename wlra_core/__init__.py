@@ -18,14 +18,19 @@ keep_keras_home_in_cache()
 
 from .algorithms import ALGORITHMS, describe, get_algorithm
 from .api import relative_loss, solve, solve_ranks
+from .completion import Completion, complete
 from .factors import Factorization, LowRank, Reweighted
+from .heldout import Holdout, HoldoutError, holdout
 from .linalg import truncated_svd, weighted_loss, weighted_mass
 from .problem import Problem, validate_problem
 from .result import SolverFailed, Stopped, WLRAResult
 
 __all__ = [
     "ALGORITHMS",
+    "Completion",
     "Factorization",
+    "Holdout",
+    "HoldoutError",
     "LowRank",
     "Problem",
     "Reweighted",
@@ -33,8 +38,10 @@ __all__ = [
     "Stopped",
     "WLRAResult",
     "WeightedLowRank",
+    "complete",
     "describe",
     "get_algorithm",
+    "holdout",
     "load_problem",
     "relative_loss",
     "solve",

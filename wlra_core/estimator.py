@@ -180,6 +180,13 @@ class WeightedLowRank(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.options = options
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN in A marks a missing entry (weight 0 there, see wlra_core.validate_problem);
+        # infinities are still refused.
+        tags.input_tags.allow_nan = True
+        return tags
+
     def __getattr__(self, name):
         # Called only when normal lookup fails: say why a fitted attribute is missing.
         fitted = vars(self)

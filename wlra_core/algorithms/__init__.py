@@ -152,6 +152,7 @@ ALGORITHMS: tuple[str, ...] = (
     "css",
     "whiten",
     "kfac",
+    "soft_impute",
 )
 
 

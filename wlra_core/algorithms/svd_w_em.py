@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_RANK, Algorithm, iterations, weight_floor
-from .em import refine, run_init
+from .em import TOL, refine, run_init
 from .svd_w_practical import STAND_IN_FLOOR
 
 
-def fit(A, W, rank, *, seed, monitor, n_iter, weight_rank, weight_floor, svd_method) -> Fit:
-    """``svd_w_practical`` (approximate="weights") refined by ``n_iter`` EM iterations."""
+def fit(A, W, rank, *, seed, monitor, n_iter, tol, weight_rank, weight_floor, svd_method) -> Fit:
+    """``svd_w_practical`` (approximate="weights") refined by at most ``n_iter`` EM iterations."""
     X = run_init("svd_w_practical", A, W, rank, seed=seed, monitor=monitor, weight_rank=weight_rank,
-                  approximate="weights", weight_floor=weight_floor, svd_method=svd_method)
-    return refine(A, W, rank, X, n_iter=n_iter, seed=seed, monitor=monitor, svd_method=svd_method)
+                 approximate="weights", weight_floor=weight_floor, svd_method=svd_method)
+    return refine(A, W, rank, X, n_iter=n_iter, tol=tol, seed=seed, monitor=monitor, svd_method=svd_method)
 
 
 ALGORITHM = Algorithm(
@@ -27,6 +27,7 @@ ALGORITHM = Algorithm(
     "Srebro & Jaakkola, ICML 2003",
     options={
         "n_iter": iterations(5),
+        "tol": TOL,
         "weight_rank": WEIGHT_RANK,
         "weight_floor": weight_floor(f"for the svd_w_practical start: {STAND_IN_FLOOR} "
                                      "(0: the paper's algorithm)"),
