@@ -2,7 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from wlra_core.display import TeachingExample, algorithm_style, teaching_example
+from app_pages._charts import algorithm_style
+from app_pages._views import TeachingExample, teaching_example
 
 st.title("WLRA Explorer")
 st.markdown(

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import wlra_core
-from wlra_core.display import relative_history, teaching_example
+from app_pages._views import relative_history, teaching_example
 from wlra_core.seeding import trial_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def test_refine_plots_em_histories_from_three_starts(shipped):
 
 
 def test_refine_draws_each_start_in_its_algorithms_colour():
-    from wlra_core.display import algorithm_style
+    from app_pages._charts import algorithm_style
 
     at = fresh_app("app_pages/refine.py")
     at.slider(key="refine-rank-100").set_value(5)
@@ -160,7 +160,7 @@ def test_refine_draws_each_start_in_its_algorithms_colour():
 
 
 def test_home_fit_lines_have_their_algorithms_colours_and_neutral_points():
-    from wlra_core.display import ALGORITHM_STYLES, algorithm_style
+    from app_pages._charts import ALGORITHM_STYLES, algorithm_style
 
     at = fresh_app()
     svd_panel, weighted_panel = svg_panels(at)
