@@ -28,7 +28,7 @@ SOURCE_LABELS = {
 UPLOAD_TYPES = None
 # The uploader's limit, in Streamlit's megabytes: the loader's own limit (10^6 bytes each).
 UPLOAD_MB = MAX_FILE_BYTES // 10**6
-UPLOAD_LIMIT = f"at most {UPLOAD_MB} MB ({MAX_FILE_BYTES:,} bytes) per file"
+UPLOAD_LIMIT = f"{UPLOAD_MB} MB ({MAX_FILE_BYTES:,} bytes) per file"
 
 
 def try_load(make, what: str, link_for) -> None:
@@ -129,11 +129,11 @@ elif source == "synthetic":
 
 else:
     st.markdown(f"A as `{', '.join(SUPPORTED_EXTENSIONS)}` (a .npz may hold arrays `A` and `W`); W "
-                f"optional (default all ones); {UPLOAD_LIMIT}. Files are never unpickled.")
+                f"optional (default all ones); at most {UPLOAD_LIMIT}. Files are never unpickled.")
     upload_a = st.file_uploader("Matrix A", type=UPLOAD_TYPES, key="upload-A", max_upload_size=UPLOAD_MB,
-                                help=f"{UPLOAD_LIMIT.capitalize()}.")
+                                help=f"At most {UPLOAD_LIMIT}.")
     upload_w = st.file_uploader("Weights W (optional)", type=UPLOAD_TYPES, key="upload-W", max_upload_size=UPLOAD_MB,
-                                help=f"{UPLOAD_LIMIT.capitalize()}.")
+                                help=f"At most {UPLOAD_LIMIT}.")
 
     def load_upload() -> Problem:
         """The uploaded problem; says which of a saved problem's extras were dropped."""

@@ -201,6 +201,20 @@ def test_bad_upload_shows_the_loader_message_and_keeps_the_problem(shipped):
     assert dict(zip(table["fact"], table["value"]))["shape"] == "30 x 20"
 
 
+def test_the_uploaders_state_the_loaders_limit_in_streamlits_megabytes():
+    from wlra_core.datasets.limits import MAX_FILE_BYTES
+
+    at = fresh_app("app_pages/data.py")
+    at.radio(key="data-source").set_value("upload").run()
+    # Streamlit's uploader counts megabytes of 10^6 bytes (in most browsers): one limit for both.
+    assert MAX_FILE_BYTES == 200_000_000
+    for key in ("upload-A", "upload-W"):
+        uploader = at.file_uploader(key=key)
+        assert uploader.proto.max_upload_size_mb * 10**6 == MAX_FILE_BYTES
+        assert uploader.help == "At most 200 MB (200,000,000 bytes) per file."
+    assert any("at most 200 MB (200,000,000 bytes) per file" in m.value for m in at.markdown)
+
+
 def generate(generator: str, **params) -> AppTest:
     """The Data page after Generate with ``generator`` and these number inputs."""
     at = fresh_app("app_pages/data.py")
