@@ -8,9 +8,8 @@
 * marks: :func:`flag_rings` (flagged results), :func:`reference_line` (a labelled dashed
   line on a log axis);
 * one figure builder per chart of every page, from the numbers ``_views.py`` (or
-  :mod:`wlra_core`) prepares.
-
-This module imports plotly: pages that draw import it, the landing page does not.
+  :mod:`wlra_core`) prepares -- plotly figures, and the landing page's SVG panels
+  (:func:`fit_svg`), which need no chart library in the browser.
 """
 from __future__ import annotations
 
@@ -22,8 +21,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages._compression_text import method_label, percent
-from app_pages._views import REFINE_STARTS, HeatmapView, Series, SpectrumView
+from app_pages._views import REFINE_STARTS, HeatmapView, Series, SpectrumView, TeachingExample
 from wlra_core.compression import WEIGHT_TRANSFORMS, row_accuracy
+from wlra_core.result import WLRAResult
 from wlra_core.tables import ResultRow
 
 # --- Conventions ------------------------------------------------------------------------------
@@ -172,6 +172,51 @@ def reference_line(fig: go.Figure, value: float, color: str, text: str, above: b
     fig.add_hline(y=value, line=dict(color=color, dash="dash"))
     fig.add_annotation(text=text, xref="paper", x=0, xanchor="left", yref="y", y=np.log10(value),
                        yanchor="bottom" if above else "top", showarrow=False, font=dict(color=color))
+
+
+# --- Home: the teaching example -------------------------------------------------------------
+
+# The example is drawn as plain SVG: the landing page then needs no chart library in the
+# browser (plotly.js is a 4.7 MB script) and shows everything within a second. The fit line
+# has its algorithm's colour (every page's); points and residuals are neutral greys.
+PANEL = 360  # pixels of a teaching example's panel
+PANEL_COLORS = {"light": "#a6a6a6", "heavy": "#1a1a1a", "residual": "#c8c8c8", "axis": "#d9d9d9"}
+
+
+def fit_svg(ex: TeachingExample, result: WLRAResult, title: str, algorithm: str) -> str:
+    """One panel: the rows of A as points (area ~ weight), ``algorithm``'s rank-1 line in its
+    colour, and the residuals."""
+    reach = 1.15 * float(np.abs(ex.A).max())
+
+    def px(x, y):
+        return (PANEL / 2 * (1 + x / reach), PANEL / 2 * (1 - y / reach))
+
+    direction = TeachingExample.direction(result)
+    (x0, y0), (x1, y1) = px(*(-reach * direction)), px(*(reach * direction))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{PANEL}" height="{PANEL + 44}" '
+        f'viewBox="0 -44 {PANEL} {PANEL + 44}" font-family="sans-serif">',
+        f'<text x="4" y="-24" font-size="16" font-weight="600">{title}</text>',
+        f'<text x="4" y="-6" font-size="13" fill="#555">weighted loss {result.loss:.1f}</text>',
+        f'<rect width="{PANEL}" height="{PANEL}" fill="white" stroke="{PANEL_COLORS["axis"]}"/>',
+        f'<line x1="0" y1="{PANEL / 2}" x2="{PANEL}" y2="{PANEL / 2}" stroke="{PANEL_COLORS["axis"]}"/>',
+        f'<line x1="{PANEL / 2}" y1="0" x2="{PANEL / 2}" y2="{PANEL}" stroke="{PANEL_COLORS["axis"]}"/>',
+    ]
+    for point, fitted in zip(ex.A, result.approx):
+        (ax, ay), (fx, fy) = px(*point), px(*fitted)
+        parts.append(f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{fx:.1f}" y2="{fy:.1f}" '
+                     f'stroke="{PANEL_COLORS["residual"]}" stroke-width="1"/>')
+    parts.append(f'<line class="fit" x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
+                 f'stroke="{algorithm_style(algorithm)["color"]}" stroke-width="3"/>')
+    largest = ex.W[:, 0].max()
+    for point, weight, heavy in zip(ex.A, ex.W[:, 0], ex.heavy):
+        x, y = px(*point)
+        radius = 4 + 8 * np.sqrt(weight / largest)
+        color = PANEL_COLORS["heavy"] if heavy else PANEL_COLORS["light"]
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{color}" '
+                     f'stroke="white"><title>weight {weight:g}</title></circle>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 # --- Weights ----------------------------------------------------------------------------------
