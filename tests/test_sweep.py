@@ -7,7 +7,6 @@ import pytest
 
 import wlra_core
 from wlra_core.datasets.synthetic import planted_low_rank
-from wlra_core.display import REFINE_STARTS, refine_sweep, relative_history
 from wlra_core.options import parse_option_text
 from wlra_core.seeding import as_seed_sequence, trial_seed
 from wlra_core.sweep import (InProcess, ResultCache, ResultEvent, blas_threads, make_method, make_sweep, run,
@@ -139,24 +138,6 @@ def test_svd_w_divisor_is_the_problems_own_w_in_the_cache(problem):
     # W belongs to the problem: it is not counted against the budget, the factors stay.
     ((_, result),) = make_sweep(problem, ["svd_w"], [2]).entries(cache)
     assert result.factors is None or result.factors.weights is problem.W
-
-
-def test_refine_sweep_is_the_three_em_starts(problem):
-    sweep = refine_sweep(problem, 3, 4, seed=0)
-    cache = ResultCache()
-    run_all(sweep, cache)
-    entries = {row.method: result for row, result in sweep.entries(cache)}
-    assert list(entries) == list(REFINE_STARTS)
-    reference = wlra_core.weighted_mass(problem.A, problem.W)
-    for label, (name, options) in REFINE_STARTS.items():
-        expected = wlra_core.solve(name, problem.A, problem.W, 3, n_iter=4, seed=trial_seed(0, 0), **options)
-        curve = relative_history(entries[label])
-        np.testing.assert_array_equal(curve["iteration"], np.arange(5))
-        np.testing.assert_allclose(curve["relative_loss"], [p.loss / reference for p in expected.history], rtol=1e-9)
-        assert np.all(np.diff(curve["seconds"]) >= 0)
-    zero = relative_history(entries["EM from zero"])["relative_loss"]
-    assert zero[0] == pytest.approx(1.0)  # X = 0 has relative loss 1
-    assert np.all(np.diff(zero) <= 1e-12)  # EM never increases the loss (to rounding)
 
 
 def test_blas_threads_limits_and_restores():

@@ -550,7 +550,7 @@ def load_problem(
         comes from the first file's ``W`` array or is all ones.
     max_bytes, max_entries : int or None
         Caps on file size and on the entries of any one array (defaults
-        :data:`MAX_FILE_BYTES` = 200 MiB and :data:`MAX_ENTRIES` = 50 million); all
+        :data:`MAX_FILE_BYTES` = 200 MB (200,000,000 bytes) and :data:`MAX_ENTRIES` = 50 million); all
         arrays of one load together may hold twice ``max_entries``. ``None`` lifts a cap
         for trusted local files. Declared sizes are compared with the free memory either
         way, before anything is read.
