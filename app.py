@@ -3,24 +3,31 @@
 Routes between the pages in ``app_pages/`` (a folder name Streamlit does not treat as
 its legacy multipage folder, so ``st.navigation`` alone decides the pages and their URLs)
 and draws what every page shares: the navigation and, in the sidebar, the loaded problem.
-The problem lives in ``st.session_state`` (see ``app_pages/_shared.py``), so it survives
+The problem lives in ``st.session_state`` (see ``app_pages/_state.py``), so it survives
 page switches, and in the URL, so it survives a reload and can be shared: a session's first
-run loads the problem its URL names. Nothing here imports TensorFlow: the landing page must
-render in well under 2 s.
+run loads the problem its URL names.
+
+Nothing here imports TensorFlow: the landing page must render in well under 2 s. What the
+other pages import (plotly's figures, pandas for tables) is imported once per server, in
+the background after the first page is drawn (``app_pages/_preload.py``), and every page
+but Home waits for it: a module first imported by two sessions at once can be seen half
+initialised by one of them.
 """
 from pathlib import Path
 
 import streamlit as st
 
-from app_pages._shared import keep_link_in_url, loaded_problem, show_link_notice, show_sidebar
+from app_pages._preload import page_modules
+from app_pages._state import keep_link_in_url, loaded_problem, show_link_notice, show_sidebar
 
 # A shipped file, served by this server: a :material/...: favicon is fetched from the web.
 st.set_page_config(page_title="WLRA Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"),
                    layout="wide")
 
+home = st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)
 page = st.navigation({
     "Explore": [
-        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        home,
         st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
         st.Page("app_pages/weights.py", title="Weights", icon=":material/grid_on:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/monitoring:"),
@@ -38,8 +45,11 @@ keep_link_in_url()  # a page switch clears the URL's problem parameters
 notice_box = st.empty()
 notice_stays = show_link_notice(notice_box)
 show_sidebar(problem_box)
+if page is not home:
+    page_modules().join()
 page.run()
 # The page may have loaded another problem: show the one now current.
 show_sidebar(problem_box)
 if notice_stays:
     show_link_notice(notice_box)
+page_modules()  # after the landing page is drawn: starts the imports once per server

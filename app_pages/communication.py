@@ -3,11 +3,9 @@ the CSS protocol of Theorem 3.1 run for real, and the lower-bound instance of Th
 from dataclasses import replace
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import chart
-from wlra_core.display import algorithm_style
+from app_pages._charts import bits_bars, bits_sweep_figure, cells_figure, chart
 from wlra_core.communication import (
     BIT_WIDTHS,
     LOWER_BOUND_SOLUTIONS,
@@ -25,23 +23,12 @@ from wlra_core.communication import (
     sweep_values,
 )
 
-PROTOCOL, PROTOCOL_BOUND = "CSS protocol (this run)", "CSS protocol bound, our constants"
-SERIES_COLORS = {  # the rows of bits_table, in its order; the protocol is CSS: css's colour (its bound: a band)
-    "send A raw (dense)": "#636EFA",
-    "send A raw (sparse)": "#00CC96",
-    PROTOCOL: algorithm_style("css")["color"],
-    PROTOCOL_BOUND: algorithm_style("css")["color"],
-    "(msrk/eps + rkd) log2(nd)": "#AB63FA",
-    "lower bound srk": "black",
-}
 PARAMETER_LABELS = {"sparsity": "column sparsity s", "d": "columns d", "rank": "rank k", "weight_rank": "weight rank r",
                     "eps": "eps", "servers": "servers m"}
 # What one run may cost here: SVDs of n x d matrices and about a byte of memory per serialized
 # bit. Larger settings get a one-line message instead of minutes of waiting; the sweep skips them.
 MAX_CELLS = 1_000_000
 MAX_BITS = 100_000_000
-# Share of the bar chart's log axis left free right of the longest bar, for its label.
-LABEL_ROOM = 0.25
 
 
 @st.cache_data(show_spinner="Running the protocol...", max_entries=32)
@@ -78,64 +65,6 @@ def size_problem(setting: Setting) -> str | None:
         return (f"This setting serializes up to {bits:,} bits, more than this page runs ({MAX_BITS:,}): "
                 "lower s, d, m or 1/eps.")
     return None
-
-
-def integer_ticks(count: int, most: int = 10) -> list[int]:
-    """At most ``most`` ticks on the cell indices 0 .. count - 1, every 1, 2, 5, 10, 20, ... cells."""
-    step = next(step for step in (m * 10**e for e in range(7) for m in (1, 2, 5)) if count <= step * most)
-    return list(range(0, count, step))
-
-
-def heatmap(M, title, *, colorscale="Blues", zmin=None, zmax=None, square=True):
-    fig = go.Figure(go.Heatmap(z=M, colorscale=colorscale, zmin=zmin, zmax=zmax,
-                               hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>"))
-    fig.update_layout(title=title, height=330, margin=dict(l=10, r=10, t=50, b=10))
-    # Cells sit on integer positions; plotly's own ticks label -0.5, 0.5, ... on small matrices.
-    fig.update_xaxes(tickmode="array", tickvals=integer_ticks(M.shape[1]))
-    fig.update_yaxes(tickmode="array", tickvals=integer_ticks(M.shape[0]), autorange="reversed",
-                     scaleanchor="x" if square else None)
-    return fig
-
-
-def bits_bars(table: list[dict]) -> go.Figure:
-    """Horizontal bars of :func:`bits_table` rows on a log axis, each labelled with its count."""
-    bits = np.array([row["bits"] for row in table], dtype=float)
-    fig = go.Figure(go.Bar(
-        y=[row["what"] for row in table], x=bits, orientation="h",
-        marker_color=[SERIES_COLORS[row["what"]] for row in table],
-        text=[f"{b:,.0f}" for b in bits], textposition="outside", cliponaxis=False,
-        customdata=[row["source"] for row in table],
-        hovertemplate="%{y}: %{x:,.0f} bits (%{customdata})<extra></extra>",
-    ))
-    # An explicit log range (in decades) leaving LABEL_ROOM of the axis free right of the
-    # longest bar, so that its "outside" label is drawn whole.
-    low, high = np.log10(bits.min()), np.log10(bits.max())
-    start = low - 0.1 * max(high - low, 1.0)
-    end = high + (high - start) * LABEL_ROOM / (1 - LABEL_ROOM)
-    fig.update_layout(title="Bits to get a WLRA to the coordinator", height=380, margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_xaxes(title="bits", type="log", range=[start, end])
-    fig.update_yaxes(autorange="reversed")
-    return fig
-
-
-def sweep_figure(rows: list[dict], parameter: str) -> go.Figure:
-    """One line per series of :func:`bits_table` against the swept parameter's values."""
-    fig = go.Figure()
-    # With m = 1 and s nonzeros in every column the run equals its bound: the bound is a wide
-    # translucent band drawn first, the run a thin line with markers drawn last, so both show.
-    # legendrank keeps the legend in the table's order.
-    for what in [what for what in SERIES_COLORS if what != PROTOCOL] + [PROTOCOL]:
-        band = what == PROTOCOL_BOUND
-        fig.add_trace(go.Scatter(
-            x=[row["value"] for row in rows], y=[row[what] for row in rows], name=what,
-            mode="lines" if band else "lines+markers", opacity=0.45 if band else 1.0,
-            line=dict(color=SERIES_COLORS[what], width=8 if band else 2),
-            legendrank=list(SERIES_COLORS).index(what)))
-    label = PARAMETER_LABELS[parameter]
-    fig.update_layout(title=f"Bits vs {label}", height=420, margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_xaxes(title=label, type="log")
-    fig.update_yaxes(title="bits", type="log")
-    return fig
 
 
 def protocol_tab():
@@ -207,7 +136,7 @@ def sweep_chart(setting: Setting, parameter: str, noise: int, selection: str, se
     except ValueError as err:
         st.error(str(err))
         return
-    chart(sweep_figure(rows, parameter),
+    chart(bits_sweep_figure(rows, label),
           f"Each point is a fresh instance and a real run with {label} changed and the other settings "
           "as above; look for where the protocol crosses the raw encodings."
           + (f" Not run, more than this page runs: {label} = {skipped}." if skipped else ""),
@@ -248,27 +177,27 @@ def lower_bound_tab():
 
     left, right = st.columns(2)
     with left:
-        chart(heatmap(instance.W, "Mask W (Definition 3.2)", colorscale="Greys", zmin=0, zmax=1),
+        chart(cells_figure(instance.W, "Mask W (Definition 3.2)", colorscale="Greys", zmin=0, zmax=1),
               "Only entries inside the r diagonal blocks count in the loss.", key="lb-W")
     with right:
-        chart(heatmap(instance.A, "Input A = W o [A_pad ... A_pad]", zmin=0, zmax=1),
+        chart(cells_figure(instance.A, "Input A = W o [A_pad ... A_pad]", zmin=0, zmax=1),
               "At most s nonzeros per column; A itself has rank up to rk, yet a rank-k fit is exact on the mask.",
               key="lb-A")
     left, right = st.columns(2)
     with left:
-        chart(heatmap(approx, f"Solution: {method}", colorscale="RdBu", zmin=-1, zmax=1),
+        chart(cells_figure(approx, f"Solution: {method}", colorscale="RdBu", zmin=-1, zmax=1),
               "The chosen solution; off the mask it may hold anything, on the mask it must match A.", key="lb-X")
     with right:
         difference = np.where(instance.W > 0, approx - instance.A, np.nan)
-        chart(heatmap(difference, "Solution minus A on the mask", colorscale="RdBu", zmin=-1, zmax=1),
+        chart(cells_figure(difference, "Solution minus A on the mask", colorscale="RdBu", zmin=-1, zmax=1),
               "White everywhere on the blocks means exact recovery; coloured cells are lost information.",
               key="lb-diff")
     left, right = st.columns(2)
     with left:
-        chart(heatmap(instance.A_dense, "Planted A_dense (sr x k)", zmin=0, zmax=1, square=False),
+        chart(cells_figure(instance.A_dense, "Planted A_dense (sr x k)", zmin=0, zmax=1, square=False),
               "The srk random bits Alice holds.", key="lb-dense")
     with right:
-        chart(heatmap(report["recovered_dense"], "A_dense read from the solution", zmin=0, zmax=1,
+        chart(cells_figure(report["recovered_dense"], "A_dense read from the solution", zmin=0, zmax=1,
                       square=False),
               "Rounded top-left s x k corner of each diagonal block of the solution; equal to the left "
               "panel exactly when the solution is a finite-factor approximation.", key="lb-recovered")

@@ -5,68 +5,19 @@ Streamlit's ``bind="query-params"`` under the widgets' keys, so a reload or a sh
 starts from it; the results come back only from this server's cache (Run computes them).
 The Dask scheduler's address never enters the URL: a link must not make the server connect.
 """
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import (LEGEND_BELOW, cached_run_status, chart, flag_rings, linked_values, loaded_problem,
-                                log_axis, option_widgets, problem_summary, result_cache, run_live, show_failed)
-from app_pages._url_state import ignored_values
+from app_pages._charts import chart, series_figure
+from app_pages._links import ignored_values
+from app_pages._runs import cached_run_status, option_widgets, result_cache, run_live, show_failed
+from app_pages._state import linked_values, loaded_problem, problem_summary
+from app_pages._views import curves
 from wlra_core import ALGORITHMS, get_algorithm
-from wlra_core.display import Series, algorithm_style, curves, rank_table
 from wlra_core.sweep import make_sweep
-from wlra_core.tables import ResultRow, rows_to_csv
+from wlra_core.tables import ResultRow, rank_table, rows_to_csv
 
 STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
-
-
-def series_figure(series: dict[str, Series], order, *, x: str, value: str, title: str, y_title: str,
-                  log_y: bool, log_x: bool = False) -> go.Figure:
-    """``x`` is ``"rank"`` or ``"n_params"``: the :class:`Series` field along the x axis."""
-    fig = go.Figure()
-    shown = []
-    for name in (n for n in order if n in series):
-        s = series[name]
-        xs = getattr(s, x)
-        style = algorithm_style(s.algorithm)
-        label = name
-        if s.failed_ranks.size:
-            label += f" (failed at rank {', '.join(map(str, s.failed_ranks))})"
-        spread = s.max > s.min
-        if spread.any():  # min-max band over trials: never below the data on a log axis
-            fig.add_trace(go.Scatter(
-                x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([s.max, s.min[::-1]]),
-                fill="toself", fillcolor=style["color"], opacity=0.15, line=dict(width=0),
-                hoverinfo="skip", showlegend=False, name=f"{name} min-max",
-            ))
-        warnings = [w or "" for w in s.warnings]
-        fig.add_trace(go.Scatter(
-            x=xs, y=s.mean, name=label, mode="lines+markers",
-            line=dict(color=style["color"]), marker=dict(size=7, symbol=style["symbol"], color=style["color"]),
-            customdata=np.column_stack([s.rank, s.n_params, s.min, s.max, np.array(warnings, dtype=object)]),
-            hovertemplate=f"{name}<br>rank %{{customdata[0]}}, %{{customdata[1]}} stored numbers"
-                          f"<br>{value} %{{y:.4g}} (min %{{customdata[2]:.3g}}, max %{{customdata[3]:.3g}})"
-                          "<br>%{customdata[4]}<extra></extra>",
-        ))
-        flag_rings(fig, name, xs, s.mean, warnings)
-        shown += list(s.mean) + list(s.min)
-    if not shown:
-        fig.add_annotation(text="Press Run: the curves appear here as results arrive",
-                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    else:
-        fig.update_yaxes(**(log_axis(shown) if log_y else dict(type="linear")))
-        fig.update_xaxes(**(log_axis(s_x for s in series.values() for s_x in getattr(s, x)) if log_x
-                            else dict(type="linear")))
-    # showlegend: plotly hides the legend of a single trace, which left the first
-    # algorithm's curve unnamed until the second arrived.
-    fig.update_layout(title=title, height=460, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
-                      legend=LEGEND_BELOW)
-    fig.update_yaxes(title=y_title)
-    fig.update_xaxes(title="rank k" if x == "rank" else "stored numbers (entries of the arrays kept)")
-    return fig
 
 
 def draw(rows: list[ResultRow], order, slots, *, value: str, log_y: bool, tag: str) -> None:
@@ -95,7 +46,7 @@ def draw(rows: list[ResultRow], order, slots, *, value: str, log_y: bool, tag: s
               key=f"params-{tag}")
 
 
-problem, key = loaded_problem()
+problem = loaded_problem()
 n, d = problem.shape
 st.title("Compare")
 st.markdown(problem_summary(problem))

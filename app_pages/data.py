@@ -1,18 +1,18 @@
 """Data: choose the problem every other page works on, and see its basic facts.
 
-Every loader names its problem in the URL (``app_pages/_url_state.py``), so a reload or a
+Every loader names its problem in the URL (``app_pages/_links.py``), so a reload or a
 shared link loads it again, and the widgets start from the settings the URL names.
 """
 import streamlit as st
 
-from app_pages._shared import current_link, loaded_problem, problem_summary, set_problem, shipped_problem, weight_facts
-from app_pages._stores import kept_uploads, synthetic_problem, trained_problem
-from app_pages._url_state import (DEFAULT_TFDS, EPOCHS_RANGE, HIDDEN_RANGE, SOURCES, SYNTHETIC, TFDS_DATASETS,
-                                  ProblemLink, parameter_kind, synthetic_defaults)
+from app_pages._links import (DEFAULT_TFDS, EPOCHS_RANGE, HIDDEN_RANGE, SOURCES, TFDS_DATASETS, ShippedLink,
+                              SyntheticLink, TrainedLink, UploadLink, parameter_kind)
+from app_pages._sources import SYNTHETIC, keep_upload, shipped_problem, synthetic_defaults, synthetic_problem, trained_problem
+from app_pages._state import current_link, loaded_problem, problem_summary, set_problem
+from app_pages._views import doc_description, weight_facts
 from wlra_core import Problem, load_problem
 from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
-from wlra_core.datasets.sources import DATASETS
-from wlra_core.display import doc_description
+from wlra_core.datasets.limits import MAX_FILE_BYTES
 from wlra_core.options import parse_option_text
 from wlra_core.report import info_lines
 
@@ -26,6 +26,9 @@ SOURCE_LABELS = {
 # Uploaders accept any file: the loader names a wrong type in its one-line message, where
 # Streamlit's own extension filter would raise an exception box.
 UPLOAD_TYPES = None
+# The uploader's limit, in Streamlit's megabytes: the loader's own limit (10^6 bytes each).
+UPLOAD_MB = MAX_FILE_BYTES // 10**6
+UPLOAD_LIMIT = f"{UPLOAD_MB} MB ({MAX_FILE_BYTES:,} bytes) per file"
 
 
 def try_load(make, what: str, link_for) -> None:
@@ -40,14 +43,8 @@ def try_load(make, what: str, link_for) -> None:
     st.success(f"Loaded {problem.name}.")
 
 
-def keep_upload(problem: Problem) -> ProblemLink:
-    """Keep an uploaded problem on this server (for reloads and links) under its fingerprint."""
-    kept_uploads().keep(problem.fingerprint, problem)
-    return ProblemLink("upload", upload=problem.fingerprint)
-
-
 def train_with_progress(dataset: str, hidden: int, epochs: int, download: bool) -> Problem:
-    """The trained problem for these settings (:func:`app_pages._stores.trained_problem`),
+    """The trained problem for these settings (:func:`app_pages._sources.trained_problem`),
     under a progress bar that is removed whatever the outcome -- shown only when the
     problem is not already in memory -- and the pipeline's notices as warnings."""
     bar, notices = None, []
@@ -76,7 +73,7 @@ if source == "shipped":
     st.markdown("A 784 x 128 hidden kernel of an MLP trained on the real Fashion-MNIST images, with "
                 "its empirical Fisher information as W. Ships with the project: no network, no training.")
     if st.button("Load the shipped problem", type="primary", key="load-shipped"):
-        try_load(shipped_problem, "the shipped problem", lambda _: ProblemLink())
+        try_load(shipped_problem, "the shipped problem", lambda _: ShippedLink())
 
 elif source in ("tfds", "digits"):
     if source == "tfds":
@@ -94,8 +91,7 @@ elif source in ("tfds", "digits"):
         dataset, download = "digits", False
         st.markdown("scikit-learn's bundled 8 x 8 digits (1797 images, no download): a small MLP and its "
                     "Fisher weights in a few seconds.")
-    start = link if link.dataset == dataset else ProblemLink.trained(dataset, DATASETS[dataset].hidden,
-                                                                      DATASETS[dataset].epochs)
+    start = link if isinstance(link, TrainedLink) and link.dataset == dataset else TrainedLink.defaults(dataset)
     col_hidden, col_epochs = st.columns(2)
     hidden = int(col_hidden.number_input("Hidden units", min_value=HIDDEN_RANGE[0], max_value=HIDDEN_RANGE[1],
                                          value=start.hidden, step=1, key=f"{source}-{dataset}-hidden",
@@ -105,14 +101,14 @@ elif source in ("tfds", "digits"):
                                          persist_state="session"))
     if st.button("Train MLP and compute Fisher weights", type="primary", key=f"load-{source}"):
         try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset,
-                 lambda _: ProblemLink.trained(dataset, hidden, epochs))
+                 lambda _: TrainedLink(dataset, hidden, epochs))
 
 elif source == "synthetic":
     generators = list(SYNTHETIC)
     generator = st.selectbox("Generator", generators, key="synthetic-generator", persist_state="session",
-                             index=generators.index(link.generator) if link.source == "synthetic" else 0)
+                             index=generators.index(link.generator) if isinstance(link, SyntheticLink) else 0)
     st.markdown(doc_description(SYNTHETIC[generator]))
-    linked = dict(link.params) if link.generator == generator else {}
+    linked = dict(link.params) if isinstance(link, SyntheticLink) and link.generator == generator else {}
     params = {}
     columns = st.columns(4)
     for i, (name, default) in enumerate(synthetic_defaults(generator).items()):
@@ -131,13 +127,15 @@ elif source == "synthetic":
                 params[name] = parse_option_text(text, default)
     if st.button("Generate", type="primary", key="load-synthetic"):
         try_load(lambda: synthetic_problem(generator, params), generator,
-                 lambda _: ProblemLink.synthetic(generator, params))
+                 lambda _: SyntheticLink.of(generator, params))
 
 else:
     st.markdown(f"A as `{', '.join(SUPPORTED_EXTENSIONS)}` (a .npz may hold arrays `A` and `W`); W "
-                "optional (default all ones). Files are never unpickled.")
-    upload_a = st.file_uploader("Matrix A", type=UPLOAD_TYPES, key="upload-A")
-    upload_w = st.file_uploader("Weights W (optional)", type=UPLOAD_TYPES, key="upload-W")
+                f"optional (default all ones); at most {UPLOAD_LIMIT}. Files are never unpickled.")
+    upload_a = st.file_uploader("Matrix A", type=UPLOAD_TYPES, key="upload-A", max_upload_size=UPLOAD_MB,
+                                help=f"At most {UPLOAD_LIMIT}.")
+    upload_w = st.file_uploader("Weights W (optional)", type=UPLOAD_TYPES, key="upload-W", max_upload_size=UPLOAD_MB,
+                                help=f"At most {UPLOAD_LIMIT}.")
 
     def load_upload() -> Problem:
         """The uploaded problem; says which of a saved problem's extras were dropped."""
@@ -147,11 +145,11 @@ else:
         return problem
 
     if st.button("Load the uploaded files", type="primary", key="load-upload", disabled=upload_a is None):
-        try_load(load_upload, "the upload", keep_upload)
+        try_load(load_upload, "the upload", lambda problem: UploadLink(keep_upload(problem)))
 
 st.divider()
-problem, key = loaded_problem()
+problem = loaded_problem()
 st.subheader("Current problem")
 st.markdown(problem_summary(problem))
-st.table([{"fact": label, "value": text} for label, text in info_lines(weight_facts(key, problem)[1])],
+st.table([{"fact": label, "value": text} for label, text in info_lines(weight_facts(problem)[1])],
          hide_index=True, hide_header=True, width="content")

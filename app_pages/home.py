@@ -1,8 +1,8 @@
 """Home: what WLRA is, one live rank-1 example, and where to go next."""
-import numpy as np
 import streamlit as st
 
-from wlra_core.display import TeachingExample, algorithm_style, teaching_example
+from app_pages._charts import fit_svg
+from app_pages._views import teaching_example
 
 st.title("WLRA Explorer")
 st.markdown(
@@ -34,50 +34,6 @@ heavy_weight = st.select_slider(
     key="home-weight", persist_state="session",
 )
 example = teaching_example(heavy_weight)
-
-
-# The example is drawn as plain SVG: the landing page then needs no chart library in the
-# browser (plotly.js is a 4.7 MB script) and shows everything within a second. The fit line
-# has its algorithm's colour (every page's); points and residuals are neutral greys.
-PANEL = 360  # pixels
-COLORS = {"light": "#a6a6a6", "heavy": "#1a1a1a", "residual": "#c8c8c8", "axis": "#d9d9d9"}
-
-
-def fit_svg(ex: TeachingExample, result, title: str, algorithm: str) -> str:
-    """One panel: the rows of A as points (area ~ weight), ``algorithm``'s rank-1 line in its
-    colour, and the residuals."""
-    reach = 1.15 * float(np.abs(ex.A).max())
-
-    def px(x, y):
-        return (PANEL / 2 * (1 + x / reach), PANEL / 2 * (1 - y / reach))
-
-    direction = TeachingExample.direction(result)
-    (x0, y0), (x1, y1) = px(*(-reach * direction)), px(*(reach * direction))
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{PANEL}" height="{PANEL + 44}" '
-        f'viewBox="0 -44 {PANEL} {PANEL + 44}" font-family="sans-serif">',
-        f'<text x="4" y="-24" font-size="16" font-weight="600">{title}</text>',
-        f'<text x="4" y="-6" font-size="13" fill="#555">weighted loss {result.loss:.1f}</text>',
-        f'<rect width="{PANEL}" height="{PANEL}" fill="white" stroke="{COLORS["axis"]}"/>',
-        f'<line x1="0" y1="{PANEL / 2}" x2="{PANEL}" y2="{PANEL / 2}" stroke="{COLORS["axis"]}"/>',
-        f'<line x1="{PANEL / 2}" y1="0" x2="{PANEL / 2}" y2="{PANEL}" stroke="{COLORS["axis"]}"/>',
-    ]
-    for point, fitted in zip(ex.A, result.approx):
-        (ax, ay), (fx, fy) = px(*point), px(*fitted)
-        parts.append(f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{fx:.1f}" y2="{fy:.1f}" '
-                     f'stroke="{COLORS["residual"]}" stroke-width="1"/>')
-    parts.append(f'<line class="fit" x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
-                 f'stroke="{algorithm_style(algorithm)["color"]}" stroke-width="3"/>')
-    largest = ex.W[:, 0].max()
-    for point, weight, heavy in zip(ex.A, ex.W[:, 0], ex.heavy):
-        x, y = px(*point)
-        radius = 4 + 8 * np.sqrt(weight / largest)
-        color = COLORS["heavy"] if heavy else COLORS["light"]
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{color}" '
-                     f'stroke="white"><title>weight {weight:g}</title></circle>')
-    parts.append("</svg>")
-    return "".join(parts)
-
 
 left, right = st.columns(2)
 with left:

@@ -1,24 +1,23 @@
 """Weights: heatmaps of W, A and W o A, W's spectrum, and which input pixels matter."""
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import chart, loaded_problem, pixel_image, pixel_image_figure, problem_summary, weight_facts
+from app_pages._charts import chart, cumulative_mass_figure, matrix_figure, pixel_image_figure, singular_values_figure
+from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._views import HeatmapView, heatmap_view, pixel_image, weight_facts
 from wlra_core import Problem
-from wlra_core.display import HeatmapView, count_ticks, heatmap_view
 
 
-@st.cache_data(show_spinner="Preparing heatmaps...", max_entries=16)
-def heatmaps(problem_fingerprint: str, log: bool, _problem: Problem) -> dict[str, HeatmapView]:
-    A, W = _problem.A, _problem.W
+@st.cache_data(show_spinner="Preparing heatmaps...", max_entries=16, hash_funcs=BY_FINGERPRINT)
+def heatmaps(problem: Problem, log: bool) -> dict[str, HeatmapView]:
+    A, W = problem.A, problem.W
     return {"W": heatmap_view(W, log=log), "A": heatmap_view(A, log=log), "W o A": heatmap_view(W * A, log=log)}
 
 
-problem, key = loaded_problem()
+problem = loaded_problem()
 st.title("Weights")
 st.markdown(problem_summary(problem))
 
-spec, info = weight_facts(key, problem)
+spec, info = weight_facts(problem)
 paper = problem.meta.get("paper_first_singular_mass")
 mass_col, rank_col, tail_col = st.columns(3)
 mass_col.metric("% Frobenius mass in first singular value", f"{100 * info.first_singular_mass:.2f}%",
@@ -42,61 +41,32 @@ CAPTIONS = {
 log = st.toggle("Log colour scale", value=True,
                 help="Colour by log10 of the magnitude: weights span many orders of magnitude.",
                 key="weights-log", persist_state="session")
-views = heatmaps(key, log, problem)
+views = heatmaps(problem, log)
 for tab, (name, view) in zip(st.tabs(list(views)), views.items()):
     with tab:
-        if view.log:
-            scale, label = "Viridis", "log10 |value|"
-        else:
-            scale, label = ("RdBu" if view.signed else "Viridis"), "value"
         aggregated = view.block != (1, 1)
-        fig = go.Figure(go.Heatmap(
-            z=view.z, x=view.cols, y=view.rows, colorscale=scale,
-            zmin=view.color_range[0], zmax=view.color_range[1],
-            colorbar=dict(title=label),
-            hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>",
-        ))
-        note = f" (block means of {view.block[0]} x {view.block[1]} entries)" if aggregated else ""
-        fig.update_layout(title=f"{name}{note}", height=520, margin=dict(l=10, r=10, t=50, b=10))
-        fig.update_yaxes(autorange="reversed", title="row")
-        fig.update_xaxes(title="column")
         notes = (" White: exactly zero." if view.log else "") + (" Large matrices are shown as block means." if aggregated else "")
-        chart(fig, CAPTIONS[name] + notes,
+        chart(matrix_figure(view, name), CAPTIONS[name] + notes,
               key=f"heatmap-{name}")
 
 # Singular values below s_1 eps max(n, d) are round-off (down to 1e-204 on a 0/1 W): drawing
 # them would stretch the log axis over dozens of decades and flatten the drop after s_1.
 rank = max(spec.numerical_rank, 1)
-shown = spec.singular_values[:rank]
-index = np.arange(1, rank + 1)
 not_drawn = spec.singular_values.size - rank
 left, right = st.columns(2)
 with left:
-    fig = go.Figure(go.Scatter(x=index, y=shown, mode="lines+markers", marker=dict(size=4)))
-    fig.update_layout(title="Singular values of W", height=360, margin=dict(l=10, r=10, t=50, b=10))
-    # Whole decades, at least one: plotly's own ticks on a short log range label every digit.
-    low, high = np.floor(np.log10(shown[-1])), np.ceil(np.log10(shown[0]))
-    high = max(high, low + 1)
-    pad = 0.03 * (high - low)  # keeps a value on a whole decade off the frame
-    fig.update_yaxes(type="log", title="singular value", exponentformat="power", range=[low - pad, high + pad],
-                     dtick=max(1.0, np.ceil((high - low) / 6)))
-    fig.update_xaxes(title="index i")
     cut = (f" The other {not_drawn} are below s_1 · eps · max(n, d) = {spec.round_off:.1e}: round-off "
            "of zero, not drawn." if not_drawn else "")
-    chart(fig, f"W's {rank} numerically nonzero singular values on a log scale; a steep drop after the "
-               f"first means W is nearly rank 1, the case where svd_w is provably good.{cut}")
+    chart(singular_values_figure(spec, rank),
+          f"W's {rank} numerically nonzero singular values on a log scale; a steep drop after the "
+          f"first means W is nearly rank 1, the case where svd_w is provably good.{cut}")
 with right:
-    fig = go.Figure(go.Scatter(x=index, y=100 * spec.cumulative_mass[:rank], mode="lines+markers",
-                               marker=dict(size=4)))
-    fig.update_layout(title="Cumulative Frobenius mass of W", height=360, margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_yaxes(title="% of ||W||_F^2 in the first i")
-    ticks = count_ticks(rank)
-    fig.update_xaxes(title="i", type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
-    chart(fig, "Share of ||W||_F^2 held by the first i singular values; the first point is the "
-               "metric above, and how fast the curve reaches 100% says which weight rank r "
-               "svd_w needs.")
+    chart(cumulative_mass_figure(spec, rank),
+          "Share of ||W||_F^2 held by the first i singular values; the first point is the "
+          "metric above, and how fast the curve reaches 100% says which weight rank r "
+          "svd_w needs.")
 
-image = pixel_image(key, problem)
+image = pixel_image(problem)
 if image is not None:
     st.subheader("Which input pixels matter")
     fig = pixel_image_figure(image)

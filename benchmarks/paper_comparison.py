@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import wlra_core  # noqa: E402
 from wlra_core.datasets.io import default_problem  # noqa: E402
-from wlra_core.display import rank_table  # noqa: E402
+from wlra_core.tables import rank_table  # noqa: E402
 from wlra_core.sweep import Fatal, ResultEvent, TaskError, make_sweep, run_all  # noqa: E402
 from wlra_core.tables import format_summary, summarize, write_csv  # noqa: E402
 
@@ -32,7 +32,7 @@ RANKS = (5, 10, 20)
 
 
 def text_table(records: list[dict]) -> list[str]:
-    """Aligned text lines of :func:`wlra_core.display.rank_table`'s records."""
+    """Aligned text lines of :func:`wlra_core.tables.rank_table`'s records."""
     columns = list(records[0])
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in records)) + 2 for c in columns}
     lines = ["".join(f"{c:<{widths[c]}}" for c in columns)]

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import wlra_core
-from wlra_core.display import relative_history, teaching_example
+from app_pages._views import relative_history, teaching_example
 from wlra_core.seeding import trial_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def test_refine_plots_em_histories_from_three_starts(shipped):
 
 
 def test_refine_draws_each_start_in_its_algorithms_colour():
-    from wlra_core.display import algorithm_style
+    from app_pages._charts import algorithm_style
 
     at = fresh_app("app_pages/refine.py")
     at.slider(key="refine-rank-100").set_value(5)
@@ -160,7 +160,7 @@ def test_refine_draws_each_start_in_its_algorithms_colour():
 
 
 def test_home_fit_lines_have_their_algorithms_colours_and_neutral_points():
-    from wlra_core.display import ALGORITHM_STYLES, algorithm_style
+    from app_pages._charts import ALGORITHM_STYLES, algorithm_style
 
     at = fresh_app()
     svd_panel, weighted_panel = svg_panels(at)
@@ -199,6 +199,20 @@ def test_bad_upload_shows_the_loader_message_and_keeps_the_problem(shipped):
         assert "**mine.npz**" in " ".join(m.value for m in at.sidebar.markdown)
     table = at.table[0].value
     assert dict(zip(table["fact"], table["value"]))["shape"] == "30 x 20"
+
+
+def test_the_uploaders_state_the_loaders_limit_in_streamlits_megabytes():
+    from wlra_core.datasets.limits import MAX_FILE_BYTES
+
+    at = fresh_app("app_pages/data.py")
+    at.radio(key="data-source").set_value("upload").run()
+    # Streamlit's uploader counts megabytes of 10^6 bytes (in most browsers): one limit for both.
+    assert MAX_FILE_BYTES == 200_000_000
+    for key in ("upload-A", "upload-W"):
+        uploader = at.file_uploader(key=key)
+        assert uploader.proto.max_upload_size_mb * 10**6 == MAX_FILE_BYTES
+        assert uploader.help == "At most 200 MB (200,000,000 bytes) per file."
+    assert any("at most 200 MB (200,000,000 bytes) per file" in m.value for m in at.markdown)
 
 
 def generate(generator: str, **params) -> AppTest:

@@ -30,10 +30,11 @@ def files(tmp_path):
 
 
 def start_bench(problem, out, *extra):
-    # em at 300 iterations takes a few tenths of a second per rank here: slow enough to interrupt.
+    # em at 300 iterations (no early stop) takes a few tenths of a second per rank here: slow
+    # enough to interrupt.
     return subprocess.Popen(
         [sys.executable, "-m", "wlra_core", "bench", str(problem), "--algorithms", "svd,em", "--ranks", "1-12",
-         "--option", "em.n_iter=300", "--out", str(out), *extra],
+         "--option", "em.n_iter=300", "--option", "em.tol=0", "--out", str(out), *extra],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 

@@ -148,11 +148,22 @@ def test_protocol_is_near_optimal_on_a_planted_instance():
 def test_bad_settings_and_instances():
     with pytest.raises(ValueError, match="sparsity"):
         Setting(n=5, d=5, sparsity=6, rank=1, weight_rank=1, eps=1.0)
-    with pytest.raises(ValueError, match="bit_width"):
+    with pytest.raises(ValueError, match="Setting: invalid bit_width=8; bit_width must be one of 16, 32, 64"):
         Setting(n=5, d=5, sparsity=2, rank=1, weight_rank=1, eps=1.0, bit_width=8)
+    with pytest.raises(ValueError, match="invalid bit_width=16.0"):
+        Setting(n=5, d=5, sparsity=2, rank=1, weight_rank=1, eps=1.0, bit_width=16.0)
+    with pytest.raises(ValueError, match="invalid rank=np.True_; rank must be an integer >= 1"):
+        Setting(n=5, d=5, sparsity=2, rank=np.bool_(True), weight_rank=1, eps=1.0)
+    with pytest.raises(ValueError, match="eps must be a number > 0"):
+        Setting(n=5, d=5, sparsity=2, rank=1, weight_rank=1, eps=float("inf"))
+    # NumPy integers are integers, and come out as Python ints.
+    assert Setting(n=np.int64(5), d=5, sparsity=2, rank=1, weight_rank=1, eps=1, bit_width=np.int32(16)) == \
+        Setting(n=5, d=5, sparsity=2, rank=1, weight_rank=1, eps=1.0, bit_width=16)
     with pytest.raises(ValueError, match="servers"):
         Setting(n=5, d=5, sparsity=2, rank=1, weight_rank=1, eps=1.0, servers=6)
     setting = Setting(n=10, d=8, sparsity=2, rank=1, weight_rank=1, eps=1.0, bit_width=16)
+    with pytest.raises(ValueError, match="make_instance: invalid noise=True; noise must be an integer in \\[0, 1000\\]"):
+        make_instance(setting, noise=True)
     A, W = make_instance(setting, seed=0)
     A[:, 0] = 1
     with pytest.raises(ValueError, match="more than s=2"):

@@ -284,29 +284,11 @@ def test_compress_cli_flags_a_blown_up_kernel_under_its_row(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     row = next(i for i, line in enumerate(lines) if line.split()[:2] == ["F", "svd_w"])
     assert lines[row + 1].strip().startswith("! entries up to") and "x max|A|" in lines[row + 1]
-    # With a floor, the same method is not flagged.
+    # With a floor, the same method is not flagged for blowing up (only for storing W).
     assert main(["compress", str(path), "--algorithms", "svd_w", "--ranks", "2",
                  "--option", "svd_w.weight_floor=1e-3"]) == 0
-    assert "!" not in capsys.readouterr().out
-
-
-def test_pareto_front_and_loss_accuracy_correlation(make_row):
-    from wlra_core.compression import loss_accuracy_correlation, pareto_front
-
-    rng = np.random.default_rng(0)
-    rows = [make_row(n_params=int(p), evaluation={"accuracy": float(a)}, relative_loss=float(l), failed=False)
-            for p, a, l in zip(rng.integers(1, 50, 40), rng.random(40), rng.random(40))]
-    rows.append(make_row(n_params=1, evaluation={"accuracy": float("nan")}, relative_loss=float("nan"), failed=True))
-    front = pareto_front(rows)
-    ok = [r for r in rows if not r.failed]
-    # Brute force: a row is on the front iff no row has <= parameters and higher accuracy.
-    expected = [r for r in ok if not any(o.n_params <= r.n_params and o.evaluation["accuracy"] > r.evaluation["accuracy"]
-                                         for o in ok)]
-    assert sorted(map(id, front)) == sorted(map(id, expected))
-    assert [r.n_params for r in front] == sorted(r.n_params for r in front)
-    monotone = [make_row(relative_loss=x, evaluation={"accuracy": 1 - x ** 2}, failed=False) for x in (0.1, 0.3, 0.2, 0.9)]
-    assert loss_accuracy_correlation(monotone) == pytest.approx(-1.0)
-    assert np.isnan(loss_accuracy_correlation(monotone[:2]))
+    flags = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("!")]
+    assert flags and not any("entries up to" in line for line in flags)
 
 
 def test_shipped_problem_accuracy_matches_the_keras_evaluation_recorded_at_training():

@@ -135,7 +135,7 @@ def test_tfds_dir_option_beats_environment_beats_default(tmp_path, monkeypatch):
 def test_bad_options():
     with pytest.raises(ValueError, match="unknown dataset 'cifar'; choose from mnist, fashion_mnist"):
         fisher_problem("cifar")
-    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+    with pytest.raises(ValueError, match="fisher_problem: invalid hidden=0; hidden must be an integer >= 1"):
         fisher_problem("digits", hidden=0)
     with pytest.raises(ValueError, match="idx_dir applies to fashion_mnist only"):
         load_image_data("mnist", idx_dir="/tmp")
@@ -279,5 +279,5 @@ def test_cached_fisher_problem_reads_the_cache_and_never_trains(tmp_path, monkey
     assert cached_fisher_problem("digits", hidden=8, epochs=4) is None
     assert cached_fisher_problem("digits", hidden=8, epochs=3, seed=1) is None
     assert cached_fisher_problem("digits", hidden=8, epochs=3, cache_dir=None) is None
-    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+    with pytest.raises(ValueError, match="fisher_problem: invalid hidden=0; hidden must be an integer >= 1"):
         cached_fisher_problem("digits", hidden=0, epochs=3)

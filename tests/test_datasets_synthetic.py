@@ -104,13 +104,27 @@ def test_banded():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: planted_low_rank(n=0), "n must be a positive integer"),
+        (lambda: planted_low_rank(n=0), "planted_low_rank: invalid n=0; n must be an integer >= 1"),
+        (lambda: planted_low_rank(n=np.bool_(True)), "invalid n=np.True_; n must be an integer >= 1"),
         (lambda: planted_low_rank(rank=500), "rank must be between 1 and"),
-        (lambda: planted_low_rank(noise=-1), "noise must be a finite number >= 0"),
-        (lambda: low_rank_plus_sparse(density=2), "density must be in"),
+        (lambda: planted_low_rank(noise=-1), "noise must be a number >= 0"),
+        (lambda: planted_low_rank(noise=float("nan")), "noise must be a number >= 0"),
+        (lambda: low_rank_plus_sparse(density=2), r"density must be a number in \(0, 1\]"),
         (lambda: banded(bandwidth=-1), "bandwidth must be an integer >= 0"),
+        (lambda: banded(bandwidth=True), "bandwidth must be an integer >= 0"),
     ],
 )
 def test_bad_parameters(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_parameters_are_declared_options_with_the_signatures_defaults(name):
+    make = GENERATORS[name]
+    parameters = inspect.signature(make).parameters
+    assert list(parameters) == list(make.options)
+    assert {key: p.default for key, p in parameters.items()} == {key: o.default for key, o in make.options.items()}
+    # NumPy integers are integers: they reach meta as Python ints.
+    problem = make(seed=np.int64(3))
+    assert type(problem.meta["seed"]) is int and problem.meta["seed"] == 3

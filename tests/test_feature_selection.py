@@ -86,8 +86,10 @@ def test_selection_mask_and_bad_input():
     with pytest.raises(ValueError, match="pixel indices"):
         selection_mask([8], (2, 2, 2))
     A, W = planted()
-    with pytest.raises(ValueError, match="between 1 and 40"):
+    with pytest.raises(ValueError, match=r"select_features: invalid n_selected=41; n_selected must be an integer in \[1, 40\]"):
         select_features(A, W, 41, axis="rows")
+    with pytest.raises(ValueError, match="invalid n_selected=True"):
+        select_features(A, W, True)
     with pytest.raises(ValueError, match="axis"):
         select_features(A, W, 2, axis="diagonal")
     with pytest.raises(ValueError, match="selections"):

@@ -79,7 +79,8 @@ def test_blocks_equal_slices_of_the_whole_problem():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"n": 0}, "n must be"),
+    ({"n": 0}, "FisherLike: invalid n=0; n must be an integer >= 1"),
+    ({"d": np.bool_(True)}, "d must be an integer >= 1"),
     ({"zero_row_fraction": 1.0}, "zero_row_fraction"),
     ({"tail": -1.0}, "tail"),
     ({"noise": float("nan")}, "noise"),

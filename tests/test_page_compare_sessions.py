@@ -5,7 +5,7 @@ import re
 import threading
 import time
 
-from app_pages._shared import result_cache
+from app_pages._runs import result_cache
 from apptest_helpers import figures, method_traces, open_page, xy
 from wlra_core.datasets.synthetic import planted_low_rank
 
@@ -19,6 +19,7 @@ def test_forgetting_the_cache_in_one_tab_leaves_a_running_sweep_in_another_its_r
     running, other = open_page(PAGE, problem), open_page(PAGE, problem)
     running.multiselect(key="compare-algorithms").set_value(NAMES).run()
     running.slider(key="compare-ranks-150").set_value(RANKS)
+    running.number_input(key="opt-em-tol").set_value(0.0)  # every iteration: em takes seconds
     running.button(key="compare-run").click()
     thread = threading.Thread(target=running.run)
     thread.start()

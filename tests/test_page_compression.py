@@ -9,7 +9,8 @@ import pytest
 
 import wlra_core
 from apptest_helpers import figures, method_traces, open_page, xy
-from wlra_core.compression import entrywise_weighting_facts, mlp_accuracy
+from app_pages._compression_text import entrywise_weighting_facts
+from wlra_core.compression import mlp_accuracy
 from wlra_core.seeding import trial_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

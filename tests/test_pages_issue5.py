@@ -191,7 +191,7 @@ def test_communication_page_handles_every_setting_its_widgets_allow():
 
 def test_feature_selection_draws_css_and_svd_w_in_their_colours():
     from wlra_core import Problem
-    from wlra_core.display import algorithm_style
+    from app_pages._charts import algorithm_style
 
     # A 0/1 mask of rank > 1: svd_w's loss is not the line ||(W o A)_-rk||², so both are drawn.
     rng = np.random.default_rng(4)
@@ -217,7 +217,7 @@ def test_feature_selection_draws_css_and_svd_w_in_their_colours():
 
 
 def test_weights_and_feature_selection_show_one_pixel_importance_map():
-    from wlra_core.display import pixel_importance
+    from app_pages._views import pixel_importance
 
     problem = mlp_problem()
     at = open_page("app_pages/feature_selection.py", problem)

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 import wlra_core
-from wlra_core.algorithms import ALGORITHMS, get_algorithm
 from wlra_core.datasets.synthetic import planted_low_rank
-from wlra_core.display import REFINE_STARTS, refine_sweep, relative_history
-from wlra_core.options import ArrayAllowed, Choices, Interval, NoneAllowed, parse_option_text
+from wlra_core.options import parse_option_text
 from wlra_core.seeding import as_seed_sequence, trial_seed
 from wlra_core.sweep import (InProcess, ResultCache, ResultEvent, blas_threads, make_method, make_sweep, run,
                              run_all)
@@ -142,24 +140,6 @@ def test_svd_w_divisor_is_the_problems_own_w_in_the_cache(problem):
     assert result.factors is None or result.factors.weights is problem.W
 
 
-def test_refine_sweep_is_the_three_em_starts(problem):
-    sweep = refine_sweep(problem, 3, 4, seed=0)
-    cache = ResultCache()
-    run_all(sweep, cache)
-    entries = {row.method: result for row, result in sweep.entries(cache)}
-    assert list(entries) == list(REFINE_STARTS)
-    reference = wlra_core.weighted_mass(problem.A, problem.W)
-    for label, (name, options) in REFINE_STARTS.items():
-        expected = wlra_core.solve(name, problem.A, problem.W, 3, n_iter=4, seed=trial_seed(0, 0), **options)
-        curve = relative_history(entries[label])
-        np.testing.assert_array_equal(curve["iteration"], np.arange(5))
-        np.testing.assert_allclose(curve["relative_loss"], [p.loss / reference for p in expected.history], rtol=1e-9)
-        assert np.all(np.diff(curve["seconds"]) >= 0)
-    zero = relative_history(entries["EM from zero"])["relative_loss"]
-    assert zero[0] == pytest.approx(1.0)  # X = 0 has relative loss 1
-    assert np.all(np.diff(zero) <= 1e-12)  # EM never increases the loss (to rounding)
-
-
 def test_blas_threads_limits_and_restores():
     from threadpoolctl import threadpool_info
 
@@ -175,35 +155,7 @@ def test_blas_threads_limits_and_restores():
     assert InProcess().threads == 1
 
 
-# --- Options as data --------------------------------------------------------------------
-
-
-def bad_value(option):
-    """A value the option's declaration must reject."""
-    interval = option.interval
-    if option.choices is not None:
-        return "no-such-choice"
-    if interval.kind is int:
-        return interval.low - 1 if interval.low is not None else 1.5
-    if interval.high is not None:
-        return interval.high + 1.0
-    return (interval.low if interval.closed in ("right", "neither") else interval.low - 1.0)
-
-
-def numpy_scalar(value):
-    return np.int64(value) if isinstance(value, int) else np.float64(value)
-
-
-@pytest.mark.parametrize("name", ALGORITHMS)
-def test_every_declared_option_rejects_a_bad_value_and_accepts_numpy_scalars(name, problem):
-    algorithm = get_algorithm(name)
-    for key, option in algorithm.options.items():
-        assert all(isinstance(c, (Interval, Choices, NoneAllowed, ArrayAllowed)) for c in option.constraints)
-        with pytest.raises(ValueError, match=f"{name}: invalid {key}=.*; {key} must be"):
-            algorithm.resolve_options({key: bad_value(option)})
-        if isinstance(option.default, (int, float)) and not isinstance(option.default, bool):
-            resolved = algorithm.resolve_options({key: numpy_scalar(option.default)})[key]
-            assert resolved == option.default and type(resolved) is type(option.default)
+# --- Options as data (each algorithm's declarations: test_common_algorithms.py) ----------
 
 
 def test_numpy_scalars_reach_the_solver_as_python_numbers(problem):

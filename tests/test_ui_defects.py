@@ -8,7 +8,8 @@ import pytest
 import streamlit as st
 
 from test_app import ROOT, captions, decode, figures, fit_direction, fresh_app, generate, svg_panels
-from wlra_core.display import count_ticks, doc_description, spectrum_view, teaching_example
+from app_pages._charts import count_ticks
+from app_pages._views import doc_description, spectrum_view, teaching_example
 
 EPS = np.finfo(np.float64).eps
 

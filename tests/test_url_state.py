@@ -7,17 +7,16 @@ problem; the Compare selection round-trips through its bound widgets, and a relo
 Compare results only from the server's cache. The parsing itself is tested without Streamlit.
 """
 import io
-import sys
-import threading
+import re
 
 import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from app_pages import _stores
-from app_pages._url_state import (PROBLEM_KEYS, SYNTHETIC, SYNTHETIC_MAX_ENTRIES, LinkError, ProblemLink,
-                                  ignored_values, is_widget_key, parameter_kind, parse_link, synthetic_defaults)
+from app_pages._links import (PROBLEM_KEYS, LinkError, ProblemLink, ShippedLink, SyntheticLink, TrainedLink, UploadLink,
+                              ignored_values, is_widget_key, parameter_kind, parse_link)
+from app_pages._sources import SYNTHETIC, SYNTHETIC_MAX_ENTRIES, synthetic_defaults
 from apptest_helpers import APP, TIMEOUT, figures, method_traces, xy
 from wlra_core.datasets.io import default_problem, save_problem
 from wlra_core.datasets.synthetic import random_mask
@@ -103,13 +102,13 @@ def as_query(link: ProblemLink) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("link", [
-    ProblemLink(),
-    ProblemLink.trained("digits", 32, 50),
-    ProblemLink.trained("mnist", 64, 3),
-    ProblemLink.synthetic("low_rank_plus_diagonal", {"n": 40, "d": 25, "noise": 0.1 + 0.2}),
-    ProblemLink.synthetic("low_rank_plus_diagonal", {"n": 40}),  # d=None: omitted, read back as None
-    ProblemLink.synthetic("fisher_like", {"n": 300, "d": 40, "tail": 2.5, "seed": 3}),
-    ProblemLink("upload", upload="0123456789abcdef" * 2),
+    ShippedLink(),
+    TrainedLink("digits", 32, 50),
+    TrainedLink("mnist", 64, 3),
+    SyntheticLink.of("low_rank_plus_diagonal", {"n": 40, "d": 25, "noise": 0.1 + 0.2}),
+    SyntheticLink.of("low_rank_plus_diagonal", {"n": 40}),  # d=None: omitted, read back as None
+    SyntheticLink.of("fisher_like", {"n": 300, "d": 40, "tail": 2.5, "seed": 3}),
+    UploadLink("0123456789abcdef" * 2),
 ])
 def test_every_link_reads_back_as_itself(link):
     assert parse_link(as_query(link)) == link
@@ -118,19 +117,19 @@ def test_every_link_reads_back_as_itself(link):
 
 
 def test_the_url_names_each_source_by_its_settings():
-    assert ProblemLink().query() == {}
-    assert parse_link({}) == parse_link({"compare-seed": ["2"]}) == ProblemLink()
+    assert ShippedLink().query() == {}
+    assert parse_link({}) == parse_link({"compare-seed": ["2"]}) == ShippedLink()
     # Widget keys have a dash, problem parameters none: the two never mix.
     assert not any(map(is_widget_key, PROBLEM_KEYS)) and is_widget_key("compare-ranks-128")
-    assert parse_link({"source": ["shipped"]}) == ProblemLink()
-    assert ProblemLink.trained("digits", 8, 3).query() == {"source": "digits", "hidden": "8", "epochs": "3"}
-    assert ProblemLink.trained("mnist", 8, 3).query() == {"source": "tfds", "dataset": "mnist", "hidden": "8",
-                                                          "epochs": "3"}
+    assert parse_link({"source": ["shipped"]}) == ShippedLink()
+    assert TrainedLink("digits", 8, 3).query() == {"source": "digits", "hidden": "8", "epochs": "3"}
+    assert TrainedLink("mnist", 8, 3).query() == {"source": "tfds", "dataset": "mnist", "hidden": "8",
+                                                  "epochs": "3"}
     # Defaults: Table 1's settings; tfds means fashion_mnist.
-    assert parse_link({"source": ["digits"]}) == ProblemLink.trained("digits", 32, 50)
-    assert parse_link({"source": ["tfds"]}) == ProblemLink.trained("fashion_mnist", 128, 5)
+    assert parse_link({"source": ["digits"]}) == TrainedLink("digits", 32, 50)
+    assert parse_link({"source": ["tfds"]}) == TrainedLink("fashion_mnist", 128, 5)
     # Every generator parameter is written, so a later change of a default cannot change the problem.
-    assert ProblemLink.synthetic("random_mask", {"n": 30}).query() == {
+    assert SyntheticLink.of("random_mask", {"n": 30}).query() == {
         "source": "synthetic", "generator": "random_mask", "n": "30", "d": "80", "rank": "5", "observed": "0.3",
         "noise": "0.0", "seed": "0"}
 
@@ -173,17 +172,6 @@ def test_ignored_values_names_what_a_widget_did_not_take():
     assert ignored_values(linked, used) == ["compare-algorithms=bogus", "compare-seed=2.5"]
 
 
-def test_uploads_kept_are_bounded_and_the_newest_is_always_kept(monkeypatch):
-    kept = _stores.KeptUploads()
-    problems = [random_mask(10, 8, seed=s) for s in range(_stores.KEPT_UPLOADS + 1)]
-    for s, problem in enumerate(problems):
-        kept.keep(f"k{s}", problem)
-    assert kept.get("k0") is None and kept.get(f"k{_stores.KEPT_UPLOADS}") is problems[-1]
-    monkeypatch.setattr(_stores, "KEPT_UPLOAD_BYTES", 1)  # every upload is over the cap
-    kept.keep("big", problems[0])
-    assert list(kept.problems) == ["big"]
-
-
 def test_a_generator_parameter_is_typed_alike_by_the_data_page_and_by_links():
     assert [parameter_kind(v) for v in (3, 0.5, None, "x", [1, 2], True)] == [
         "integer", "number", "text", "text", "text", "text"]
@@ -195,29 +183,6 @@ def test_a_generator_parameter_is_typed_alike_by_the_data_page_and_by_links():
             text = "3" if kind == "integer" else "0.5"
             value = dict(parse_link({"source": ["synthetic"], "generator": [generator], name: [text]}).params)[name]
             assert type(value) is (int if kind == "integer" else float), (generator, name)
-
-
-def test_trained_problems_stay_bounded_when_sessions_add_at_once():
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        trained, problem, errors = _stores.TrainedProblems(), random_mask(6, 5, seed=0), []
-
-        def add(hidden: int) -> None:
-            try:
-                for epochs in range(300):
-                    trained.add(("digits", hidden, epochs), problem)
-            except Exception as err:  # a KeyError when two threads evict the same oldest entry
-                errors.append(err)
-
-        threads = [threading.Thread(target=add, args=(hidden,)) for hidden in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert not errors and len(trained.problems) == _stores.KEPT_TRAINED
 
 
 # --- Each source: load, reload, the same problem ------------------------------------------
@@ -269,17 +234,41 @@ def test_the_data_page_refuses_a_generated_problem_over_the_cap_before_making_it
     assert_same_problem(at, shipped)
 
 
-def test_an_upload_comes_back_while_the_server_keeps_it_and_is_said_gone_after(shipped):
-    rng = np.random.default_rng(1)
-    buffer = io.BytesIO()
-    np.savez(buffer, A=rng.standard_normal((30, 20)), W=rng.random((30, 20)))
+def upload(content: bytes, name: str = "mine.npz") -> AppTest:
+    """A new session's Data page after loading ``content`` as the upload of A."""
     at = session({}, DATA)
     at.radio(key="data-source").set_value("upload").run()
-    at.file_uploader(key="upload-A").set_value(("mine.npz", buffer.getvalue(), "application/octet-stream")).run()
+    at.file_uploader(key="upload-A").set_value((name, content, "application/octet-stream")).run()
     at.button(key="load-upload").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def npz_bytes(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    np.savez(buffer, A=rng.standard_normal((30, 20)), W=rng.random((30, 20)))
+    return buffer.getvalue()
+
+
+def test_an_upload_key_cannot_be_derived_from_the_contents():
+    content = npz_bytes(2)
+    first, second = upload(content), upload(content)
+    keys = [problem_query(at)["upload"] for at in (first, second)]
+    # The same file uploaded twice gets two unrelated random keys, neither the content's fingerprint.
+    assert keys[0] != keys[1]
+    assert fingerprint(loaded(first)) == fingerprint(loaded(second)) not in keys
+    for key, at in zip(keys, (first, second)):
+        assert re.fullmatch(r"[0-9a-f]{32}", key)
+        assert_same_problem(reload(at), loaded(at))  # each key is a working link to its upload
+
+
+def test_an_upload_comes_back_while_the_server_keeps_it_and_is_said_gone_after(shipped):
+    at = upload(npz_bytes(1))
     problem = loaded(at)
     assert problem.name == "mine.npz"
-    assert problem_query(at) == {"source": "upload", "upload": fingerprint(problem)}
+    key = problem_query(at)["upload"]
+    assert problem_query(at) == {"source": "upload", "upload": key} and key != fingerprint(problem)
     again = reload(at, "app_pages/weights.py")
     assert_same_problem(again, problem)
     assert not alerts(again)
@@ -331,7 +320,7 @@ def test_a_trained_problem_comes_back_and_an_untrained_one_waits_for_train(tmp_p
 
 @pytest.mark.parametrize("query, message", [HOSTILE[0], HOSTILE[4], HOSTILE[10], HOSTILE[14], HOSTILE[16],
                                             ({"source": "synthetic", "generator": "random_mask", "observed": "2"},
-                                             "observed must be in (0, 1]")])
+                                             "observed must be a number in (0, 1]")])
 def test_a_bad_link_gives_one_message_and_the_shipped_problem(query, message, shipped):
     at = session(query, COMPARE)
     [warning] = at.warning

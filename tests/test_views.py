@@ -1,25 +1,27 @@
-"""wlra_core.display: what the dashboard draws, checked against direct computations."""
+"""app_pages._views: what the dashboard draws, checked against direct computations."""
 import pickle
 
 import numpy as np
 import pytest
 
 import wlra_core
-
-from wlra_core.datasets.synthetic import planted_low_rank
-from wlra_core.linalg import first_singular_mass
-from wlra_core.problem import Problem
-from wlra_core.display import (
+from app_pages._views import (
+    REFINE_STARTS,
     curves,
     heatmap_view,
     pixel_importance,
-    rank_table,
+    refine_sweep,
+    relative_history,
     spectrum_view,
     teaching_example,
 )
-from wlra_core.problem import fingerprint
+from wlra_core.datasets.synthetic import planted_low_rank
+from wlra_core.linalg import first_singular_mass
+from wlra_core.problem import Problem, fingerprint
 from wlra_core.report import info_lines, mass_rank, problem_info
-from wlra_core.tables import rows_to_csv
+from wlra_core.seeding import trial_seed
+from wlra_core.sweep import ResultCache, run_all
+from wlra_core.tables import rank_table, rows_to_csv
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +164,24 @@ def test_curves_and_tables_are_mean_and_min_max_over_trials(make_row):
     # The header is the row type's fields in order: problem first, then method, algorithm, rank, trial.
     assert text[0].split(",")[1:5] == ["method", "algorithm", "rank", "trial"]
     assert len(text) == len(rows) + 1
+
+
+def test_refine_sweep_is_the_three_em_starts(problem):
+    sweep = refine_sweep(problem, 3, 4, seed=0)
+    cache = ResultCache()
+    run_all(sweep, cache)
+    entries = {row.method: result for row, result in sweep.entries(cache)}
+    assert list(entries) == list(REFINE_STARTS)
+    reference = wlra_core.weighted_mass(problem.A, problem.W)
+    for label, (name, options) in REFINE_STARTS.items():
+        expected = wlra_core.solve(name, problem.A, problem.W, 3, n_iter=4, seed=trial_seed(0, 0), **options)
+        curve = relative_history(entries[label])
+        np.testing.assert_array_equal(curve["iteration"], np.arange(5))
+        np.testing.assert_allclose(curve["relative_loss"], [p.loss / reference for p in expected.history], rtol=1e-9)
+        assert np.all(np.diff(curve["seconds"]) >= 0)
+    zero = relative_history(entries["EM from zero"])["relative_loss"]
+    assert zero[0] == pytest.approx(1.0)  # X = 0 has relative loss 1
+    assert np.all(np.diff(zero) <= 1e-12)  # EM never increases the loss (to rounding)
 
 
 @pytest.mark.parametrize("weight", [1.0, 5.0, 30.0])

@@ -10,6 +10,7 @@ and the baselines it compares against sit behind one API::
 
 TensorFlow is imported only by the ``adam`` solver and the MLP/Fisher pipeline; Keras
 keeps its configuration under ``data/cache/keras`` (see :mod:`wlra_core.paths`).
+scikit-learn is imported when :class:`WeightedLowRank` is first used.
 """
 from .paths import keep_keras_home_in_cache
 
@@ -17,15 +18,19 @@ keep_keras_home_in_cache()
 
 from .algorithms import ALGORITHMS, describe, get_algorithm
 from .api import relative_loss, solve, solve_ranks
-from .estimator import WeightedLowRank
+from .completion import Completion, complete
 from .factors import Factorization, LowRank, Reweighted
+from .heldout import Holdout, HoldoutError, holdout
 from .linalg import truncated_svd, weighted_loss, weighted_mass
 from .problem import Problem, validate_problem
 from .result import SolverFailed, Stopped, WLRAResult
 
 __all__ = [
     "ALGORITHMS",
+    "Completion",
     "Factorization",
+    "Holdout",
+    "HoldoutError",
     "LowRank",
     "Problem",
     "Reweighted",
@@ -33,8 +38,10 @@ __all__ = [
     "Stopped",
     "WLRAResult",
     "WeightedLowRank",
+    "complete",
     "describe",
     "get_algorithm",
+    "holdout",
     "load_problem",
     "relative_loss",
     "solve",
@@ -47,9 +54,19 @@ __all__ = [
 
 
 def __getattr__(name):
-    # load_problem pulls in file parsers (scipy.io); keep `import wlra_core` light.
+    # load_problem pulls in file parsers (scipy.io), WeightedLowRank scikit-learn (1.5 s):
+    # keep `import wlra_core` light.
     if name == "load_problem":
         from .datasets.io import load_problem
 
         return load_problem
+    if name == "WeightedLowRank":
+        try:
+            from .estimator import WeightedLowRank
+        except ModuleNotFoundError as err:
+            if err.name != "sklearn":
+                raise
+            raise ModuleNotFoundError("WeightedLowRank needs scikit-learn: pip install 'wlra-core[estimator]'",
+                                      name="sklearn") from err
+        return WeightedLowRank
     raise AttributeError(f"module 'wlra_core' has no attribute {name!r}")

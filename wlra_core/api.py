@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .algorithms import Algorithm, get_algorithm
-from .factors import Factorization, Reweighted
+from .factors import Factorization, Reweighted, row_blocks
 from .linalg import ResidualStats, SquareSum, residual_stats, truncation_stats
 from .problem import Normalized, Problem, as_float_matrix, normalize, validate_problem, validate_rank
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
@@ -57,6 +57,7 @@ class _Setup:
             if isinstance(value, np.ndarray) and self.problem.a_exp:
                 self.options[key] = np.ldexp(as_float_matrix(value, f"{name} {key}"), -self.problem.a_exp)
         self.side = _required_arrays(self.algorithm, model or {}, meta)
+        self.has_zero_weights = float(self.problem.W.min()) == 0  # W >= 0: a zero weight is its minimum
 
     def fit_kwargs(self) -> dict:
         return {**self.options, **self.side}
@@ -298,7 +299,7 @@ def _result(setup: _Setup, rank: int, fit: Fit, monitor: Monitor, seconds: float
         history=history,
         options=setup.public_options(),
         extra=fit.extra,
-        warnings=_warnings(setup, stats, max_abs, relative, loss),
+        warnings=_warnings(setup, stats, max_abs, relative, loss, fit.factors),
         max_abs=max_abs,
     )
 
@@ -314,11 +315,26 @@ def _history(setup: _Setup, monitor: Monitor) -> list[HistoryPoint]:
     return points
 
 
-def _warnings(setup: _Setup, stats: ResidualStats, max_abs: float, relative: float, loss: float) -> list[str]:
+def _zero_on_unweighted(W: np.ndarray, factors: Factorization) -> int:
+    """How many entries have W = 0 if X is 0 on every one of them, else 0 (X is formed one
+    row block at a time, and only until an entry with W = 0 and X != 0 turns up)."""
+    n, d = W.shape
+    count = 0
+    for rows in row_blocks(n, d):
+        zero = W[rows] == 0
+        if zero.any():
+            if np.any(factors.rows(rows)[zero]):
+                return 0
+            count += int(np.count_nonzero(zero))
+    return count
+
+
+def _warnings(setup: _Setup, stats: ResidualStats, max_abs: float, relative: float, loss: float,
+              factors: Factorization) -> list[str]:
     """Why a finite result deserves a second look (see :class:`WLRAResult`).
 
     ``stats`` are those of the scaled problem; ``max_abs`` and ``loss`` are in the caller's
-    units (inf when float64 cannot hold them).
+    units (inf when float64 cannot hold them). ``factors`` are the scaled problem's.
     """
     problem = setup.problem
     notes = []
@@ -335,6 +351,13 @@ def _warnings(setup: _Setup, stats: ResidualStats, max_abs: float, relative: flo
     if math.isinf(loss) or (loss == 0 and stats.loss.mantissa != 0):
         notes.append("the absolute loss is beyond float64's range (it reads "
                      f"{loss:g}); the relative loss is exact")
+    n, d = problem.shape
+    if factors.n_params > n * d:
+        notes.append(f"stores {factors.n_params:,} numbers, more than the {n * d:,} entries of A")
+    if setup.has_zero_weights:
+        unfilled = _zero_on_unweighted(problem.W, factors)
+        if unfilled:
+            notes.append(f"fills nothing: the approximation is 0 on all {unfilled:,} entries with W = 0")
     return notes
 
 

@@ -32,10 +32,11 @@ from __future__ import annotations
 import numpy as np
 
 from .linalg import truncated_svd
+from .options import Interval, Option
 from .problem import as_float_matrix, validate_rank
 
-__all__ = ["damped_sqrt", "calibrated_factors", "moment_factors", "calibrated_loss", "WHITEN_DAMPING",
-           "KFAC_DAMPING"]
+__all__ = ["damped_sqrt", "calibrated_factors", "moment_factors", "calibrated_loss", "damping_option",
+           "WHITEN_DAMPING", "KFAC_DAMPING"]
 
 # Default damping of the two methods. Chosen on the shipped Fashion-MNIST problem by the
 # compressed network's mean cross-entropy on the 60000 *training* images at ranks 5, 10
@@ -77,12 +78,12 @@ def _moment(S, name: str, A_shape: tuple[int, int] | None = None, side: int = 0)
     return (S + S.T) / 2
 
 
-def _check_damping(damping) -> float:
-    if isinstance(damping, (bool, np.bool_)) or not isinstance(damping, (int, float, np.integer, np.floating)):
-        raise ValueError(f"damping must be a number >= 0, got {damping!r}")
-    if not (np.isfinite(damping) and damping >= 0):
-        raise ValueError(f"damping must be a finite number >= 0, got {damping!r}")
-    return float(damping)
+def damping_option(default: float) -> Option:
+    """The declared ``damping`` of whiten and kfac (and of this module's functions)."""
+    return Option(default, (Interval(float, 0.0),), "fraction of each moment's mean eigenvalue added to its diagonal")
+
+
+_DAMPING = damping_option(0.0)
 
 
 def _damped_eigh(S: np.ndarray, damping: float, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +138,7 @@ def damped_sqrt(S, damping: float = 0.0, *, name: str = "moment") -> tuple[np.nd
     ValueError
         ``S`` not square, not finite, all zero, not symmetric or not PSD; bad damping.
     """
-    return _roots(_moment(S, name), _check_damping(damping), name)
+    return _roots(_moment(S, name), _DAMPING.validate(damping, name="damping"), name)
 
 
 def _roots(S: np.ndarray, damping: float, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -195,8 +196,8 @@ def calibrated_factors(
         of the wrong shape, non-finite, all zero, not symmetric or not PSD.
     """
     A = as_float_matrix(A, "A")
-    return moment_factors(A, C, G, validate_rank(k, A.shape), damping=_check_damping(damping), method=method,
-                          seed=seed)
+    return moment_factors(A, C, G, validate_rank(k, A.shape), damping=_DAMPING.validate(damping, name="damping"),
+                          method=method, seed=seed)
 
 
 def moment_factors(A: np.ndarray, C, G, k: int, *, damping: float, method: str, seed) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
-"""WLRA Explorer on the command line: problem facts, sweeps, compression, Fisher problems.
+"""WLRA Explorer on the command line: problem facts, sweeps, compression, completion, Fisher problems.
 
-Run as ``wlra {info,bench,compress,fisher} ...`` or ``python -m wlra_core ...``.
+Run as ``wlra {info,bench,compress,complete,fisher} ...`` or ``python -m wlra_core ...``.
 
 Every subcommand turns a bad input into one line on stderr and exit code 2.
 """
@@ -294,6 +294,68 @@ def cmd_fisher(args) -> int:
     return 0
 
 
+# Files `wlra complete --out` writes: NumPy's binary format, or comma-separated text.
+FILLED_FORMATS = (".npy", ".csv")
+
+
+def _write_matrix_atomically(matrix, path: Path) -> None:
+    """Write ``matrix`` to ``path`` (.npy or .csv) through a temporary file and a rename."""
+    import numpy as np
+
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as fh:
+            if path.suffix.lower() == ".npy":
+                np.save(fh, matrix, allow_pickle=False)
+            else:
+                np.savetxt(fh, matrix, delimiter=",", fmt="%.17g")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def cmd_complete(args) -> int:
+    from .completion import complete
+
+    out = Path(args.out)
+    if out.suffix.lower() not in FILLED_FORMATS:
+        raise UsageError(f"--out {out.name!r}: write the filled matrix to a .npy or .csv file")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out.name!r}: folder {str(out.parent)!r} does not exist")
+    if not 0 < args.holdout < 1:
+        raise UsageError(f"--holdout must be a fraction strictly between 0 and 1, got {args.holdout:g}")
+    problem = _load(args.problem)
+    ranks = parse_ranks(args.ranks, min(problem.shape)) if args.ranks else None
+    missing = int((problem.W == 0).sum())
+    print(f"{problem.name}: {problem.shape[0]} x {problem.shape[1]}, {missing:,} entries missing (W = 0); "
+          f"holding out {args.holdout:g} of the observed ones (seed {args.seed})")
+    result = complete(problem, algorithms=parse_names(args.algorithms), ranks=ranks, holdout=args.holdout,
+                      seed=args.seed, progress=_progress_printer(0.2))
+    best: dict[tuple, object] = {}
+    for row in result.validation:  # the best candidate of each algorithm and rank
+        key = (row.algorithm, row.rank)
+        if key not in best or row.score < best[key].score:
+            best[key] = row
+    print(f"\nvalidation ({len(result.validation)} candidates; the best of each algorithm and rank):")
+    print(f"  {'algorithm':<12} {'rank':>4}  {'held-out RMSE':>13}  {'relative':>9}  {'fitted rel. loss':>16}  "
+          f"{'seconds':>7}  options")
+    for row in best.values():
+        item = row.as_dict()
+        print(f"  {row.algorithm:<12} {row.rank:>4}  {item['validation_rmse']:>13.6g}  "
+              f"{item['validation_relative_rmse']:>9.4g}  {item['fitted_relative_loss']:>16.6g}  "
+              f"{row.seconds:>7.2f}  {item['options'] or '-'}{'  ! ' + row.message if row.message else ''}")
+    chosen = result.chosen
+    options = chosen.as_dict()["options"]
+    print(f"\nchosen: {result.algorithm} at rank {result.rank}{' (' + options + ')' if options else ''}, "
+          f"held-out RMSE {chosen.error.rmse:.6g}; refitted on every observed entry "
+          f"(relative loss {result.result.relative_loss:.6g})")
+    for warning in result.result.warnings:
+        print(f"  ! {warning}")
+    _write_matrix_atomically(result.filled, out)
+    print(f"wrote the filled matrix (observed entries as given, {missing:,} missing ones from the model) to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The `wlra` console script and `python -m wlra_core` are the same program: name the one used.
     prog = "wlra" if Path(sys.argv[0]).name == "wlra" else "python -m wlra_core"
@@ -328,6 +390,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="CSV file for every row")
     p.set_defaults(func=cmd_compress)
+
+    from .completion import DEFAULT_ALGORITHMS
+
+    p = sub.add_parser("complete", help="fill the missing entries (NaN, or W = 0) of a matrix, choosing "
+                       "algorithm, rank and lambda on held-out observed entries")
+    p.add_argument("problem", help="the matrix with NaN for missing entries (.npy/.csv/.mtx), or a .npz with A and W")
+    p.add_argument("--out", required=True, help="where to write the filled matrix (.npy or .csv)")
+    p.add_argument("--algorithms", default=",".join(DEFAULT_ALGORITHMS), help="candidates, e.g. soft_impute,em,als")
+    p.add_argument("--ranks", help="ranks (caps, for soft_impute) to try, e.g. 1-20 or 5,10,20 "
+                   "(default 2,5,10,20,40 up to min(n, d))")
+    p.add_argument("--holdout", type=float, default=0.1, help="share of the observed entries held out (default 0.1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("fisher", help="train the paper's MLP on a dataset; save (kernel A, Fisher W)")
     from .datasets.sources import DATASETS

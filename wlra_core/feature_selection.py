@@ -25,6 +25,7 @@ import numpy as np
 from .algorithms.css import SELECTIONS
 from .api import solve
 from .linalg import numerical_rank, spectrum, weighted_mass
+from .options import Interval, Option
 from .problem import Problem, validate_problem, validate_rank
 from .sweep import Update, make_method, make_sweep, run_all
 from .tables import ResultRow
@@ -79,9 +80,9 @@ def select_features(A, W, n_selected: int, *, selection: str = "pivoted_qr", axi
     """
     A, W = validate_problem(A, W)
     limit = max_selected(A.shape, axis)
-    if isinstance(n_selected, bool) or not isinstance(n_selected, (int, np.integer)) or not 1 <= n_selected <= limit:
-        raise ValueError(f"the number of selected {axis} must be between 1 and {limit}, got {n_selected!r}")
-    return solve("css", A, W, rank, seed=seed, n_columns=int(n_selected), selection=selection,
+    n_selected = Option(1, (Interval(int, 1, limit),), f"selected {axis}").validate(
+        n_selected, name="n_selected", algorithm="select_features")
+    return solve("css", A, W, rank, seed=seed, n_columns=n_selected, selection=selection,
                  axis=axis, weight_rank=weight_rank)
 
 

@@ -480,8 +480,8 @@ def entrywise_inverse(W: np.ndarray) -> np.ndarray:
     return divide_by_weights(1.0, W)
 
 
-def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray) -> np.ndarray:
-    """Coefficients ``U`` minimising ``sum_i ||w_i o (a_i - u_i Vt)||^2`` row by row.
+def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+    """Coefficients ``U`` minimising ``sum_i ||w_i o (a_i - u_i Vt)||^2 + ridge ||u_i||^2`` row by row.
 
     Each row is an independent weighted least-squares problem with the Gram matrix
     ``Vt diag(w_i^2) Vt^T``; all rows are solved in one batched call. Rows whose
@@ -495,6 +495,8 @@ def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray) -> np.ndarra
         Squared weights.
     Vt : ndarray of shape (j, d)
         Basis of the row space.
+    ridge : float >= 0
+        Added to the diagonal of every Gram matrix (0: plain least squares).
 
     Returns
     -------
@@ -507,6 +509,8 @@ def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray) -> np.ndarra
     for start in range(0, n, ROW_BLOCK):
         rows = slice(start, start + ROW_BLOCK)
         gram = (W2[rows] @ outer.T).reshape(-1, j, j)
+        if ridge:
+            gram += ridge * np.eye(j)
         rhs = (W2[rows] * A[rows]) @ Vt.T
         U[rows] = _solve_psd_batch(gram, rhs)
     return U

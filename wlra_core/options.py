@@ -1,22 +1,34 @@
-"""Declared algorithm options: each states its type, range or choices and its default.
+"""Declared options: each states its type, range or choices and its default.
 
 In the spirit of scikit-learn's parameter constraints (``Interval``, ``StrOptions``): an
 :class:`Option` lists the :class:`Constraint` objects a value may satisfy, and everything
-else (validation messages, the dashboard's widgets, the estimator's ``get_params``) reads
-those declarations instead of parsing help text. NumPy integer and float scalars are
-accepted wherever a Python ``int`` or ``float`` is, and come out as Python numbers.
+else (validation messages, the dashboard's widgets) reads those declarations instead of
+parsing help text. Algorithms declare their options (:mod:`wlra_core.algorithms`); so do
+the problem generators, the MLP/Fisher pipeline, the communication protocol and seeds, so
+every integer, number and choice in the package is checked by one rule: NumPy integer and
+float scalars are accepted wherever a Python ``int`` or ``float`` is, and come out as Python
+numbers; ``bool`` and ``numpy.bool_`` are never numbers.
+
+:func:`validate_options` checks a group of them (an algorithm's, the pipeline's settings),
+:func:`validate_fields` a dataclass's fields, and :func:`declared` makes a function's
+parameters declared options (validated on every call, defaults taken from the
+declarations); :func:`check_names` is the key check that keeps a declaration and the
+parameters it describes equal.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from numbers import Integral, Real
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["Constraint", "Interval", "Choices", "NoneAllowed", "ArrayAllowed", "Option", "parse_option_text"]
+__all__ = ["Constraint", "Interval", "Choices", "NoneAllowed", "ArrayAllowed", "InstanceOf", "Option",
+           "validate_options", "validate_fields", "declared", "check_names", "parse_option_text"]
 
 
 class Constraint:
@@ -94,18 +106,23 @@ class Interval(Constraint):
 
 @dataclass(frozen=True)
 class Choices(Constraint):
-    """One of a fixed set of strings."""
+    """One of a fixed set of strings, or of integers (e.g. bit widths 16, 32, 64).
 
-    options: tuple[str, ...]
+    Integer choices follow the integer rule: NumPy integers are accepted, floats and
+    booleans are not.
+    """
+
+    options: tuple[str, ...] | tuple[int, ...]
 
     def accepts(self, value) -> bool:
-        return isinstance(value, str) and value in self.options
+        kind_ok = _is_integer(value) if isinstance(self.options[0], int) else isinstance(value, str)
+        return kind_ok and value in self.options
 
     def normalize(self, value):
-        return str(value)
+        return type(self.options[0])(value)
 
     def describe(self) -> str:
-        return "one of " + ", ".join(f'"{c}"' for c in self.options)
+        return "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in self.options)
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,20 @@ class ArrayAllowed(Constraint):
 
     def accepts(self, value) -> bool:
         return isinstance(value, np.ndarray)
+
+    def describe(self) -> str:
+        return self.what
+
+
+@dataclass(frozen=True)
+class InstanceOf(Constraint):
+    """An instance of one of ``types`` (e.g. a ``numpy.random.SeedSequence``), described as ``what``."""
+
+    types: tuple[type, ...]
+    what: str
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, self.types)
 
     def describe(self) -> str:
         return self.what
@@ -161,18 +192,23 @@ class Option:
     def describe(self) -> str:
         return " or ".join(c.describe() for c in self.constraints)
 
-    def validate(self, value, *, name: str, algorithm: str, shape: tuple[int, int] | None = None):
-        """The value, normalised (NumPy scalars to Python numbers), or a ValueError naming it."""
+    def validate(self, value, *, name: str, algorithm: str = "", shape: tuple[int, int] | None = None):
+        """The value, normalised (NumPy scalars to Python numbers), or a ValueError naming it.
+
+        ``algorithm`` names whoever declares the option (an algorithm, a generator,
+        ``fisher_problem``...) at the start of the message; empty for none.
+        """
+        owner = f"{algorithm}: " if algorithm else ""
         for constraint in self.constraints:
             if constraint.accepts(value):
                 value = constraint.normalize(value)
                 break
         else:
-            raise ValueError(f"{algorithm}: invalid {name}={value!r}; {name} must be {self.describe()}")
+            raise ValueError(f"{owner}invalid {name}={value!r}; {name} must be {self.describe()}")
         if self.limit is not None and shape is not None and _is_integer(value):
             bound = self.limit(shape)
             if value > bound:
-                raise ValueError(f"{algorithm}: invalid {name}={value!r}; {name} must be at most "
+                raise ValueError(f"{owner}invalid {name}={value!r}; {name} must be at most "
                                  f"{self.limit_text} = {bound} for this {shape[0]} x {shape[1]} problem")
         return value
 
@@ -195,6 +231,75 @@ class Option:
     @property
     def allows_none(self) -> bool:
         return any(isinstance(c, NoneAllowed) for c in self.constraints)
+
+
+def validate_options(declarations: Mapping[str, Option], given: Mapping[str, Any], *, owner: str,
+                     shape: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Every declared option's value: given ones validated, the others their defaults.
+
+    Raises ValueError on a name that is not declared (the message lists the declared
+    names) or an invalid value (see :meth:`Option.validate`).
+    """
+    unknown = sorted(set(given) - set(declarations))
+    if unknown:
+        known = ", ".join(sorted(declarations)) or "none"
+        raise ValueError(f"{owner} has no option {unknown[0]!r} (options: {known})")
+    return {key: option.validate(given.get(key, option.default), name=key, algorithm=owner, shape=shape)
+            for key, option in declarations.items()}
+
+
+def validate_fields(instance, declarations: Mapping[str, Option], *, owner: str) -> None:
+    """Validate the fields of a dataclass ``instance`` (frozen or not) against their
+    declarations, in its ``__post_init__``: each field takes its normalised value (NumPy
+    scalars become Python numbers), so equality and hashes see plain numbers."""
+    for key, value in validate_options(declarations, asdict(instance), owner=owner).items():
+        object.__setattr__(instance, key, value)
+
+
+def check_names(owner: str, what: str, found: Iterable[str], names: Iterable[str]) -> None:
+    """The key check: TypeError unless the names ``found`` (e.g. a function's keyword
+    parameters) equal the declared ``names``; the message names ``owner`` and each difference."""
+    found, names = set(found), set(names)
+    if found == names:
+        return
+    differences = []
+    if names - found:
+        differences.append(f"declared but not taken: {', '.join(sorted(names - found))}")
+    if found - names:
+        differences.append(f"taken but not declared: {', '.join(sorted(found - names))}")
+    raise TypeError(f"{owner}: {what} do not match its declaration ({'; '.join(differences)})")
+
+
+def declared(**options: Option) -> Callable:
+    """Decorate a function whose parameters are all declared ``options``.
+
+    The function is written without defaults; the decorated function takes each default
+    from its :class:`Option` (``inspect.signature`` shows them), validates every argument
+    on each call (messages name the function) and passes the normalised values on. Its
+    ``options`` attribute holds the declarations. The parameter names must equal the
+    declared names (:func:`check_names`, at decoration).
+    """
+
+    def decorate(function: Callable) -> Callable:
+        owner = function.__name__
+        signature = inspect.signature(function)
+        check_names(owner, "the parameters", signature.parameters, options)
+        signature = signature.replace(parameters=[
+            p.replace(default=options[p.name].default) for p in signature.parameters.values()])
+
+        @functools.wraps(function)
+        def validated(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            for name, value in bound.arguments.items():
+                bound.arguments[name] = options[name].validate(value, name=name, algorithm=owner)
+            return function(*bound.args, **bound.kwargs)
+
+        validated.__signature__ = signature
+        validated.options = options
+        return validated
+
+    return decorate
 
 
 def parse_option_text(text: str, default=None):

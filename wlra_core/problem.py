@@ -22,7 +22,7 @@ __all__ = ["Problem", "Normalized", "normalize", "fingerprint", "validate_proble
            "as_float_matrix"]
 
 
-def as_float_matrix(M, name: str) -> np.ndarray:
+def as_float_matrix(M, name: str, *, missing: bool = False) -> np.ndarray:
     """Return ``M`` as a C-contiguous float64 2-D array or raise ValueError.
 
     Parameters
@@ -31,6 +31,9 @@ def as_float_matrix(M, name: str) -> np.ndarray:
         Candidate matrix.
     name : str
         How the message names the matrix (e.g. ``"A"`` or ``"W"``).
+    missing : bool
+        Accept NaN (a missing entry; :func:`validate_problem` gives it weight 0). ±Inf is
+        refused either way.
     """
     arr = np.asarray(M)
     if arr.dtype == object:
@@ -46,31 +49,41 @@ def as_float_matrix(M, name: str) -> np.ndarray:
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     # max and min propagate NaN and reach +-Inf: no n x d mask unless something is wrong.
     if not (math.isfinite(arr.max()) and math.isfinite(arr.min())):
-        bad = ~np.isfinite(arr)
-        i, j = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{name} has {int(bad.sum())} NaN/Inf entries (first at row {i}, column {j})"
-        )
+        bad = np.isinf(arr) if missing else ~np.isfinite(arr)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            if missing:
+                raise ValueError(f"{name} has {int(bad.sum())} infinite entries (first at row {i}, column {j}); "
+                                 "entries must be finite numbers, or NaN for a missing entry")
+            raise ValueError(f"{name} has {int(bad.sum())} NaN/Inf entries (first at row {i}, column {j})")
     return arr
 
 
 def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
     """Check a WLRA instance and return ``(A, W)`` as float64 arrays.
 
-    ``W=None`` means all ones (ordinary low rank approximation).
+    ``W=None`` means all ones (ordinary low rank approximation). NaN in A marks a
+    missing entry: the returned A holds 0 there and the returned W holds 0 there, so it
+    does not count. A given W must already give those entries weight 0. The caller's
+    arrays are never modified (A is copied only when it has NaN).
 
     Raises
     ------
     ValueError
-        With a message naming the problem: non-numeric, NaN/Inf, wrong
-        dimension, shape mismatch, negative or all-zero weights.
+        With a message naming the problem: non-numeric, ±Inf in A, NaN/Inf in W, A all
+        NaN, a nonzero weight on a NaN of A, wrong dimension, shape mismatch, negative
+        or all-zero weights.
     """
-    A = as_float_matrix(A, "A")
+    A = as_float_matrix(A, "A", missing=True)
+    if W is not None:
+        W = as_float_matrix(W, "W")
+        if W.shape != A.shape:
+            raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
+    # A.max() is NaN only when A has a NaN (as_float_matrix refused +-Inf): no mask otherwise.
+    if math.isnan(A.max()):
+        A, W = _without_missing(A, W)
     if W is None:
         return A, np.ones_like(A)
-    W = as_float_matrix(W, "W")
-    if W.shape != A.shape:
-        raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
     if W.min() < 0:
         raise ValueError(
             f"W has {int((W < 0).sum())} negative entries; weights must be >= 0"
@@ -78,6 +91,25 @@ def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
     if not W.any():
         raise ValueError("W is all zeros: every entry would be ignored")
     return A, W
+
+
+def _without_missing(A: np.ndarray, W: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A with its NaN entries set to 0, and W (ones if None) with weight 0 there."""
+    missing = np.isnan(A)
+    if missing.all():
+        raise ValueError(f"A is all NaN: none of its {A.size} entries is observed, so every weight would be 0")
+    if W is not None:
+        weighted = missing & (W != 0)
+        count = int(np.count_nonzero(weighted))
+        if count:
+            i, j = np.argwhere(weighted)[0]
+            raise ValueError(
+                f"W gives a nonzero weight to {count} entries where A is NaN (missing), first at row {i}, "
+                f"column {j}; give those entries weight 0, or leave W out to weight every observed entry 1")
+    else:
+        W = np.ones_like(A)
+        W[missing] = 0.0
+    return np.where(missing, 0.0, A), W
 
 
 def validate_rank(rank, shape: tuple[int, int]) -> int:
@@ -165,6 +197,9 @@ class Problem:
         For problems made from a trained MLP: the network's other parameters and a
         test set so a compressed kernel can be put back and evaluated (see
         ``wlra_core.datasets``). Empty otherwise.
+    truth : ndarray of shape (n, d), optional
+        The complete matrix behind a masked A (demos): what the entries with W = 0
+        really are, for measuring how well they are filled. No algorithm reads it.
     """
 
     A: np.ndarray
@@ -173,9 +208,14 @@ class Problem:
     source: str = "array"
     meta: dict[str, Any] = field(default_factory=dict)
     model: dict[str, np.ndarray] = field(default_factory=dict)
+    truth: np.ndarray | None = None
 
     def __post_init__(self):
         self.A, self.W = validate_problem(self.A, self.W)
+        if self.truth is not None:
+            self.truth = as_float_matrix(self.truth, "truth")
+            if self.truth.shape != self.A.shape:
+                raise ValueError(f"truth has shape {self.truth.shape} but A has shape {self.A.shape}; they must match")
 
     @functools.cached_property
     def normalized(self) -> Normalized:
@@ -212,9 +252,10 @@ class Problem:
 def fingerprint(problem: Problem) -> str:
     """Hex digest of the problem's content: equal problems share cached results.
 
-    Covers ``A`` and ``W`` and every ``model`` array (name, dtype, shape and bytes): whiten
-    and kfac results depend on the calibration moments, and test accuracies on the
-    network and test set. Name, source and meta are labels, not content.
+    Covers ``A`` and ``W``, every ``model`` array (name, dtype, shape and bytes) and
+    ``truth``: whiten and kfac results depend on the calibration moments, test accuracies
+    on the network and test set, errors on missing entries on the truth. Name, source and
+    meta are labels, not content.
     """
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(problem.shape).encode())
@@ -224,4 +265,7 @@ def fingerprint(problem: Problem) -> str:
         array = np.asarray(problem.model[name])
         digest.update(repr((name, array.dtype.str, array.shape)).encode())
         digest.update(memoryview(np.ascontiguousarray(array)))
+    if problem.truth is not None:
+        digest.update(b"truth")
+        digest.update(memoryview(problem.truth))
     return digest.hexdigest()

@@ -76,7 +76,8 @@ class WLRAResult:
     warnings : list of str
         Why a finite answer deserves a second look: entries beyond ``BLOWUP_FACTOR`` x
         max|A|, a relative loss above 1 (worse than returning zeros), a loss float64
-        cannot represent.
+        cannot represent, an approximation that is 0 on every entry with W = 0 ("fills
+        nothing"), more stored numbers than A has entries.
     max_abs : float
         Largest ``|X|`` entry.
     """

@@ -12,16 +12,18 @@ from numbers import Integral
 
 import numpy as np
 
-__all__ = ["as_seed_sequence", "child_seed", "trial_seed", "seed_label", "int_seed"]
+from .options import InstanceOf, Interval, Option
+
+__all__ = ["SEED", "as_seed_sequence", "child_seed", "trial_seed", "seed_label", "int_seed"]
+
+SEED = Option(0, (Interval(int, 0), InstanceOf((np.random.SeedSequence,), "a numpy.random.SeedSequence")),
+              "the seed of every random choice")
 
 
 def as_seed_sequence(seed, name: str = "seed") -> np.random.SeedSequence:
-    """``seed`` (a non-negative integer or a SeedSequence) as a SeedSequence; ValueError otherwise."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, Integral) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise ValueError(f"{name} must be a non-negative integer (or a numpy.random.SeedSequence), got {seed!r}")
+    """``seed`` (see :data:`SEED`) as a SeedSequence; ValueError naming ``name`` otherwise."""
+    seed = SEED.validate(seed, name=name)
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 
 def child_seed(seed: np.random.SeedSequence, index: int) -> np.random.SeedSequence:

@@ -3,8 +3,8 @@
 A :class:`ResultRow` is one result of a sweep (problem, method, rank, trial) and what was
 measured; :mod:`wlra_core.sweep` produces them. Its fields are the CSV columns, in order,
 followed by the evaluation columns (the Compression page's test accuracy). :func:`summarize`
-turns rows into one :class:`Summary` per (rank, method). This module is the one CSV
-writer of the project.
+turns rows into one :class:`Summary` per (rank, method), :func:`rank_table` into the paper's
+tables as records. This module is the one CSV writer of the project.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 __all__ = ["ResultRow", "ROW_FIELDS", "MEASURED", "Stats", "Summary", "TABLE_RANKS", "summarize", "format_summary",
-           "format_rows", "csv_columns", "rows_to_csv", "CsvFile", "write_csv"]
+           "rank_table", "format_rows", "csv_columns", "rows_to_csv", "CsvFile", "write_csv"]
 
 
 def _measured(**kwargs):
@@ -148,6 +148,33 @@ def format_summary(table: list[Summary]) -> str:
             if e.warnings:
                 lines.append(f"    ! {e.warnings}")
     return "\n".join(lines)
+
+
+def _mean_std(stats: Stats) -> str:
+    return "failed" if math.isnan(stats.mean) else f"{stats.mean:.4g} ± {stats.std:.2g}"
+
+
+def rank_table(rows: list[ResultRow], ranks=TABLE_RANKS, value: str = "relative_loss") -> list[dict]:
+    """The paper's Tables 3-5: one record per method, a "mean ± std" column per rank.
+
+    Only ranks present in ``rows`` appear; a rank with no result for a method reads "not
+    run". A cell reads ``failed`` when every trial failed at that rank, notes ``(k failed)``
+    when some did, and ``(!)`` when a result was flagged (see the warnings list).
+    """
+    present = [k for k in ranks if any(r.rank == k for r in rows)]
+    table = summarize(rows, present, values=(value,))
+    out = []
+    for method in dict.fromkeys(r.method for r in rows):
+        line = {"method": method, **{f"rank {k}": "not run" for k in present}}
+        for e in (e for e in table if e.method == method):
+            cell = _mean_std(e.stats[value])
+            if e.failed and e.trials:
+                cell += f" ({e.failed} failed)"
+            if e.warnings:
+                cell += " (!)"
+            line[f"rank {e.rank}"] = cell
+        out.append(line)
+    return out
 
 
 def _cell(value, spec: str) -> str:

@@ -1,9 +1,14 @@
-"""Registry of WLRA algorithms: one module per method, each declaring an :class:`Algorithm`.
+"""Registry of WLRA algorithms: one module per method, each declaring one :class:`Algorithm`.
 
-An algorithm module provides ``fit(A, W, rank, *, seed, monitor, **options) -> Fit``.
-Methods whose work at the largest rank serves every smaller rank instead provide
+Adding an algorithm is one module and one line: ``wlra_core/algorithms/<name>.py`` ending
+with ``ALGORITHM = Algorithm(name="<name>", ...)``, and ``"<name>"`` added to
+:data:`ALGORITHMS`. The module provides ``fit(A, W, rank, *, seed, monitor, **options) -> Fit``;
+methods whose work at the largest rank serves every smaller rank instead provide
 ``prepare(A, W, max_rank, *, seed, monitor, **options) -> state`` and
-``finish(state, rank) -> Fit``; ``fit`` is then derived from them.
+``finish(state, rank) -> Fit``, and ``fit`` is derived from them. The keyword parameters of
+``fit`` (or ``prepare``) are exactly the declared options, the arrays in ``requires`` and
+the common ``seed`` and ``monitor``: :meth:`Algorithm.check_keywords` refuses a declaration
+that differs (like scikit-learn's check that ``get_params`` keys are ``__init__``'s).
 
 Algorithms see the scaled problem of :func:`wlra_core.problem.normalize` (largest weight
 in [1, 2)), a :class:`numpy.random.SeedSequence` as ``seed`` (children per iteration come
@@ -15,16 +20,21 @@ calibration moments of an MLP) name those arrays in ``requires``; they come from
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ..linalg import SVD_METHODS
-from ..options import Choices, Interval, Option
+from ..options import Choices, Interval, Option, check_names, validate_options
 
-__all__ = ["Algorithm", "ALGORITHMS", "get_algorithm", "describe", "SVD_METHOD", "WEIGHT_RANK",
+__all__ = ["Algorithm", "ALGORITHMS", "COMMON_KEYWORDS", "get_algorithm", "describe", "SVD_METHOD", "WEIGHT_RANK",
            "WEIGHT_FLOOR", "weight_floor", "floored", "iterations"]
+
+# Keyword parameters every fit (or prepare) takes besides its options and required arrays.
+COMMON_KEYWORDS = ("seed", "monitor")
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,28 @@ class Algorithm:
     divides_by_weights: bool = False
     uses_weights: bool = True
 
+    def __post_init__(self):
+        self.check_keywords()
+
+    def check_keywords(self) -> None:
+        """TypeError unless ``fit`` (or ``prepare``) takes ``(A, W, rank)`` positionally and, as
+        keywords, exactly the declared options, the ``requires`` arrays and :data:`COMMON_KEYWORDS`
+        (the message names the algorithm and every differing name)."""
+        if (self.fit_fn is None) == (self.prepare is None) or (self.prepare is None) != (self.finish is None):
+            raise TypeError(f"{self.name}: declare either fit_fn, or prepare and finish")
+        step = self.fit_fn or self.prepare
+        parameters = inspect.signature(step).parameters.values()
+        positional = [p.name for p in parameters if p.kind in _POSITIONAL]
+        if len(positional) != 3 or any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+            raise TypeError(f"{self.name}: {step.__name__} must take three positional parameters (A, W, rank) "
+                            f"and named keywords only, not {inspect.signature(step)}")
+        clashes = sorted(set(self.options) & {*COMMON_KEYWORDS, *self.requires})
+        if clashes:
+            raise TypeError(f"{self.name}: options may not be called {', '.join(clashes)}")
+        keywords = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+        check_names(self.name, f"the keyword parameters of {step.__name__}", keywords,
+                    {*self.options, *self.requires, *COMMON_KEYWORDS})
+
     def fit(self, A, W, rank, *, seed, monitor, **options):
         if self.fit_fn is not None:
             return self.fit_fn(A, W, rank, seed=seed, monitor=monitor, **options)
@@ -70,12 +102,7 @@ class Algorithm:
     def resolve_options(self, given: dict, shape: tuple[int, int] | None = None) -> dict:
         """Fill in defaults and normalise values; raise ValueError on unknown names or invalid
         values (the message names the algorithm, the option and what it must be)."""
-        unknown = sorted(set(given) - set(self.options))
-        if unknown:
-            known = ", ".join(sorted(self.options)) or "none"
-            raise ValueError(f"{self.name} has no option {unknown[0]!r} (options: {known})")
-        return {key: option.validate(given.get(key, option.default), name=key, algorithm=self.name, shape=shape)
-                for key, option in self.options.items()}
+        return validate_options(self.options, given, owner=self.name, shape=shape)
 
 
 def iterations(default: int, name: str = "n_iter") -> Option:
@@ -110,31 +137,36 @@ def floored(values: np.ndarray, fraction: float) -> np.ndarray:
 
 WEIGHT_FLOOR = weight_floor("divide by max(W, weight_floor * max W) instead of W (0: the paper's algorithm)")
 
-_MODULES = {
-    "svd": "svd",
-    "svd_w": "svd_w",
-    "svd_w_practical": "svd_w_practical",
-    "em": "em",
-    "svd_w_em": "em",
-    "adam": "adam",
-    "greedy": "greedy",
-    "sample": "sample",
-    "als": "als",
-    "fwsvd": "fwsvd",
-    "css": "css",
-    "whiten": "whiten",
-    "kfac": "kfac",
-}
-
-ALGORITHMS: tuple[str, ...] = tuple(_MODULES)
+# Every algorithm, in the order tables and menus list them; each is the module of that name.
+ALGORITHMS: tuple[str, ...] = (
+    "svd",
+    "svd_w",
+    "svd_w_practical",
+    "em",
+    "svd_w_em",
+    "adam",
+    "greedy",
+    "sample",
+    "als",
+    "fwsvd",
+    "css",
+    "whiten",
+    "kfac",
+    "soft_impute",
+)
 
 
 def get_algorithm(name: str) -> Algorithm:
-    """The :class:`Algorithm` called ``name``; ValueError listing the choices otherwise."""
-    if not isinstance(name, str) or name not in _MODULES:
+    """The :class:`Algorithm` called ``name``; ValueError listing the choices otherwise.
+
+    Imports its module on first use (TypeError if the module declares another name).
+    """
+    if not isinstance(name, str) or name not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {name!r}; choose one name from {', '.join(ALGORITHMS)}")
-    module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
-    return module.ALGORITHMS[name]
+    algorithm = importlib.import_module(f"{__name__}.{name}").ALGORITHM
+    if algorithm.name != name:
+        raise TypeError(f"module {__name__}.{name} declares the algorithm {algorithm.name!r}, not {name!r}")
+    return algorithm
 
 
 def describe() -> list[dict[str, str]]:

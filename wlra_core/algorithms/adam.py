@@ -82,22 +82,20 @@ def fit(A, W, rank, *, seed, monitor, n_epochs, learning_rate, decay_steps, deca
     return Fit(LowRank(U.numpy().astype(np.float64) * a_scale, V.numpy().astype(np.float64)))
 
 
-ALGORITHMS = {
-    "adam": Algorithm(
-        name="adam",
-        summary="Factors U (n x k), V (k x d) trained by TensorFlow's Adam on the weighted loss "
-        "(100 full-batch epochs, learning rate 1.0 x 0.7 every 10 steps, as in the paper).",
-        reference="Kingma & Ba, Adam, ICLR 2015; setting of Woodruff & Yasuda, Section 4.2",
-        options={
-            "n_epochs": iterations(100, "n_epochs"),
-            "learning_rate": Option(1.0, (Interval(float, 0.0, None, closed="right"),),
-                                    "Adam's initial learning rate"),
-            "decay_steps": Option(10, (Interval(int, 1),), "steps between learning-rate decays"),
-            "decay_rate": Option(0.7, (Interval(float, 0.0, 1.0, closed="right"),),
-                                 "factor applied to the learning rate every decay_steps"),
-            "dtype": Option("float64", (Choices(("float64", "float32")),), "TensorFlow's float type"),
-        },
-        fit_fn=fit,
-        slow=True,
-    )
-}
+ALGORITHM = Algorithm(
+    name="adam",
+    summary="Factors U (n x k), V (k x d) trained by TensorFlow's Adam on the weighted loss "
+    "(100 full-batch epochs, learning rate 1.0 x 0.7 every 10 steps, as in the paper).",
+    reference="Kingma & Ba, Adam, ICLR 2015; setting of Woodruff & Yasuda, Section 4.2",
+    options={
+        "n_epochs": iterations(100, "n_epochs"),
+        "learning_rate": Option(1.0, (Interval(float, 0.0, None, closed="right"),),
+                                "Adam's initial learning rate"),
+        "decay_steps": Option(10, (Interval(int, 1),), "steps between learning-rate decays"),
+        "decay_rate": Option(0.7, (Interval(float, 0.0, 1.0, closed="right"),),
+                             "factor applied to the learning rate every decay_steps"),
+        "dtype": Option("float64", (Choices(("float64", "float32")),), "TensorFlow's float type"),
+    },
+    fit_fn=fit,
+    slow=True,
+)

@@ -117,22 +117,20 @@ def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, w
     return Fit(factors, extra={"axis": axis, axis: chosen})
 
 
-ALGORITHMS = {
-    "css": Algorithm(
-        name="css",
-        summary="Column subset selection: project W o A onto a few of its own columns (leverage "
-        "scores, pivoted QR or uniform), divide by W; keeps A's columns (Corollary 1.3).",
-        reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Corollary 1.3",
-        options={
-            "n_columns": Option(None, (Interval(int, 1), NoneAllowed("weight_rank * rank")),
-                                "how many columns (or rows) to keep"),
-            "selection": Option("leverage", (Choices(SELECTIONS),), "how the columns are chosen"),
-            "axis": Option("columns", (Choices(("columns", "rows")),), "select columns or rows of W o A"),
-            "weight_rank": WEIGHT_RANK,
-            "weight_floor": WEIGHT_FLOOR,
-            "svd_method": SVD_METHOD,
-        },
-        fit_fn=fit,
-        divides_by_weights=True,
-    )
-}
+ALGORITHM = Algorithm(
+    name="css",
+    summary="Column subset selection: project W o A onto a few of its own columns (leverage "
+    "scores, pivoted QR or uniform), divide by W; keeps A's columns (Corollary 1.3).",
+    reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Corollary 1.3",
+    options={
+        "n_columns": Option(None, (Interval(int, 1), NoneAllowed("weight_rank * rank")),
+                            "how many columns (or rows) to keep"),
+        "selection": Option("leverage", (Choices(SELECTIONS),), "how the columns are chosen"),
+        "axis": Option("columns", (Choices(("columns", "rows")),), "select columns or rows of W o A"),
+        "weight_rank": WEIGHT_RANK,
+        "weight_floor": WEIGHT_FLOOR,
+        "svd_method": SVD_METHOD,
+    },
+    fit_fn=fit,
+    divides_by_weights=True,
+)

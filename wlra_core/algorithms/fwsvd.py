@@ -17,12 +17,12 @@ from ..factors import LowRank
 from ..linalg import ScaledMatrix, entrywise_inverse
 from ..result import Fit
 from . import SVD_METHOD, Algorithm, floored, weight_floor
-from .svd import Factors, factorize
+from .svd import SingularTriplets, factorize
 
 
 @dataclass
 class RowScaled:
-    factors: Factors  # of diag(rho) A, up to rank max_rank
+    factors: SingularTriplets  # of diag(rho) A, up to rank max_rank
     rho: np.ndarray  # (n, 1) row importances
 
 
@@ -42,18 +42,16 @@ def finish(state: RowScaled, rank: int) -> Fit:
     return Fit(LowRank(product.U * entrywise_inverse(state.rho), product.V))
 
 
-ALGORITHMS = {
-    "fwsvd": Algorithm(
-        name="fwsvd",
-        summary="Fisher-weighted SVD: rank-k SVD of A with rows scaled by sqrt(row sums of W^2), "
-        "scaled back (exact for weights constant along rows).",
-        reference="Hsu et al., Language model compression with weighted low-rank "
-        "factorization, ICLR 2022",
-        options={"weight_floor": weight_floor("divide by max(rho_i, weight_floor * max rho) instead of each row "
-                                              "importance rho_i = sqrt(sum_j W_ij^2) (0: plain FWSVD)"),
-                 "svd_method": SVD_METHOD},
-        prepare=prepare,
-        finish=finish,
-        divides_by_weights=True,
-    )
-}
+ALGORITHM = Algorithm(
+    name="fwsvd",
+    summary="Fisher-weighted SVD: rank-k SVD of A with rows scaled by sqrt(row sums of W^2), "
+    "scaled back (exact for weights constant along rows).",
+    reference="Hsu et al., Language model compression with weighted low-rank "
+    "factorization, ICLR 2022",
+    options={"weight_floor": weight_floor("divide by max(rho_i, weight_floor * max rho) instead of each row "
+                                          "importance rho_i = sqrt(sum_j W_ij^2) (0: plain FWSVD)"),
+             "svd_method": SVD_METHOD},
+    prepare=prepare,
+    finish=finish,
+    divides_by_weights=True,
+)

@@ -54,14 +54,12 @@ def fit(A, W, rank, *, seed, monitor, svd_method):
     return Fit(LowRank(coefficients, basis))
 
 
-ALGORITHMS = {
-    "greedy": Algorithm(
-        name="greedy",
-        summary="Greedy pursuit: k steps, each adds the top singular direction of the weighted "
-        "gradient to the row basis and refits all coefficients by weighted least squares.",
-        reference="Bhaskara, Ruwanpathirana & Wijewardena, Additive error guarantees for "
-        "weighted low rank approximation, ICML 2021",
-        options={"svd_method": SVD_METHOD},
-        fit_fn=fit,
-    )
-}
+ALGORITHM = Algorithm(
+    name="greedy",
+    summary="Greedy pursuit: k steps, each adds the top singular direction of the weighted "
+    "gradient to the row basis and refits all coefficients by weighted least squares.",
+    reference="Bhaskara, Ruwanpathirana & Wijewardena, Additive error guarantees for "
+    "weighted low rank approximation, ICML 2021",
+    options={"svd_method": SVD_METHOD},
+    fit_fn=fit,
+)

@@ -10,11 +10,10 @@ k(n + d) numbers; one SVD at the largest rank serves every smaller rank.
 """
 from __future__ import annotations
 
-from ..calibrated import KFAC_DAMPING, moment_factors
+from ..calibrated import KFAC_DAMPING, damping_option, moment_factors
 from ..factors import LowRank
-from ..options import Interval, Option
 from . import SVD_METHOD, Algorithm
-from .whiten import DAMPING_HELP, finish
+from .whiten import finish
 
 
 def prepare(A, W, max_rank, *, seed, monitor, damping, svd_method, input_moment, grad_moment):
@@ -22,18 +21,16 @@ def prepare(A, W, max_rank, *, seed, monitor, damping, svd_method, input_moment,
                                    method=svd_method, seed=seed))
 
 
-ALGORITHMS = {
-    "kfac": Algorithm(
-        name="kfac",
-        summary="Data-aware: rank-k SVD of C^1/2 A G^1/2 (input and gradient second moments of the layer), "
-        "mapped back; the Kronecker-factored Fisher. Ignores W, needs the calibration moments.",
-        reference="Martens & Grosse, Optimizing neural networks with Kronecker-factored approximate "
-        "curvature, ICML 2015",
-        options={"damping": Option(KFAC_DAMPING, (Interval(float, 0.0),), DAMPING_HELP),
-                 "svd_method": SVD_METHOD},
-        prepare=prepare,
-        finish=finish,
-        requires=("input_moment", "grad_moment"),
-        uses_weights=False,
-    )
-}
+ALGORITHM = Algorithm(
+    name="kfac",
+    summary="Data-aware: rank-k SVD of C^1/2 A G^1/2 (input and gradient second moments of the layer), "
+    "mapped back; the Kronecker-factored Fisher. Ignores W, needs the calibration moments.",
+    reference="Martens & Grosse, Optimizing neural networks with Kronecker-factored approximate "
+    "curvature, ICML 2015",
+    options={"damping": damping_option(KFAC_DAMPING),
+             "svd_method": SVD_METHOD},
+    prepare=prepare,
+    finish=finish,
+    requires=("input_moment", "grad_moment"),
+    uses_weights=False,
+)

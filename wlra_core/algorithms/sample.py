@@ -46,18 +46,16 @@ def fit(A, W, rank, *, seed, monitor, n_samples, svd_method):
     return Fit(LowRank(weighted_row_fit(A, W * W, Vt), Vt), extra={"n_samples": s})
 
 
-ALGORITHMS = {
-    "sample": Algorithm(
-        name="sample",
-        summary="Row-norm sampling: top-k right singular subspace of rows of W o A sampled by "
-        "squared norm, then a weighted least-squares fit of every row onto it.",
-        reference="Dai, On algorithms for weighted low rank approximation, CMU 2023 "
-        "(as corrected in Woodruff & Yasuda, Appendix D)",
-        options={
-            "n_samples": Option(None, (Interval(int, 1), NoneAllowed("min(n, max(4k, 50))")),
-                                "rows sampled from W o A"),
-            "svd_method": SVD_METHOD,
-        },
-        fit_fn=fit,
-    )
-}
+ALGORITHM = Algorithm(
+    name="sample",
+    summary="Row-norm sampling: top-k right singular subspace of rows of W o A sampled by "
+    "squared norm, then a weighted least-squares fit of every row onto it.",
+    reference="Dai, On algorithms for weighted low rank approximation, CMU 2023 "
+    "(as corrected in Woodruff & Yasuda, Appendix D)",
+    options={
+        "n_samples": Option(None, (Interval(int, 1), NoneAllowed("min(n, max(4k, 50))")),
+                            "rows sampled from W o A"),
+        "svd_method": SVD_METHOD,
+    },
+    fit_fn=fit,
+)

@@ -12,7 +12,7 @@ from . import SVD_METHOD, Algorithm
 
 
 @dataclass
-class Factors:
+class SingularTriplets:
     """Top singular triplets of some matrix, shared by every rank up to ``len(s)``."""
 
     U: np.ndarray
@@ -24,26 +24,24 @@ class Factors:
         return LowRank(self.U[:, :rank] * self.s[:rank], self.Vt[:rank].copy())
 
 
-def factorize(M, max_rank, *, seed, svd_method) -> Factors:
-    return Factors(*truncated_svd(M, max_rank, method=svd_method, seed=seed))
+def factorize(M, max_rank, *, seed, svd_method) -> SingularTriplets:
+    return SingularTriplets(*truncated_svd(M, max_rank, method=svd_method, seed=seed))
 
 
 def prepare(A, W, max_rank, *, seed, monitor, svd_method):
     return factorize(A, max_rank, seed=seed, svd_method=svd_method)
 
 
-def finish(factors: Factors, rank: int) -> Fit:
+def finish(factors: SingularTriplets, rank: int) -> Fit:
     return Fit(factors.low_rank(rank))
 
 
-ALGORITHMS = {
-    "svd": Algorithm(
-        name="svd",
-        summary="Truncated SVD of A, ignoring W (Eckart-Young); the unweighted baseline.",
-        reference="Eckart & Young (1936)",
-        options={"svd_method": SVD_METHOD},
-        prepare=prepare,
-        finish=finish,
-        uses_weights=False,
-    )
-}
+ALGORITHM = Algorithm(
+    name="svd",
+    summary="Truncated SVD of A, ignoring W (Eckart-Young); the unweighted baseline.",
+    reference="Eckart & Young (1936)",
+    options={"svd_method": SVD_METHOD},
+    prepare=prepare,
+    finish=finish,
+    uses_weights=False,
+)

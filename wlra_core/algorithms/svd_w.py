@@ -15,12 +15,12 @@ from ..factors import Reweighted
 from ..linalg import ScaledMatrix
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, floored
-from .svd import Factors, factorize
+from .svd import SingularTriplets, factorize
 
 
 @dataclass
 class Reweighting:
-    factors: Factors  # of W o A, up to rank r * max_rank
+    factors: SingularTriplets  # of W o A, up to rank r * max_rank
     divisor: np.ndarray  # W, or the floored W: shared by every rank
     weight_rank: int
 
@@ -37,15 +37,13 @@ def finish(state: Reweighting, rank: int) -> Fit:
     return Fit(Reweighted(product.U, product.V, state.divisor))
 
 
-ALGORITHMS = {
-    "svd_w": Algorithm(
-        name="svd_w",
-        summary="Rank r*k SVD of W o A divided entrywise by W; never worse than the best "
-        "rank-k solution when W has rank r (Theorem 1.2). Stores W as well as the factors.",
-        reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Algorithm 1",
-        options={"weight_rank": WEIGHT_RANK, "weight_floor": WEIGHT_FLOOR, "svd_method": SVD_METHOD},
-        prepare=prepare,
-        finish=finish,
-        divides_by_weights=True,
-    )
-}
+ALGORITHM = Algorithm(
+    name="svd_w",
+    summary="Rank r*k SVD of W o A divided entrywise by W; never worse than the best "
+    "rank-k solution when W has rank r (Theorem 1.2). Stores W as well as the factors.",
+    reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Algorithm 1",
+    options={"weight_rank": WEIGHT_RANK, "weight_floor": WEIGHT_FLOOR, "svd_method": SVD_METHOD},
+    prepare=prepare,
+    finish=finish,
+    divides_by_weights=True,
+)

@@ -30,7 +30,7 @@ from ..options import Choices, Option
 from ..result import Fit
 from ..seeding import int_seed
 from . import SVD_METHOD, WEIGHT_RANK, Algorithm, floored, weight_floor
-from .svd import Factors, factorize
+from .svd import SingularTriplets, factorize
 
 
 # What weight_floor does to the stand-in for W (svd_w_em starts from this too).
@@ -44,9 +44,14 @@ def perron_factors(W: np.ndarray, *, seed) -> tuple[np.ndarray, np.ndarray]:
     The top singular pair of a nonnegative matrix can be chosen nonnegative (Perron-Frobenius).
     A randomized range finder (21 directions, 2 power iterations) finds it far cheaper than a
     full SVD; Fisher-like W has s_1 well separated from s_2, so it is accurate to rounding.
+    Zero rows and columns of W get exactly 0 (rounding would leave ~1e-18 there, which the
+    output divides by), so they come out as 0 whatever W's scale.
     """
     U, s, Vt = truncated_svd(W, 1, method="randomized", seed=seed)
-    return np.abs(U[:, 0]) * s[0], np.abs(Vt[0])
+    a, b = np.abs(U[:, 0]) * s[0], np.abs(Vt[0])
+    a[~W.any(axis=1)] = 0.0
+    b[~W.any(axis=0)] = 0.0
+    return a, b
 
 
 def nonnegative_factors(W: np.ndarray, rank: int, *, seed) -> LowRank:
@@ -75,7 +80,7 @@ class Scaled:
     is held as its two vectors and folded into the factors.
     """
 
-    factors: Factors
+    factors: SingularTriplets
     weights: LowRank
     divide: bool
     floor: np.ndarray | None = None
@@ -120,23 +125,21 @@ def finish(state: Scaled, rank: int) -> Fit:
     return Fit(Reweighted(product.U, product.V, weights, divide=state.divide, floor=state.floor))
 
 
-ALGORITHMS = {
-    "svd_w_practical": Algorithm(
-        name="svd_w_practical",
-        summary="Rank-k SVD of A rescaled by a rank-r stand-in for W, scaled back; rank "
-        "exactly k for r = 1 (Algorithm 2; approximate='weights' or 'inverse').",
-        reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Algorithm 2",
-        options={
-            "weight_rank": WEIGHT_RANK,
-            "approximate": Option("weights", (Choices(("weights", "inverse")),),
-                                  "stand in for W itself, or (as the paper writes) for its entrywise inverse"),
-            "weight_floor": weight_floor(
-                f"approximate='weights': {STAND_IN_FLOOR}; 'inverse': raise W to at least "
-                "weight_floor * max W before inverting it (0: the paper's algorithm)"),
-            "svd_method": SVD_METHOD,
-        },
-        prepare=prepare,
-        finish=finish,
-        divides_by_weights=True,
-    )
-}
+ALGORITHM = Algorithm(
+    name="svd_w_practical",
+    summary="Rank-k SVD of A rescaled by a rank-r stand-in for W, scaled back; rank "
+    "exactly k for r = 1 (Algorithm 2; approximate='weights' or 'inverse').",
+    reference="Woodruff & Yasuda, Reweighted solutions for WLRA, Algorithm 2",
+    options={
+        "weight_rank": WEIGHT_RANK,
+        "approximate": Option("weights", (Choices(("weights", "inverse")),),
+                              "stand in for W itself, or (as the paper writes) for its entrywise inverse"),
+        "weight_floor": weight_floor(
+            f"approximate='weights': {STAND_IN_FLOOR}; 'inverse': raise W to at least "
+            "weight_floor * max W before inverting it (0: the paper's algorithm)"),
+        "svd_method": SVD_METHOD,
+    },
+    prepare=prepare,
+    finish=finish,
+    divides_by_weights=True,
+)

@@ -9,14 +9,10 @@ rank serves every smaller rank.
 """
 from __future__ import annotations
 
-from ..calibrated import WHITEN_DAMPING, moment_factors
+from ..calibrated import WHITEN_DAMPING, damping_option, moment_factors
 from ..factors import LowRank
-from ..options import Interval, Option
 from ..result import Fit
 from . import SVD_METHOD, Algorithm
-
-DAMPING_HELP = "fraction of each moment's mean eigenvalue added to its diagonal"
-
 
 def prepare(A, W, max_rank, *, seed, monitor, damping, svd_method, input_moment):
     return LowRank(*moment_factors(A, input_moment, None, max_rank, damping=damping, method=svd_method,
@@ -28,17 +24,15 @@ def finish(factors: LowRank, rank: int) -> Fit:
     return Fit(LowRank(factors.U[:, :rank].copy(), factors.V[:rank].copy()))
 
 
-ALGORITHMS = {
-    "whiten": Algorithm(
-        name="whiten",
-        summary="Data-aware: rank-k SVD of C^1/2 A with C = E[x x^T] of the layer's training inputs, mapped "
-        "back (input whitening); ignores W, needs the calibration moment.",
-        reference="Wang et al., SVD-LLM: truncation-aware singular value decomposition, 2024",
-        options={"damping": Option(WHITEN_DAMPING, (Interval(float, 0.0),), DAMPING_HELP),
-                 "svd_method": SVD_METHOD},
-        prepare=prepare,
-        finish=finish,
-        requires=("input_moment",),
-        uses_weights=False,
-    )
-}
+ALGORITHM = Algorithm(
+    name="whiten",
+    summary="Data-aware: rank-k SVD of C^1/2 A with C = E[x x^T] of the layer's training inputs, mapped "
+    "back (input whitening); ignores W, needs the calibration moment.",
+    reference="Wang et al., SVD-LLM: truncation-aware singular value decomposition, 2024",
+    options={"damping": damping_option(WHITEN_DAMPING),
+             "svd_method": SVD_METHOD},
+    prepare=prepare,
+    finish=finish,
+    requires=("input_moment",),
+    uses_weights=False,
+)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..algorithms.css import SELECTIONS, select_columns
 from ..linalg import divide_by_weights, numerical_rank, tail_mass, weighted_loss, weighted_mass
+from ..options import Choices, Interval, Option, validate_fields
 from .bits import (
     BIT_WIDTHS,
     BitReader,
@@ -41,6 +42,8 @@ from .bits import (
 
 __all__ = [
     "SELECTIONS",
+    "SETTING_OPTIONS",
+    "NOISE",
     "Setting",
     "Message",
     "ProtocolRun",
@@ -61,9 +64,28 @@ __all__ = [
 WEIGHT_LEVELS = 3
 
 
+def _count(default: int, help_text: str) -> Option:
+    return Option(default, (Interval(int, 1),), help_text)
+
+
+# The parameters of the communication game (see Setting); their bounds on one another
+# (s <= n, k <= min(n, d), m <= d) are checked by Setting itself.
+SETTING_OPTIONS = {
+    "n": _count(200, "rows of A"),
+    "d": _count(200, "columns of A"),
+    "sparsity": _count(100, "s, the most nonzeros in any column of A"),
+    "rank": _count(2, "k, the target rank"),
+    "weight_rank": _count(2, "r, the rank of W"),
+    "eps": Option(0.5, (Interval(float, 0.0, closed="neither"),), "accuracy: the protocol sends ceil(r k / eps) columns"),
+    "servers": _count(1, "m, servers holding contiguous blocks of A's columns"),
+    "bit_width": Option(32, (Choices(BIT_WIDTHS),), "bits per entry of A (signed integer) and of X (IEEE float)"),
+}
+NOISE = Option(1, (Interval(int, 0, 1000),), "integer noise added to A's nonzeros (0: A is exactly rank k)")
+
+
 @dataclass(frozen=True)
 class Setting:
-    """Parameters of the communication game, validated on construction.
+    """Parameters of the communication game, validated on construction (:data:`SETTING_OPTIONS`).
 
     Attributes
     ----------
@@ -83,30 +105,23 @@ class Setting:
         Bits per entry of A (signed integer) and of X (IEEE float), one of 16, 32, 64.
     """
 
-    n: int
-    d: int
-    sparsity: int
-    rank: int
-    weight_rank: int
-    eps: float
-    servers: int = 1
-    bit_width: int = 32
+    n: int = SETTING_OPTIONS["n"].default
+    d: int = SETTING_OPTIONS["d"].default
+    sparsity: int = SETTING_OPTIONS["sparsity"].default
+    rank: int = SETTING_OPTIONS["rank"].default
+    weight_rank: int = SETTING_OPTIONS["weight_rank"].default
+    eps: float = SETTING_OPTIONS["eps"].default
+    servers: int = SETTING_OPTIONS["servers"].default
+    bit_width: int = SETTING_OPTIONS["bit_width"].default
 
     def __post_init__(self):
-        for name in ("n", "d", "sparsity", "rank", "weight_rank", "servers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        validate_fields(self, SETTING_OPTIONS, owner="Setting")
         if self.sparsity > self.n:
             raise ValueError(f"sparsity s={self.sparsity} cannot exceed n={self.n}")
         if self.rank > min(self.n, self.d):
             raise ValueError(f"rank k={self.rank} cannot exceed min(n, d)={min(self.n, self.d)}")
         if self.servers > self.d:
             raise ValueError(f"servers m={self.servers} cannot exceed the d={self.d} columns")
-        if not (isinstance(self.eps, (int, float)) and 0 < self.eps and math.isfinite(self.eps)):
-            raise ValueError(f"eps must be a positive number, got {self.eps!r}")
-        if self.bit_width not in BIT_WIDTHS:
-            raise ValueError(f"bit_width must be one of {BIT_WIDTHS}, got {self.bit_width!r}")
 
     @property
     def n_selected(self) -> int:
@@ -129,8 +144,7 @@ def make_instance(setting: Setting, *, noise: int = 1, seed: int = 0) -> tuple[n
     nonzeros per column. ``W`` (int64) is ``U V^T`` with integer factors in
     ``1..WEIGHT_LEVELS`` of width r: positive, and of rank r for generic draws.
     """
-    if isinstance(noise, bool) or not isinstance(noise, (int, np.integer)) or not 0 <= noise <= 1000:
-        raise ValueError(f"noise must be an integer between 0 and 1000, got {noise!r}")
+    noise = NOISE.validate(noise, name="noise", algorithm="make_instance")
     n, d, s, k, r = setting.n, setting.d, setting.sparsity, setting.rank, setting.weight_rank
     rng = np.random.default_rng(seed)
     base_rows = np.stack([rng.choice(n, size=s, replace=False) for _ in range(k)])

@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..linalg import ROW_BLOCK
+from ..options import Interval, Option, declared, validate_fields
 from ..problem import Problem
 
-__all__ = ["FisherLike", "Factors", "fisher_like_problem", "TILE_ROWS", "TILE_COLS"]
+__all__ = ["FisherLike", "Factors", "fisher_like_problem", "OPTIONS", "TILE_ROWS", "TILE_COLS"]
 
 TILE_ROWS = ROW_BLOCK
 TILE_COLS = 128
@@ -37,6 +38,17 @@ LEARNED_RANK = 16
 LEARNED_DECAY = 0.8
 # Column importances vary less than row (input pixel) importances.
 COLUMN_TAIL_RATIO = 1 / 3
+
+# The parameters of a Fisher-like problem (see FisherLike).
+OPTIONS = {
+    "n": Option(784, (Interval(int, 1),), "rows (inputs)"),
+    "d": Option(128, (Interval(int, 1),), "columns (hidden units)"),
+    "zero_row_fraction": Option(0.03, (Interval(float, 0.0, 1.0, closed="left"),),
+                                "fraction of rows of W that are exactly zero"),
+    "tail": Option(1.5, (Interval(float, 0.0),), "standard deviation of log row importance"),
+    "noise": Option(0.15, (Interval(float, 0.0),), "standard deviation of the log of W's multiplicative noise"),
+    "seed": Option(0, (Interval(int, 0),), "seed of every entry"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,26 +91,15 @@ class FisherLike:
     seed : int >= 0
     """
 
-    n: int = 784
-    d: int = 128
-    zero_row_fraction: float = 0.03
-    tail: float = 1.5
-    noise: float = 0.15
-    seed: int = 0
+    n: int = OPTIONS["n"].default
+    d: int = OPTIONS["d"].default
+    zero_row_fraction: float = OPTIONS["zero_row_fraction"].default
+    tail: float = OPTIONS["tail"].default
+    noise: float = OPTIONS["noise"].default
+    seed: int = OPTIONS["seed"].default
 
     def __post_init__(self):
-        for key in ("n", "d"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{key} must be a positive integer, got {value!r}")
-        if not 0 <= self.zero_row_fraction < 1:
-            raise ValueError(f"zero_row_fraction must be in [0, 1), got {self.zero_row_fraction!r}")
-        for key in ("tail", "noise"):
-            value = getattr(self, key)
-            if not (isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value) and value >= 0):
-                raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        validate_fields(self, OPTIONS, owner="FisherLike")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -176,15 +177,8 @@ class FisherLike:
                        meta={"generator": "fisher_like", **asdict(self)})
 
 
-def fisher_like_problem(
-    n: int = 784,
-    d: int = 128,
-    *,
-    zero_row_fraction: float = 0.03,
-    tail: float = 1.5,
-    noise: float = 0.15,
-    seed: int = 0,
-) -> Problem:
+@declared(**OPTIONS)
+def fisher_like_problem(n: int, d: int, *, zero_row_fraction: float, tail: float, noise: float, seed: int) -> Problem:
     """A synthetic problem shaped like a trained hidden kernel A with its Fisher weights W.
 
     W is nonnegative and nearly rank 1 (about ``exp(-noise^2)`` of its Frobenius mass in

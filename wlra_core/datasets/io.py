@@ -13,7 +13,8 @@ file name. A saved problem's extras (``meta``, ``name``, ``source``, ``model_*``
 checked by :mod:`wlra_core.datasets.saved`: a bad one is dropped with a warning.
 
 Saved-problem convention (``.npz``): arrays ``A``, ``W``, ``model_<key>`` for each array of
-``Problem.model``, and 0-d string arrays ``meta`` (JSON), ``name`` and ``source``.
+``Problem.model``, ``truth`` when the problem has one (the complete matrix behind a masked
+A), and 0-d string arrays ``meta`` (JSON), ``name`` and ``source``.
 
 This module must not import TensorFlow: the dashboard loads the shipped problem with it.
 """
@@ -285,7 +286,7 @@ def _npz_members(names: list[str], label: str, role: str) -> dict[str, str]:
     wanted = {role: members[primary]}
     if role == "A":
         wanted.update({key: name for key, name in members.items() if key != primary and (
-            key in ("W", "meta", "name", "source") or key.startswith(MODEL_PREFIX))})
+            key in ("W", "meta", "name", "source", "truth") or key.startswith(MODEL_PREFIX))})
     return wanted
 
 
@@ -522,7 +523,7 @@ def _fault(A, W, label: str, W_label: str) -> str:
         return label
     for matrix, name, fault in ((A, "A", label), (W, "W", W_label)):
         try:
-            as_float_matrix(matrix, name)
+            as_float_matrix(matrix, name, missing=name == "A")  # NaN in A is a missing entry, not a defect
         except ValueError:
             return fault
     return f"{label} + {W_label}"
@@ -549,7 +550,7 @@ def load_problem(
         comes from the first file's ``W`` array or is all ones.
     max_bytes, max_entries : int or None
         Caps on file size and on the entries of any one array (defaults
-        :data:`MAX_FILE_BYTES` = 200 MiB and :data:`MAX_ENTRIES` = 50 million); all
+        :data:`MAX_FILE_BYTES` = 200 MB (200,000,000 bytes) and :data:`MAX_ENTRIES` = 50 million); all
         arrays of one load together may hold twice ``max_entries``. ``None`` lifts a cap
         for trusted local files. Declared sizes are compared with the free memory either
         way, before anything is read.
@@ -596,6 +597,7 @@ def load_problem(
     problem.name = extras.name or pair
     problem.source = extras.source or problem.source
     problem.model = extras.model
+    problem.truth = extras.truth
     return problem
 
 
@@ -626,6 +628,8 @@ def save_problem(problem: Problem, path) -> Path:
         "source": np.array(problem.source),
     }
     arrays.update({MODEL_PREFIX + k: np.asarray(v) for k, v in problem.model.items()})
+    if problem.truth is not None:
+        arrays["truth"] = problem.truth
     for key, value in arrays.items():
         if value.dtype.hasobject:
             raise ValueError(f"cannot save {key!r}: object arrays are not allowed")

@@ -34,9 +34,11 @@ __all__ = [
     "shape_text",
 ]
 
-# Upload limits: a 200 MiB file, and at most 50 million entries (400 MB as float64) in
-# any one array; all arrays of one load together at most twice that (A and W at the cap).
-MAX_FILE_BYTES = 200 * 2**20
+# Upload limits: a 200 MB file (decimal: the dashboard's uploader counts in Streamlit's
+# megabytes, 10^6 bytes each in most browsers), and at most 50 million entries (400 MB as
+# float64) in any one array; all arrays of one load together at most twice that (A and W
+# at the cap).
+MAX_FILE_BYTES = 200_000_000
 MAX_ENTRIES = 50_000_000
 TOTAL_PER_ARRAY = 2
 

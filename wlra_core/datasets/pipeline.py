@@ -25,16 +25,17 @@ from typing import Callable
 import numpy as np
 
 from ..linalg import first_singular_mass
+from ..options import Interval, NoneAllowed, Option, validate_options
 from ..problem import Problem
 from .fisher import FISHER_BATCH, fisher_statistics
 from ..paths import CACHE_DIR
 from .io import load_problem, save_problem
 from .limits import one_line
 from .mlp import BATCH_SIZE, mlp_parameters, train_mlp
-from .sources import get_spec, load_image_data
+from .sources import MAX_TRAIN, get_spec, load_image_data
 
-__all__ = ["DEFAULT_CACHE_DIR", "CACHE_VERSION", "cache_path", "cached_fisher_problem", "fisher_problem",
-           "fisher_summary"]
+__all__ = ["DEFAULT_CACHE_DIR", "CACHE_VERSION", "SETTINGS", "cache_path", "cached_fisher_problem",
+           "fisher_problem", "fisher_summary"]
 
 # The cache folder used when a call does not name one: read at each call, so that setting
 # this attribute (tests, a server for a browser walk) moves every default lookup and save.
@@ -49,10 +50,13 @@ _LOAD_END, _TRAIN_END, _FISHER_END = 0.05, 0.85, 0.98
 logger = logging.getLogger(__name__)
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+# The training settings of fisher_problem (and cached_fisher_problem), validated on every call.
+SETTINGS = {
+    "hidden": Option(None, (Interval(int, 1), NoneAllowed("the dataset's default")), "hidden width"),
+    "epochs": Option(None, (Interval(int, 1), NoneAllowed("the dataset's default")), "training epochs"),
+    "seed": Option(0, (Interval(int, 0),), "seed of weight initialisation and shuffling"),
+    "max_train": MAX_TRAIN,
+}
 
 
 def cache_path(cache_dir, dataset: str, *, hidden: int, epochs: int, seed: int, max_train: int | None) -> Path:
@@ -72,15 +76,13 @@ _DEFAULT_DIR = _DefaultDir()
 
 
 def _settings(dataset: str, hidden, epochs, seed, max_train):
-    """The dataset's spec and the checked settings, defaults filled in (ValueError if bad)."""
+    """The dataset's spec and the checked :data:`SETTINGS`, dataset defaults filled in (ValueError if bad)."""
     spec = get_spec(dataset)
-    hidden = spec.hidden if hidden is None else _positive_int("hidden", hidden)
-    epochs = spec.epochs if epochs is None else _positive_int("epochs", epochs)
-    if max_train is not None:
-        max_train = _positive_int("max_train", max_train)
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    return spec, hidden, epochs, max_train
+    settings = validate_options(SETTINGS, {"hidden": hidden, "epochs": epochs, "seed": seed, "max_train": max_train},
+                                owner="fisher_problem")
+    hidden = spec.hidden if settings["hidden"] is None else settings["hidden"]
+    epochs = spec.epochs if settings["epochs"] is None else settings["epochs"]
+    return spec, hidden, epochs, settings["seed"], settings["max_train"]
 
 
 def _cache_file(cache_dir, dataset: str, *, hidden: int, epochs: int, seed: int,
@@ -143,7 +145,7 @@ def cached_fisher_problem(
     ValueError
         Unknown dataset or bad setting.
     """
-    _, hidden, epochs, max_train = _settings(dataset, hidden, epochs, seed, max_train)
+    _, hidden, epochs, seed, max_train = _settings(dataset, hidden, epochs, seed, max_train)
     return _read_cached(_cache_file(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train),
                         notify)
 
@@ -210,7 +212,7 @@ def fisher_problem(
     ValueError
         Unknown dataset, bad option, or data unavailable (the message says what to do).
     """
-    spec, hidden, epochs, max_train = _settings(dataset, hidden, epochs, seed, max_train)
+    spec, hidden, epochs, seed, max_train = _settings(dataset, hidden, epochs, seed, max_train)
     cached = _cache_file(cache_dir, dataset, hidden=hidden, epochs=epochs, seed=seed, max_train=max_train)
     problem = _read_cached(cached, notify)
     if problem is not None:

@@ -1,7 +1,8 @@
 """What a saved problem carries besides A and W, checked when the file is loaded.
 
 A saved problem (:func:`wlra_core.datasets.io.save_problem`) may hold 0-d string arrays
-``name``, ``source`` and ``meta`` (a JSON object) and ``model_*`` arrays. Pages and the
+``name``, ``source`` and ``meta`` (a JSON object), ``model_*`` arrays and a ``truth``
+array (the complete matrix behind a masked A, A's shape). Pages and the
 CLI read them -- the test accuracy, the image shape, the network a compressed kernel is
 put back into -- so a wrong type there would break every page long after the load.
 
@@ -91,15 +92,18 @@ META_FIELDS: dict[str, Check] = {
     "fisher_seconds": _NONNEGATIVE,
     "paper_first_singular_mass": _optional(_FRACTION),
     "cache_version": _number(Interval(int, 0)),
+    # A itself is a grayscale image (row i of A is row i of the picture): demos of missing pixels.
+    "matrix_is_image": ((lambda v: isinstance(v, bool)), "true or false"),
 }
 
 
-def _image_shape_check(n: int) -> Check:
-    """``image_shape`` says the rows of A are the pixels of an image: its size must be n."""
+def _image_shape_check(n: int, what: str = "rows") -> Check:
+    """``image_shape`` says the rows of A are the pixels of an image: its size must be n
+    (``row_image_shape``: each row of A is an image, so its size is A's d columns)."""
     def ok(value) -> bool:
         return (isinstance(value, list) and 1 <= len(value) <= 4 and all(_COUNT[0](x) for x in value)
                 and math.prod(value) == n)
-    return (lambda v: v is None or ok(v)), f"null or a list of positive integers whose product is A's {n} rows"
+    return (lambda v: v is None or ok(v)), f"null or a list of positive integers whose product is A's {n} {what}"
 
 
 @dataclass
@@ -110,6 +114,7 @@ class Extras:
     source: str | None = None
     meta: dict = field(default_factory=dict)
     model: dict[str, np.ndarray] = field(default_factory=dict)
+    truth: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -150,7 +155,8 @@ def _meta(arrays: dict, shape: tuple[int, int], warn) -> dict:
     if not isinstance(meta, dict):
         warn(f"array 'meta' dropped: expected a JSON object, got {type(meta).__name__}")
         return {}
-    checks = {**META_FIELDS, "image_shape": _image_shape_check(shape[0])}
+    checks = {**META_FIELDS, "image_shape": _image_shape_check(shape[0]),
+              "row_image_shape": _image_shape_check(shape[1], "columns")}
     for key, (ok, expected) in checks.items():
         if key in meta and not ok(meta[key]):
             warn(f"meta field {key!r} dropped: {_shown(meta.pop(key))} is not {expected}")
@@ -193,6 +199,23 @@ def _model(arrays: dict, shape: tuple[int, int], warn) -> dict[str, np.ndarray]:
     return model
 
 
+def _truth(arrays: dict, shape: tuple[int, int], warn) -> np.ndarray | None:
+    """The complete matrix behind a masked A: real, finite, A's shape; else dropped."""
+    if "truth" not in arrays:
+        return None
+    truth = arrays["truth"]
+    if truth.dtype.kind not in "iuf":
+        defect = f"dtype {truth.dtype} is not real numbers"
+    elif truth.shape != shape:
+        defect = f"shape {truth.shape}, expected A's {shape}"
+    elif not np.isfinite(truth).all():
+        defect = f"{int(np.count_nonzero(~np.isfinite(truth)))} NaN/Inf entries"
+    else:
+        return np.ascontiguousarray(truth, dtype=np.float64)
+    warn(f"array 'truth' dropped: {defect}")
+    return None
+
+
 def saved_extras(arrays: dict[str, np.ndarray], label: str, shape: tuple[int, int]) -> Extras:
     """Check a file's ``name``, ``source``, ``meta`` and ``model_*`` arrays against A's shape.
 
@@ -220,5 +243,6 @@ def saved_extras(arrays: dict[str, np.ndarray], label: str, shape: tuple[int, in
         source=_label_text(arrays, "source", warn),
         meta=_meta(arrays, shape, warn),
         model=_model(arrays, shape, warn),
+        truth=_truth(arrays, shape, warn),
         warnings=warnings,
     )

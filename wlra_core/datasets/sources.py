@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .idx import DEBIAN_FASHION_MNIST, load_idx_dataset
+from ..options import Interval, NoneAllowed, Option
 from ..paths import DATA_DIR
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "get_spec",
     "load_image_data",
     "require_network",
+    "MAX_TRAIN",
 ]
 
 TFDS_DIR_ENV = "WLRA_TFDS_DIR"
@@ -47,6 +49,8 @@ DEFAULT_TFDS_DIR = DATA_DIR / "tfds"
 # Host probed before a download: tfds' own bucket, reachable whenever downloads can work.
 NETWORK_PROBE = ("storage.googleapis.com", 443)
 NETWORK_TIMEOUT = 5.0
+MAX_TRAIN = Option(None, (Interval(int, 1), NoneAllowed("every training example")),
+                   "keep only the first max_train training examples")
 # sklearn digits has no test split: a fixed permutation (independent of the training
 # seed) puts this fraction of the 1797 images in the test set.
 DIGITS_TEST_FRACTION = 0.2
@@ -270,8 +274,7 @@ def load_image_data(
         Data absent (with what to do), download failure, or a bad option.
     """
     spec = get_spec(dataset)
-    if max_train is not None and (isinstance(max_train, bool) or not isinstance(max_train, (int, np.integer)) or max_train < 1):
-        raise ValueError(f"max_train must be a positive integer, got {max_train!r}")
+    max_train = MAX_TRAIN.validate(max_train, name="max_train", algorithm="load_image_data")
     if idx_dir is not None and dataset != "fashion_mnist":
         raise ValueError(f"idx_dir applies to fashion_mnist only, not {dataset}")
     if spec.origin == "sklearn":

@@ -15,11 +15,16 @@ reproduced exactly from its meta. ``A`` is always a planted rank-``rank`` matrix
 
 The nonnegative low-rank part of W is ``P Q^T / weight_rank`` with uniform [0, 1) factors,
 so its entries lie in [0, 1) and its rank is ``weight_rank`` (almost surely).
+
+Every parameter is a declared :class:`~wlra_core.options.Option` (``GENERATORS[name].options``;
+see :func:`wlra_core.options.declared`): its default, its range and the message a bad value
+gets come from the declaration.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..options import Interval, NoneAllowed, Option, declared
 from ..problem import Problem, validate_rank
 
 __all__ = [
@@ -34,24 +39,27 @@ __all__ = [
 ]
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+def _count(default: int, help_text: str, low: int = 1) -> Option:
+    return Option(default, (Interval(int, low),), help_text)
 
 
-def _nonnegative(name: str, value) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
+def _amount(default: float, help_text: str) -> Option:
+    return Option(default, (Interval(float, 0.0),), help_text)
 
 
-def _fraction(name: str, value) -> float:
-    value = float(value)
-    if not 0 < value <= 1:
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return value
+def _fraction(default: float, help_text: str) -> Option:
+    return Option(default, (Interval(float, 0.0, 1.0, closed="right"),), help_text)
+
+
+# The parameters every generator shares (sizes and defaults differ where the generator says).
+ROWS, COLUMNS = _count(100, "rows n"), _count(80, "columns d")
+RANK = _count(5, "rank of the planted A (at most min(n, d))")
+NOISE = _amount(0.1, "standard deviation of the Gaussian noise added to A")
+SEED = Option(0, (Interval(int, 0),), "seed of every random draw")
+
+
+def _weight_rank(default: int) -> Option:
+    return _count(default, "rank of the nonnegative low-rank part of W (at most min(n, d))")
 
 
 def _planted_matrix(rng: np.random.Generator, n: int, d: int, rank: int, noise: float) -> np.ndarray:
@@ -72,19 +80,14 @@ def _problem(name: str, generator: str, A: np.ndarray, W: np.ndarray, **params) 
     return Problem(A, W, name=name, source="synthetic", meta=meta)
 
 
-def _setup(n, d, rank, noise):
-    n, d = _positive_int("n", n), _positive_int("d", d)
-    return n, d, validate_rank(rank, (n, d)), _nonnegative("noise", noise)
-
-
-def planted_low_rank(n=100, d=80, rank=5, weight_rank=2, noise=0.1, seed=0) -> Problem:
+@declared(n=ROWS, d=COLUMNS, rank=RANK, weight_rank=_weight_rank(2), noise=NOISE, seed=SEED)
+def planted_low_rank(n, d, rank, weight_rank, noise, seed) -> Problem:
     """Planted rank-``rank`` A plus noise, nonnegative rank-``weight_rank`` W.
 
     The setting of Theorem 1.2: ``svd_w`` at rank ``rank`` computes a rank
     ``weight_rank * rank`` approximation of ``W o A`` and is within the noise of optimal.
     """
-    n, d, rank, noise = _setup(n, d, rank, noise)
-    weight_rank = validate_rank(weight_rank, (n, d))
+    rank, weight_rank = validate_rank(rank, (n, d)), validate_rank(weight_rank, (n, d))
     rng = np.random.default_rng(seed)
     A = _planted_matrix(rng, n, d, rank, noise)
     W = _nonnegative_low_rank(rng, n, d, weight_rank)
@@ -94,16 +97,16 @@ def planted_low_rank(n=100, d=80, rank=5, weight_rank=2, noise=0.1, seed=0) -> P
     )
 
 
-def block_diagonal(n=120, blocks=4, rank=5, noise=0.1, seed=0) -> Problem:
+@declared(n=_count(120, "rows and columns n (a multiple of blocks)"), blocks=_count(4, "diagonal blocks"), rank=RANK,
+          noise=NOISE, seed=SEED)
+def block_diagonal(n, blocks, rank, noise, seed) -> Problem:
     """Definition 3.2's mask: ``blocks`` diagonal all-ones blocks of size n/blocks, zeros elsewhere.
 
     W is n x n, 0/1 and of rank ``blocks``; each diagonal block of A is fitted on its own.
     """
-    n = _positive_int("n", n)
-    blocks = _positive_int("blocks", blocks)
     if n % blocks:
         raise ValueError(f"n = {n} must be a multiple of blocks = {blocks} (Definition 3.2)")
-    n, _, rank, noise = _setup(n, n, rank, noise)
+    rank = validate_rank(rank, (n, n))
     rng = np.random.default_rng(seed)
     A = _planted_matrix(rng, n, n, rank, noise)
     W = np.kron(np.eye(blocks), np.ones((n // blocks, n // blocks)))
@@ -113,10 +116,11 @@ def block_diagonal(n=120, blocks=4, rank=5, noise=0.1, seed=0) -> Problem:
     )
 
 
-def random_mask(n=100, d=80, rank=5, observed=0.3, noise=0.0, seed=0) -> Problem:
+@declared(n=ROWS, d=COLUMNS, rank=RANK, observed=_fraction(0.3, "probability that an entry is observed"),
+          noise=_amount(0.0, NOISE.help), seed=SEED)
+def random_mask(n, d, rank, observed, noise, seed) -> Problem:
     """Matrix completion: each entry of A is observed (W = 1) with probability ``observed``."""
-    n, d, rank, noise = _setup(n, d, rank, noise)
-    observed = _fraction("observed", observed)
+    rank = validate_rank(rank, (n, d))
     rng = np.random.default_rng(seed)
     A = _planted_matrix(rng, n, d, rank, noise)
     W = (rng.random((n, d)) < observed).astype(np.float64)
@@ -128,12 +132,12 @@ def random_mask(n=100, d=80, rank=5, observed=0.3, noise=0.0, seed=0) -> Problem
     )
 
 
-def low_rank_plus_sparse(n=100, d=80, rank=5, weight_rank=1, density=0.02, spike=10.0, noise=0.1, seed=0) -> Problem:
+@declared(n=ROWS, d=COLUMNS, rank=RANK, weight_rank=_weight_rank(1),
+          density=_fraction(0.02, "fraction of entries whose weight gets the spike"),
+          spike=_amount(10.0, "weight added on the sparse entries"), noise=NOISE, seed=SEED)
+def low_rank_plus_sparse(n, d, rank, weight_rank, density, spike, noise, seed) -> Problem:
     """W = nonnegative rank-``weight_rank`` part + ``spike`` on a random ``density`` of entries."""
-    n, d, rank, noise = _setup(n, d, rank, noise)
-    weight_rank = validate_rank(weight_rank, (n, d))
-    density = _fraction("density", density)
-    spike = _nonnegative("spike", spike)
+    rank, weight_rank = validate_rank(rank, (n, d)), validate_rank(weight_rank, (n, d))
     rng = np.random.default_rng(seed)
     A = _planted_matrix(rng, n, d, rank, noise)
     W = _nonnegative_low_rank(rng, n, d, weight_rank)
@@ -144,12 +148,13 @@ def low_rank_plus_sparse(n=100, d=80, rank=5, weight_rank=1, density=0.02, spike
     )
 
 
-def low_rank_plus_diagonal(n=100, d=None, rank=5, weight_rank=1, diagonal=10.0, noise=0.1, seed=0) -> Problem:
+@declared(n=ROWS, d=Option(None, (Interval(int, 1), NoneAllowed("d = n")), COLUMNS.help), rank=RANK,
+          weight_rank=_weight_rank(1), diagonal=_amount(10.0, "weight added on the main diagonal"), noise=NOISE,
+          seed=SEED)
+def low_rank_plus_diagonal(n, d, rank, weight_rank, diagonal, noise, seed) -> Problem:
     """W = nonnegative rank-``weight_rank`` part + ``diagonal`` on the main diagonal (d = n by default)."""
     d = n if d is None else d
-    n, d, rank, noise = _setup(n, d, rank, noise)
-    weight_rank = validate_rank(weight_rank, (n, d))
-    diagonal = _nonnegative("diagonal", diagonal)
+    rank, weight_rank = validate_rank(rank, (n, d)), validate_rank(weight_rank, (n, d))
     rng = np.random.default_rng(seed)
     A = _planted_matrix(rng, n, d, rank, noise)
     W = _nonnegative_low_rank(rng, n, d, weight_rank) + diagonal * np.eye(n, d)
@@ -159,14 +164,15 @@ def low_rank_plus_diagonal(n=100, d=None, rank=5, weight_rank=1, diagonal=10.0, 
     )
 
 
-def monotone_missing(n=100, d=80, rank=5, min_observed=1, noise=0.1, seed=0) -> Problem:
+@declared(n=ROWS, d=COLUMNS, rank=RANK, min_observed=_count(1, "fewest columns a row observes (at most d)"),
+          noise=NOISE, seed=SEED)
+def monotone_missing(n, d, rank, min_observed, noise, seed) -> Problem:
     """Monotone missing data: row i observes its first ``t_i`` columns, ``t`` nonincreasing.
 
     The observed sets are nested (each row's is contained in the previous row's), the
     staircase pattern of longitudinal studies with drop-out. The first row is complete.
     """
-    n, d, rank, noise = _setup(n, d, rank, noise)
-    min_observed = _positive_int("min_observed", min_observed)
+    rank = validate_rank(rank, (n, d))
     if min_observed > d:
         raise ValueError(f"min_observed = {min_observed} exceeds the number of columns d = {d}")
     rng = np.random.default_rng(seed)
@@ -180,20 +186,18 @@ def monotone_missing(n=100, d=80, rank=5, min_observed=1, noise=0.1, seed=0) -> 
     )
 
 
-def banded(n=100, d=80, rank=5, bandwidth=3, weight_rank=1, band=10.0, noise=0.1, seed=0) -> Problem:
+@declared(n=ROWS, d=COLUMNS, rank=RANK, bandwidth=_count(3, "entries with |i - j| <= bandwidth get the band", low=0),
+          weight_rank=_weight_rank(1), band=_amount(10.0, "weight added on the band"), noise=NOISE, seed=SEED)
+def banded(n, d, rank, bandwidth, weight_rank, band, noise, seed) -> Problem:
     """W = nonnegative rank-``weight_rank`` part + ``band`` on entries with ``|i - j| <= bandwidth``."""
-    n, d, rank, noise = _setup(n, d, rank, noise)
-    weight_rank = validate_rank(weight_rank, (n, d))
-    if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, np.integer)) or bandwidth < 0:
-        raise ValueError(f"bandwidth must be an integer >= 0, got {bandwidth!r}")
-    band = _nonnegative("band", band)
+    rank, weight_rank = validate_rank(rank, (n, d)), validate_rank(weight_rank, (n, d))
     rng = np.random.default_rng(seed)
     A = _planted_matrix(rng, n, d, rank, noise)
     in_band = np.abs(np.arange(n)[:, None] - np.arange(d)[None, :]) <= bandwidth
     W = _nonnegative_low_rank(rng, n, d, weight_rank) + band * in_band
     return _problem(
         f"rank-{weight_rank} + banded W", "banded", A, W,
-        rank=rank, weight_rank=weight_rank, bandwidth=int(bandwidth), band=band, noise=noise, seed=seed,
+        rank=rank, weight_rank=weight_rank, bandwidth=bandwidth, band=band, noise=noise, seed=seed,
     )
 
 

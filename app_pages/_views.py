@@ -1,16 +1,15 @@
-"""The numbers the dashboard pages draw, prepared without Streamlit.
-
-The pages in ``app_pages/`` hold widgets and plots only; what they display is computed
-here (or elsewhere in :mod:`wlra_core`) so that it can be tested without a browser:
+"""What the pages show, computed from problems and results without drawing anything, so
+that it can be tested without a browser (the figures are ``_charts.py``'s):
 
 * :func:`heatmap_view` -- a matrix block-aggregated to at most ``max_cells`` rows and
   columns, so a 67500 x 1024 kernel never travels to the browser whole;
 * :func:`spectrum_view` and :func:`pixel_importance` -- W's singular spectrum with its
-  cumulative Frobenius mass, and W's row sums reshaped to the input image;
-* :func:`count_ticks` -- whole-number ticks for a log axis of counts;
-* :func:`curves`, :func:`rank_table` -- chart series (a :class:`Series` per method) and
-  the paper's Tables 3-5 (mean +- std over trials);
-* :func:`relative_history` -- a result's loss history for the Refine page;
+  cumulative Frobenius mass, and W's row sums reshaped to the input image; the cached
+  :func:`weight_facts` and :func:`pixel_image` serve them to the Data, Weights and Feature
+  selection pages once per problem;
+* :func:`curves` -- chart series (a :class:`Series` per method) over sweep results;
+* :func:`refine_sweep` and :func:`relative_history` -- the paper's Figure 4 runs and their
+  loss histories;
 * :func:`doc_description` -- a generator's docstring as plain Markdown for the Data page;
 * :func:`teaching_example` -- the landing page's rank-1 line fit with weighted points.
 """
@@ -23,19 +22,22 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import streamlit as st
 
-from .api import solve
-from .sweep import Sweep, make_method, make_sweep
-from .tables import TABLE_RANKS, ResultRow, Stats, summarize
-from .linalg import cumulative_mass, first_singular_mass, numerical_rank, round_off, spectrum, truncated_svd
-from .problem import Problem
-from .result import WLRAResult
+from app_pages._state import BY_FINGERPRINT
+from wlra_core.api import solve
+from wlra_core.linalg import cumulative_mass, first_singular_mass, numerical_rank, round_off, spectrum, truncated_svd
+from wlra_core.problem import Problem
+from wlra_core.report import ProblemInfo, problem_info
+from wlra_core.result import WLRAResult
+from wlra_core.sweep import Sweep, make_method, make_sweep
+from wlra_core.tables import ResultRow, summarize
 
 # Largest number of heatmap rows (and columns) sent to the browser.
 DISPLAY_CELLS = 200
 
 
-# --- Weights page ----------------------------------------------------------------------
+# --- Matrices: heatmaps, W's spectrum, pixel importance ------------------------------------
 
 
 @dataclass
@@ -143,13 +145,11 @@ def spectrum_view(W: np.ndarray) -> SpectrumView:
                         first_singular_mass(W, singular_values=s))
 
 
-def count_ticks(largest: int) -> list[int]:
-    """Tick values for a log axis of counts 1..``largest``: every count up to 10, else 1, 2, 5,
-    10, 20, 50, ... Given as tick texts, they read as whole numbers; plotly's own log ticks
-    label 20 and 50 as "2" and "5"."""
-    if largest <= 10:
-        return list(range(1, largest + 1))
-    return [m * 10**e for e in range(len(str(largest))) for m in (1, 2, 5) if m * 10**e <= largest]
+@st.cache_data(show_spinner="Computing W's spectrum...", max_entries=16, hash_funcs=BY_FINGERPRINT)
+def weight_facts(problem: Problem) -> tuple[SpectrumView, ProblemInfo]:
+    """W's spectrum and the problem's facts, shared by the Data and Weights pages (one SVD of W)."""
+    view = spectrum_view(problem.W)
+    return view, problem_info(problem, view.singular_values)
 
 
 def pixel_importance(problem: Problem) -> np.ndarray | None:
@@ -166,33 +166,14 @@ def pixel_importance(problem: Problem) -> np.ndarray | None:
     return image.sum(axis=2) if image.ndim == 3 else image
 
 
-# One colour and one marker per algorithm, on every page (extra methods take the spares).
-ALGORITHM_STYLES = {
-    "svd": ("#1f77b4", "circle"),
-    "svd_w": ("#d62728", "square"),
-    "svd_w_practical": ("#ff7f0e", "diamond"),
-    "em": ("#2ca02c", "cross"),
-    "svd_w_em": ("#9467bd", "x"),
-    "adam": ("#8c564b", "triangle-up"),
-    "greedy": ("#e377c2", "triangle-down"),
-    "sample": ("#7f7f7f", "star"),
-    "als": ("#bcbd22", "hexagon"),
-    "fwsvd": ("#17becf", "pentagon"),
-    "css": ("#393b79", "triangle-left"),
-    "whiten": ("#00a676", "hourglass"),
-    "kfac": ("#b8860b", "star-diamond"),
-}
-SPARE_STYLES = (("#637939", "triangle-right"), ("#843c39", "bowtie"), ("#7b4173", "circle-open"),
-                ("#3182bd", "square-open"), ("#e6550d", "diamond-open"))
+@st.cache_data(max_entries=16, hash_funcs=BY_FINGERPRINT)
+def pixel_image(problem: Problem) -> np.ndarray | None:
+    """:func:`pixel_importance` of the problem, once per problem (the Weights and Feature
+    selection pages)."""
+    return pixel_importance(problem)
 
 
-def algorithm_style(name: str) -> dict[str, str]:
-    """``{"color": ..., "symbol": ...}`` of an algorithm (a stable spare for other names)."""
-    if name in ALGORITHM_STYLES:
-        color, symbol = ALGORITHM_STYLES[name]
-    else:
-        color, symbol = SPARE_STYLES[sum(map(ord, name)) % len(SPARE_STYLES)]
-    return {"color": color, "symbol": symbol}
+# --- Results: chart series, loss histories, the paper's Figure 4 -----------------------------
 
 
 @dataclass(frozen=True)
@@ -255,41 +236,12 @@ def curves(rows: list[ResultRow], value: str = "relative_loss") -> dict[str, Ser
     return series
 
 
-def _mean_std(stats: Stats) -> str:
-    return "failed" if math.isnan(stats.mean) else f"{stats.mean:.4g} ± {stats.std:.2g}"
-
-
-def rank_table(rows: list[ResultRow], ranks=TABLE_RANKS, value: str = "relative_loss") -> list[dict]:
-    """The paper's Tables 3-5: one record per method, a "mean ± std" column per rank.
-
-    Only ranks present in ``rows`` appear; a rank with no result for a method reads "not
-    run". A cell reads ``failed`` when every trial failed at that rank, notes ``(k failed)``
-    when some did, and ``(!)`` when a result was flagged (see the warnings list).
-    """
-    present = [k for k in ranks if any(r.rank == k for r in rows)]
-    table = summarize(rows, present, values=(value,))
-    out = []
-    for method in dict.fromkeys(r.method for r in rows):
-        line = {"method": method, **{f"rank {k}": "not run" for k in present}}
-        for e in (e for e in table if e.method == method):
-            cell = _mean_std(e.stats[value])
-            if e.failed and e.trials:
-                cell += f" ({e.failed} failed)"
-            if e.warnings:
-                cell += " (!)"
-            line[f"rank {e.rank}"] = cell
-        out.append(line)
-    return out
-
-
 def relative_history(result: WLRAResult) -> dict[str, np.ndarray]:
     """A result's loss history as arrays ``iteration``, ``seconds``, ``relative_loss``."""
     history = np.array([(p.iteration, p.seconds, p.relative_loss) for p in result.history], dtype=float)
     history = history.reshape(-1, 3)
     return {"iteration": history[:, 0].astype(int), "seconds": history[:, 1], "relative_loss": history[:, 2]}
 
-
-# --- Refine page (the paper's Figure 4) ------------------------------------------------
 
 # Label -> (algorithm, options). The EM iterations count is added by refine_sweep.
 REFINE_STARTS = {
@@ -304,13 +256,14 @@ def refine_sweep(problem: Problem, rank: int, n_iter: int, *, seed: int = 0) -> 
 
     Each result's ``history`` holds the loss after every iteration; its elapsed time
     includes computing the start (so svd_w_em's curve begins after its SVD, as in Figure 4).
+    ``tol=0`` turns EM's stopping rule off, so every curve has exactly ``n_iter`` iterations.
     """
-    methods = [make_method(name, {**options, "n_iter": n_iter}, label=label, shape=problem.shape)
+    methods = [make_method(name, {**options, "n_iter": n_iter, "tol": 0.0}, label=label, shape=problem.shape)
                for label, (name, options) in REFINE_STARTS.items()]
     return make_sweep(problem, methods, [rank], 1, seed)
 
 
-# --- Data page -------------------------------------------------------------------------
+# --- Text: a generator's description --------------------------------------------------------
 
 # A Sphinx cross-reference such as :class:`~pkg.Name`, :func:`pkg.f` or :meth:`title <target>`.
 _SPHINX_ROLE = re.compile(r":(?:[\w-]+:)+`(~?)([^`<]+?)(?:\s*<[^`>]*>)?`")
@@ -337,7 +290,7 @@ def doc_description(obj) -> str:
     return _SPHINX_ROLE.sub(_role_text, text).replace("``", "`").strip()
 
 
-# --- Home page -------------------------------------------------------------------------
+# --- The landing page's example ---------------------------------------------------------------
 
 
 class GroupLosses(NamedTuple):

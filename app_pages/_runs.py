@@ -1,0 +1,137 @@
+"""Running sweeps from a page: the widgets of an algorithm's declared options, the server's
+result caches, and the live-run loop with its progress bar, Stop button and the boxes that
+say what a run left (cached results, a stop, failures)."""
+from __future__ import annotations
+
+import math
+import time
+
+import streamlit as st
+
+from wlra_core import get_algorithm
+from wlra_core.options import Option
+from wlra_core.sweep import Fatal, ResultCache, ResultEvent, Sweep, TaskError, run
+from wlra_core.tables import ResultRow
+
+
+@st.cache_resource(show_spinner=False)
+def result_cache(page: str) -> ResultCache:
+    """The results of every run of ``page`` (Compare, Compression) on this server, shared by
+    every session, by problem content and settings."""
+    return ResultCache()
+
+
+def option_widget(label: str, option: Option, key: str, shape: tuple[int, int]):
+    """The widget an option's declaration calls for; returns the chosen value.
+
+    Choices -> select box; integers and numbers -> number input bounded by the declared
+    interval (and the problem-dependent limit); an option that may be None -> an empty
+    number input meaning the default.
+    """
+    help_text = f"{option.help}. Must be {option.describe()}."
+    if option.choices is not None:
+        return st.selectbox(label, option.choices, index=option.choices.index(option.default)
+                            if option.default in option.choices else 0, key=key, help=help_text,
+                            persist_state="session")
+    interval = option.interval
+    if interval is None:
+        raise ValueError(f"no widget for option {label!r} ({option.describe()})")
+    high = interval.high
+    if option.limit is not None:
+        high = option.limit(shape) if high is None else min(high, option.limit(shape))
+    if interval.kind is int:
+        value = st.number_input(label, min_value=None if interval.low is None else int(interval.low),
+                                max_value=None if high is None else int(high),
+                                value=option.default, step=1, key=key, help=help_text, persist_state="session",
+                                placeholder="empty: the default" if option.allows_none else None)
+        return None if value is None else int(value)
+    # Open ends (learning_rate > 0) are left to the declared check: its message says why.
+    value = st.number_input(label, min_value=None if interval.low is None else float(interval.low),
+                            max_value=None if high is None else float(high), value=option.default,
+                            format="%g", key=key, help=help_text, persist_state="session")
+    return None if value is None else float(value)
+
+
+def option_widgets(algorithm: str, shape: tuple[int, int], key_prefix: str = "opt") -> dict:
+    """One widget per declared option of ``algorithm``; returns the values that differ from defaults."""
+    chosen = {}
+    for name, option in get_algorithm(algorithm).options.items():
+        value = option_widget(name, option, f"{key_prefix}-{algorithm}-{name}", shape)
+        if value != option.default:
+            chosen[name] = value
+    return chosen
+
+
+def cached_run_status(slot, rows: list, plan_size: int, run: bool, stopped_key: str) -> bool:
+    """Say, before a run, how many results a Stop kept or the cache already holds; returns
+    whether it said anything (a page's own "Press Run" must not replace it)."""
+    if st.session_state.pop(stopped_key, False):
+        slot.info(f"Stopped. The {len(rows)} results finished so far are kept; Run computes the rest." if rows
+                  else "Stopped before any result finished; Run starts again.")
+        return True
+    if rows and not run:
+        slot.info(f"{len(rows)} of {plan_size} results for these settings come from the cache"
+                  + ("." if len(rows) == plan_size else "; Run computes the rest."))
+        return True
+    return False
+
+
+def show_failed(rows: list[ResultRow], where: str, *, trials: bool) -> None:
+    """One error box listing the failed results of ``rows`` and why; ``where`` says how the
+    charts show them, ``trials`` whether to name each one's trial."""
+    failed = [r for r in rows if r.failed]
+    if failed:
+        st.error(f"Failed results ({where}):  \n" + "  \n".join(
+            f"**{r.method}** rank {r.rank}" + (f" trial {r.trial + 1}" if trials else "")
+            + f": {r.message}" for r in failed))
+
+
+def stop_button(slot, key: str, stopped_key: str) -> None:
+    """A Stop button whose click reruns the page (ending the loop) and records the stop."""
+    slot.button("Stop", icon=":material/stop:", key=key,
+                on_click=lambda: st.session_state.update({stopped_key: True}))
+
+
+def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, stop_key: str,
+             stopped_key: str, draw, redraw_seconds: float = 2.0) -> list[ResultRow]:
+    """Run ``sweep`` through the engine with a progress bar in ``status``, a Stop button in
+    ``stop_slot`` and ``draw(rows, tag)`` called for the first result and then at most every
+    ``redraw_seconds`` -- or every four times as long as the last draw took: the browser
+    redrawing the charts shares the two cores with the solvers.
+
+    When it ends, ``status`` says what happened -- an error first when there was one,
+    never "done" for a run that could not start. Returns the run's rows: its own, kept
+    even if another session forgets the cached results meanwhile.
+    """
+    stop_button(stop_slot, stop_key, stopped_key)
+    new, errors, fatal = 0, [], None
+    started = time.perf_counter()
+    last_draw, pause = -math.inf, redraw_seconds  # the first result is drawn at once
+    results = {}  # this run's results: the shared cache may be cleared meanwhile
+    updates = run(sweep, cache, executor, results=results)
+    try:
+        for update in updates:
+            status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
+            if isinstance(update, Fatal):
+                fatal = update.error
+            elif isinstance(update, TaskError):
+                errors.append(update.error)
+            elif isinstance(update, ResultEvent):
+                new += 1
+                if time.perf_counter() - last_draw >= pause:
+                    drawing = time.perf_counter()
+                    draw(sweep.rows(results), f"live{new}")
+                    last_draw = time.perf_counter()
+                    pause = max(redraw_seconds, 4 * (last_draw - drawing))
+    finally:
+        updates.close()
+    stop_slot.empty()
+    done = f"{new} new results in {time.perf_counter() - started:.1f} s"
+    if fatal:
+        status.error(f"Could not run: {fatal}" + (f" ({done} before it failed.)" if new else ""))
+    elif errors:
+        status.warning(f"Done with errors: {done}.  \n" + "  \n".join(errors))
+    else:
+        cached = len(results) - new
+        status.success(f"Done: {done}" + (f" ({cached} from the cache)." if cached else "."))
+    return sweep.rows(results)

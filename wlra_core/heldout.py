@@ -1,0 +1,166 @@
+"""Held-out truth: a seeded split of the observed entries into a fit part and a check part.
+
+:func:`holdout` picks a fraction of the observed entries (``W > 0``) and removes them from
+the problem the algorithms see: in :attr:`Holdout.fit` those entries have ``A = 0`` and
+``W = 0``, so no algorithm can read them -- not even the ones that ignore W (svd) or use
+other arrays (whiten, kfac): their values are simply not in the arrays they get.
+:meth:`Holdout.error` then measures any approximation on exactly those entries: the error a
+user of a masked matrix cares about (how well it fills what it was not shown), which the
+fitted loss cannot tell.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+
+from .factors import Factorization, row_blocks
+from .linalg import SquareSum, square_sum
+from .problem import Problem, validate_problem
+from .result import WLRAResult
+from .seeding import as_seed_sequence, child_seed, seed_label
+
+__all__ = ["Holdout", "HoldoutError", "holdout"]
+
+
+@dataclass(frozen=True)
+class HoldoutError:
+    """The error of an approximation X on the check entries (``a``, weights ``w``).
+
+    Attributes
+    ----------
+    rmse : float
+        ``sqrt(mean((x - a)^2))``.
+    weighted_rmse : float
+        ``sqrt(sum(w^2 (x - a)^2) / sum(w^2))``: the RMSE for 0/1 weights.
+    relative_rmse : float
+        ``||x - a|| / ||a||`` (inf when ``a`` is all zero and x is not; 0 when both are).
+    relative_weighted_rmse : float
+        ``||w o (x - a)|| / ||w o a||``: the square root of the relative loss on these entries.
+    count : int
+        Number of check entries.
+    """
+
+    rmse: float
+    weighted_rmse: float
+    relative_rmse: float
+    relative_weighted_rmse: float
+    count: int
+
+
+def _root_ratio(num: SquareSum, den: SquareSum) -> float:
+    """``sqrt(num / den)`` of two sums of squares, without overflow or underflow in between
+    (0 when both are 0, inf when only ``den`` is)."""
+    if den.mantissa == 0:
+        return 0.0 if num.mantissa == 0 else math.inf
+    exponent = num.exponent - den.exponent
+    odd = exponent % 2
+    try:
+        return math.ldexp(math.sqrt(math.ldexp(num.mantissa / den.mantissa, odd)), (exponent - odd) // 2)
+    except OverflowError:
+        return math.inf
+
+
+@dataclass(frozen=True, eq=False)
+class Holdout:
+    """A problem split into what algorithms see and what checks them.
+
+    Attributes
+    ----------
+    fit : Problem
+        The problem with the check entries removed (A = 0 and W = 0 there).
+    check : ndarray of bool, shape (n, d)
+        The held-out entries.
+    truth : ndarray of shape (m,)
+        A on the check entries, in row-major order.
+    weights : ndarray of shape (m,)
+        W on the check entries.
+    fraction : float
+    seed : int or str
+    """
+
+    fit: Problem
+    check: np.ndarray
+    truth: np.ndarray
+    weights: np.ndarray
+    fraction: float
+    seed: int | str
+
+    def values(self, X) -> np.ndarray:
+        """An approximation's entries on the check entries (row-major order).
+
+        ``X`` is an n x d array, a :class:`~wlra_core.Factorization` (formed one row block
+        at a time, never whole) or a :class:`~wlra_core.WLRAResult`.
+        """
+        if isinstance(X, WLRAResult):
+            if X.factors is None:
+                raise ValueError(f"{X.algorithm} at rank {X.rank} failed: it has no approximation to check")
+            X = X.factors
+        if isinstance(X, Factorization):
+            if X.shape != self.check.shape:
+                raise ValueError(f"the approximation has shape {X.shape}, the problem {self.check.shape}")
+            n, d = X.shape
+            return np.concatenate([X.rows(rows)[self.check[rows]] for rows in row_blocks(n, d)])
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape != self.check.shape:
+            raise ValueError(f"the approximation has shape {X.shape}, the problem {self.check.shape}")
+        return X[self.check]
+
+    def error(self, X) -> HoldoutError:
+        """:class:`HoldoutError` of ``X`` (see :meth:`values`) on the check entries."""
+        with np.errstate(over="ignore"):  # an overflowing entry makes the error inf, not a warning
+            residual = self.values(X) - self.truth
+        square, weighted = square_sum(residual), square_sum(self.weights * residual)
+        return HoldoutError(
+            rmse=_root_ratio(square, SquareSum.of(float(residual.size))),
+            weighted_rmse=_root_ratio(weighted, square_sum(self.weights)),
+            relative_rmse=_root_ratio(square, square_sum(self.truth)),
+            relative_weighted_rmse=_root_ratio(weighted, square_sum(self.weights * self.truth)),
+            count=int(residual.size),
+        )
+
+
+def holdout(A, W=None, *, fraction: float = 0.1, seed=0) -> Holdout:
+    """Hold out ``fraction`` of the observed entries (``W > 0``) for checking.
+
+    Parameters
+    ----------
+    A : array_like of shape (n, d), or Problem
+        NaN marks a missing entry (weight 0). A Problem brings its W, name, meta and model.
+    W : array_like of shape (n, d), optional
+        Nonnegative weights (None: all ones, 0 where A is NaN).
+    fraction : float in (0, 1)
+        Share of the observed entries held out: ``round(fraction * observed)``, at least
+        one, and at least one is left to fit.
+    seed : int >= 0 or SeedSequence
+        The split is a function of the seed and of which entries are observed only, never
+        of A's values.
+
+    Returns
+    -------
+    Holdout
+    """
+    if not isinstance(fraction, Real) or isinstance(fraction, bool) or not 0 < fraction < 1:
+        raise ValueError(f"holdout fraction must be a number strictly between 0 and 1, got {fraction!r}")
+    sequence = as_seed_sequence(seed)
+    if isinstance(A, Problem):
+        if W is not None:
+            raise ValueError("give W inside the Problem, not as a separate argument")
+        problem = A
+    else:
+        problem = Problem(*validate_problem(A, W), name="problem", source="array")
+    observed = np.flatnonzero(problem.W > 0)
+    if observed.size < 2:
+        raise ValueError(f"holdout needs at least 2 observed entries (W > 0), the problem has {observed.size}")
+    count = min(max(round(fraction * observed.size), 1), observed.size - 1)
+    rng = np.random.default_rng(child_seed(sequence, 0))
+    check = np.zeros(problem.shape, dtype=bool)
+    check.flat[np.sort(rng.choice(observed, size=count, replace=False))] = True
+    fit = Problem(np.where(check, 0.0, problem.A), np.where(check, 0.0, problem.W),
+                  name=f"{problem.name} (fit part)", source=problem.source,
+                  meta={**problem.meta, "holdout": {"fraction": float(fraction), "seed": seed_label(sequence),
+                                                    "held_out": int(count)}},
+                  model=dict(problem.model))
+    return Holdout(fit, check, problem.A[check], problem.W[check], float(fraction), seed_label(sequence))
