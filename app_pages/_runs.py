@@ -4,7 +4,9 @@ say what a run left (cached results, a stop, failures)."""
 from __future__ import annotations
 
 import math
+import threading
 import time
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -19,6 +21,30 @@ def result_cache(page: str) -> ResultCache:
     """The results of every run of ``page`` (Compare, Compression) on this server, shared by
     every session, by problem content and settings."""
     return ResultCache()
+
+
+class LiveRuns:
+    """How many sessions of this server are running a sweep live now (see :func:`run_live`)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    @contextmanager
+    def running(self):
+        with self._lock:
+            self.count += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self.count -= 1
+
+
+@st.cache_resource(show_spinner=False)
+def live_runs() -> LiveRuns:
+    """The server's :class:`LiveRuns`."""
+    return LiveRuns()
 
 
 def option_widget(label: str, option: Option, key: str, shape: tuple[int, int]):
@@ -95,9 +121,12 @@ def stop_button(slot, key: str, stopped_key: str) -> None:
 def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, stop_key: str,
              stopped_key: str, draw, redraw_seconds: float = 2.0) -> list[ResultRow]:
     """Run ``sweep`` through the engine with a progress bar in ``status``, a Stop button in
-    ``stop_slot`` and ``draw(rows, tag)`` called for the first result and then at most every
-    ``redraw_seconds`` -- or every four times as long as the last draw took: the browser
-    redrawing the charts shares the two cores with the solvers.
+    ``stop_slot`` and ``draw(rows, tag)`` called as soon as the run has results (at its first
+    update: results other sessions stored before it started count) and then, while new ones
+    arrive, at most every ``redraw_seconds`` times the number of sessions running live on
+    the server -- or every four times as long as the last draw took: redrawing charts (here
+    and in the browser) shares the two cores with the solvers, and N sessions redrawing
+    should cost them what one does.
 
     When it ends, ``status`` says what happened -- an error first when there was one,
     never "done" for a run that could not start. Returns the run's rows: its own, kept
@@ -106,23 +135,24 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
     stop_button(stop_slot, stop_key, stopped_key)
     new, errors, fatal = 0, [], None
     started = time.perf_counter()
-    last_draw, pause = -math.inf, redraw_seconds  # the first result is drawn at once
+    last_draw, pause, drawn = -math.inf, redraw_seconds, 0  # the first results are drawn at once
     results = {}  # this run's results: the shared cache may be cleared meanwhile
     updates = run(sweep, cache, executor, results=results)
     try:
-        for update in updates:
-            status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
-            if isinstance(update, Fatal):
-                fatal = update.error
-            elif isinstance(update, TaskError):
-                errors.append(update.error)
-            elif isinstance(update, ResultEvent):
-                new += 1
-                if time.perf_counter() - last_draw >= pause:
-                    drawing = time.perf_counter()
-                    draw(sweep.rows(results), f"live{new}")
+        with live_runs().running() as live:
+            for update in updates:
+                status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
+                if isinstance(update, Fatal):
+                    fatal = update.error
+                elif isinstance(update, TaskError):
+                    errors.append(update.error)
+                elif isinstance(update, ResultEvent):
+                    new += 1
+                if len(results) > drawn and time.perf_counter() - last_draw >= pause:
+                    drawing, drawn = time.perf_counter(), len(results)
+                    draw(sweep.rows(results), f"live{drawn}")
                     last_draw = time.perf_counter()
-                    pause = max(redraw_seconds, 4 * (last_draw - drawing))
+                    pause = max(redraw_seconds * live.count, 4 * (last_draw - drawing))
     finally:
         updates.close()
     stop_slot.empty()

@@ -20,10 +20,12 @@ def test_forgetting_the_cache_in_one_tab_leaves_a_running_sweep_in_another_its_r
     running.multiselect(key="compare-algorithms").set_value(NAMES).run()
     running.slider(key="compare-ranks-150").set_value(RANKS)
     running.number_input(key="opt-em-tol").set_value(0.0)  # every iteration: em takes seconds
+    other.button(key="compare-clear").click().run()  # no other test's results: this run's are the first stored
+    cache = result_cache("compare")  # the server-wide cache both sessions use
+    assert len(cache) == 0
     running.button(key="compare-run").click()
     thread = threading.Thread(target=running.run)
     thread.start()
-    cache = result_cache("compare")  # the server-wide cache both sessions use
     deadline = time.monotonic() + 60
     while not len(cache) and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
