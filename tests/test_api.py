@@ -17,7 +17,7 @@ def with_nan(A):
 
 
 @pytest.mark.parametrize("make, rank, match", [
-    (lambda A, W: (with_nan(A), W), 2, "A has 1 NaN/Inf entries"),
+    (lambda A, W: (with_nan(A), W), 2, "W gives a nonzero weight to 1 entries where A is NaN (missing)"),
     (lambda A, W: (A, -W), 2, "negative entries"),
     (lambda A, W: (A, W[:, :-1]), 2, "must match"),
     (lambda A, W: (A, np.zeros_like(W)), 2, "W is all zeros"),

@@ -169,9 +169,8 @@ BAD_FILES = {
                    "trap.npy: is a Python pickle; pickles are never loaded"),
     "pickled array inside npz": (lambda: ("obj.npz", npz_bytes(A=np.array([[1, None]], dtype=object))), None,
                                  "obj.npz (array 'A'): holds pickled Python objects"),
-    "NaN in csv": (lambda: ("nan.csv", b"1,2\n3,nan\n"), None,
-                   "nan.csv: A has 1 NaN/Inf entries (first at row 1, column 1)"),
-    "Inf in npy": (lambda: ("inf.npy", npy_bytes(np.array([[1.0, np.inf]]))), None, "inf.npy: A has 1 NaN/Inf"),
+    "all-NaN csv": (lambda: ("nan.csv", b"nan,nan\nnan,nan\n"), None, "nan.csv: A is all NaN"),
+    "Inf in npy": (lambda: ("inf.npy", npy_bytes(np.array([[1.0, np.inf]]))), None, "inf.npy: A has 1 infinite"),
     "negative weights": (lambda: ("neg.npz", npz_bytes(A=GOOD_A, W=-np.ones((3, 2)))), None,
                          "neg.npz: W has 6 negative entries; weights must be >= 0"),
     "all-zero W": (lambda: ("zero.npz", npz_bytes(A=GOOD_A, W=np.zeros((3, 2)))), None, "zero.npz: W is all zeros"),
@@ -229,7 +228,9 @@ BAD_FILES = {
                          "w.npy: W must be a 2-D matrix, got 1-D with shape (4,)"),
     "bad A with a good weights file": (lambda: ("a.csv", b"1,2\n3,inf\n"),
                                        lambda: ("w.npy", npy_bytes(np.ones((2, 2)))),
-                                       "a.csv: A has 1 NaN/Inf entries (first at row 1, column 1)"),
+                                       "a.csv: A has 1 infinite entries (first at row 1, column 1)"),
+    "weight on a NaN of A": (lambda: ("a.csv", b"1,2\n3,nan\n"), lambda: ("w.npy", npy_bytes(np.ones((2, 2)))),
+                             "a.csv + w.npy: W gives a nonzero weight to 1 entries where A is NaN"),
     "all-zero weights file": (lambda: ("a.csv", b"1,2\n3,4\n"), lambda: ("w.csv", b"0,0\n0,0\n"),
                               "a.csv + w.csv: W is all zeros"),
 }
@@ -277,9 +278,9 @@ def test_a_load_checks_each_matrix_once(monkeypatch, tmp_path, matrices):
     checked = []
     check = problem_module.as_float_matrix
 
-    def counting(matrix, name):
+    def counting(matrix, name, **kwargs):
         checked.append(name)
-        return check(matrix, name)
+        return check(matrix, name, **kwargs)
 
     monkeypatch.setattr(problem_module, "as_float_matrix", counting)
     monkeypatch.setattr(io_module, "as_float_matrix", counting)

@@ -22,7 +22,7 @@ __all__ = ["Problem", "Normalized", "normalize", "fingerprint", "validate_proble
            "as_float_matrix"]
 
 
-def as_float_matrix(M, name: str) -> np.ndarray:
+def as_float_matrix(M, name: str, *, missing: bool = False) -> np.ndarray:
     """Return ``M`` as a C-contiguous float64 2-D array or raise ValueError.
 
     Parameters
@@ -31,6 +31,9 @@ def as_float_matrix(M, name: str) -> np.ndarray:
         Candidate matrix.
     name : str
         How the message names the matrix (e.g. ``"A"`` or ``"W"``).
+    missing : bool
+        Accept NaN (a missing entry; :func:`validate_problem` gives it weight 0). ±Inf is
+        refused either way.
     """
     arr = np.asarray(M)
     if arr.dtype == object:
@@ -46,31 +49,41 @@ def as_float_matrix(M, name: str) -> np.ndarray:
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     # max and min propagate NaN and reach +-Inf: no n x d mask unless something is wrong.
     if not (math.isfinite(arr.max()) and math.isfinite(arr.min())):
-        bad = ~np.isfinite(arr)
-        i, j = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{name} has {int(bad.sum())} NaN/Inf entries (first at row {i}, column {j})"
-        )
+        bad = np.isinf(arr) if missing else ~np.isfinite(arr)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            if missing:
+                raise ValueError(f"{name} has {int(bad.sum())} infinite entries (first at row {i}, column {j}); "
+                                 "entries must be finite numbers, or NaN for a missing entry")
+            raise ValueError(f"{name} has {int(bad.sum())} NaN/Inf entries (first at row {i}, column {j})")
     return arr
 
 
 def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
     """Check a WLRA instance and return ``(A, W)`` as float64 arrays.
 
-    ``W=None`` means all ones (ordinary low rank approximation).
+    ``W=None`` means all ones (ordinary low rank approximation). NaN in A marks a
+    missing entry: the returned A holds 0 there and the returned W holds 0 there, so it
+    does not count. A given W must already give those entries weight 0. The caller's
+    arrays are never modified (A is copied only when it has NaN).
 
     Raises
     ------
     ValueError
-        With a message naming the problem: non-numeric, NaN/Inf, wrong
-        dimension, shape mismatch, negative or all-zero weights.
+        With a message naming the problem: non-numeric, ±Inf in A, NaN/Inf in W, A all
+        NaN, a nonzero weight on a NaN of A, wrong dimension, shape mismatch, negative
+        or all-zero weights.
     """
-    A = as_float_matrix(A, "A")
+    A = as_float_matrix(A, "A", missing=True)
+    if W is not None:
+        W = as_float_matrix(W, "W")
+        if W.shape != A.shape:
+            raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
+    # A.max() is NaN only when A has a NaN (as_float_matrix refused +-Inf): no mask otherwise.
+    if math.isnan(A.max()):
+        A, W = _without_missing(A, W)
     if W is None:
         return A, np.ones_like(A)
-    W = as_float_matrix(W, "W")
-    if W.shape != A.shape:
-        raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
     if W.min() < 0:
         raise ValueError(
             f"W has {int((W < 0).sum())} negative entries; weights must be >= 0"
@@ -78,6 +91,25 @@ def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
     if not W.any():
         raise ValueError("W is all zeros: every entry would be ignored")
     return A, W
+
+
+def _without_missing(A: np.ndarray, W: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A with its NaN entries set to 0, and W (ones if None) with weight 0 there."""
+    missing = np.isnan(A)
+    if missing.all():
+        raise ValueError(f"A is all NaN: none of its {A.size} entries is observed, so every weight would be 0")
+    if W is not None:
+        weighted = missing & (W != 0)
+        count = int(np.count_nonzero(weighted))
+        if count:
+            i, j = np.argwhere(weighted)[0]
+            raise ValueError(
+                f"W gives a nonzero weight to {count} entries where A is NaN (missing), first at row {i}, "
+                f"column {j}; give those entries weight 0, or leave W out to weight every observed entry 1")
+    else:
+        W = np.ones_like(A)
+        W[missing] = 0.0
+    return np.where(missing, 0.0, A), W
 
 
 def validate_rank(rank, shape: tuple[int, int]) -> int:

@@ -522,7 +522,7 @@ def _fault(A, W, label: str, W_label: str) -> str:
         return label
     for matrix, name, fault in ((A, "A", label), (W, "W", W_label)):
         try:
-            as_float_matrix(matrix, name)
+            as_float_matrix(matrix, name, missing=name == "A")  # NaN in A is a missing entry, not a defect
         except ValueError:
             return fault
     return f"{label} + {W_label}"
