@@ -132,7 +132,7 @@ def floor_svd_w(A, W, k, seed):
 
 
 def floor_fwsvd(A, W, k, seed):
-    rho = np.sqrt(np.einsum("ij,ij->i", W, W))
+    rho = np.sqrt(np.vecdot(W, W))
     _rsvd(rho[:, None] * A, k, seed)
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "map_blocks",
     "ScaledMatrix",
     "weighted_matrix",
+    "weighted_product",
     "ONE_SHOT_OVERSAMPLES",
     "FORM_FRACTION",
     "svd_flip",
@@ -177,6 +178,11 @@ def weighted_matrix(A: np.ndarray, W: np.ndarray, *, memory_fraction: float = FO
     available = available_memory()
     if available is None or A.nbytes > memory_fraction * available:
         return ScaledMatrix(A, weights=W)
+    return weighted_product(A, W)
+
+
+def weighted_product(A: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``W o A``, formed one row block at a time on :func:`map_blocks`' threads."""
     M = np.empty_like(A)
     map_blocks(lambda rows: np.multiply(W[rows], A[rows], out=M[rows]), list(row_blocks(*A.shape)))
     return M

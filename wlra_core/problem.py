@@ -156,7 +156,7 @@ def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.n
         W = _converted(W, "W")
         if W.shape != A.shape:
             raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
-    w_max = float(W.max()) if W is not None else 1.0
+    w_max = _largest(W) if W is not None else 1.0
     buffer = _scaled_buffer(A, W, w_max) if scaled_W else None
     scan = _scan(A, W, w_max, buffer)
     if scan is None:  # A holds NaN (a missing entry) or +-Inf somewhere
@@ -164,7 +164,7 @@ def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.n
         if W is not None and not math.isfinite(w_max):
             as_float_matrix(W, "W")  # refuses NaN/Inf in W before reading W at A's NaN
         A, W = _without_missing(A, W)
-        w_max = float(W.max())
+        w_max = _largest(W)
         buffer = _scaled_buffer(A, W, w_max) if scaled_W else None
         scan = _scan(A, W, w_max, buffer)
     if W is not None:
@@ -177,6 +177,11 @@ def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.n
     else:
         W = np.ones_like(A)
     return A, W, scan[0], buffer
+
+
+def _largest(W: np.ndarray) -> float:
+    """``W.max()`` (NaN if W holds one), on :func:`wlra_core.linalg.map_blocks`' threads."""
+    return float(np.max(map_blocks(lambda rows: W[rows].max(), list(row_blocks(*W.shape)))))
 
 
 def _scaled_buffer(A: np.ndarray, W: np.ndarray | None, w_max: float) -> np.ndarray | None:
@@ -279,7 +284,7 @@ def normalize(A: np.ndarray, W: np.ndarray, scale: Scale | None = None, scaled_W
     without them the pass is made here.
     """
     if scale is None:
-        w_max = float(W.max())
+        w_max = _largest(W)
         scaled_W = _scaled_buffer(A, W, w_max)
         scale = _scan(A, W, w_max, scaled_W)[0]
     W_n = W if not scale.w_exp else scaled_W if scaled_W is not None else _times_power_of_two(W, -scale.w_exp)

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.linalg
 
 from ..factors import Reweighted
-from ..linalg import ONE_SHOT_OVERSAMPLES, Projection, truncated_svd
+from ..linalg import ONE_SHOT_OVERSAMPLES, Projection, truncated_svd, weighted_product
 from ..options import Choices, Interval, NoneAllowed, Option
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, floored
@@ -106,7 +106,7 @@ def column_coefficients(M: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray,
 
 
 def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, weight_floor, svd_method):
-    weighted = W * A
+    weighted = weighted_product(A, W)
     candidates = weighted.T if axis == "rows" else weighted
     d = candidates.shape[1]
     c = min(weight_rank * rank, d) if n_columns is None else n_columns
