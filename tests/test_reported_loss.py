@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import wlra_core
-from wlra_core.linalg import CLOSED_FORM_ROUNDING, LOSS_TOLERANCE, Projection, SquareSum
+from wlra_core.factors import LowRank, Reweighted
+from wlra_core.linalg import (CLOSED_FORM_ROUNDING, LOSS_TOLERANCE, Projection, SquareSum, residual_stats,
+                              truncation_stats)
 
 
 def factors_loss(result, A, W) -> float:
@@ -81,3 +83,54 @@ def test_largest_entry_is_found_where_a_tiny_weight_blows_the_output_up():
     X = result.factors.dense()
     assert result.max_abs == np.abs(X).max() == abs(X[217, 5]) > 1e6
     assert result.loss == pytest.approx(factors_loss(result, A, W), rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["quotient", "low_rank"])
+def test_largest_entries_from_row_bounds_equal_those_of_every_row(kind):
+    # Large matrices take their largest entries from per-row bounds; bounded_from=0 takes
+    # that path on a small one. The oracle forms every entry.
+    rng = np.random.default_rng(4)
+    A, W = rng.standard_normal((200, 30)), rank_one_weights(rng, 200, 30)
+    W[57, 4] = 1e-9  # X = P / W blows up there
+    U, V = rng.standard_normal((200, 4)), rng.standard_normal((4, 30))
+    X = Reweighted(U, V, W) if kind == "quotient" else LowRank(U, V)
+    dense = X.dense()
+    widths = [1, 2, 4]
+    bounded = truncation_stats(A, W, X, widths, bounded_from=0)
+    everywhere = truncation_stats(A, W, X, widths, bounded_from=10**9)
+    for width, one, other in zip(widths, bounded, everywhere):
+        truncated = (Reweighted(U[:, :width], V[:width], W) if kind == "quotient"
+                     else LowRank(U[:, :width], V[:width])).dense()
+        assert one.max_abs == other.max_abs == np.abs(truncated).max(), width
+        assert float(one.loss) == pytest.approx(float(np.sum((W * (A - truncated)) ** 2)), rel=1e-12)
+        assert one.loss == other.loss
+    assert bounded[-1].max_abs == np.abs(dense).max()
+
+
+def test_closed_form_with_row_bounds_is_the_loss_of_the_factors():
+    rng = np.random.default_rng(5)
+    A, W = rng.standard_normal((120, 40)), rank_one_weights(rng, 120, 40)
+    result = wlra_core.solve("svd_w", A, W, 3)
+    factors = result.factors
+    U, s, Vt = np.linalg.svd(W * A, full_matrices=False)
+    stats = residual_stats(A, W, factors, Projection(np.cumsum(s**2)), bounded_from=0)
+    assert float(stats.loss) == pytest.approx(factors_loss(result, A, W), rel=1e-12)
+    assert stats.max_abs == np.abs(factors.dense()).max()
+
+
+def test_a_closed_form_that_fails_once_the_squares_where_w_is_zero_are_known_is_summed_instead():
+    # kept is chosen so that the closed form passes its first check (the mass left is large)
+    # and, once the squares of the product where W = 0 are subtracted, cancels to nothing:
+    # that width must be summed entry by entry.
+    rng = np.random.default_rng(6)
+    A, W = rng.standard_normal((60, 20)), rng.random((60, 20))
+    W[rng.random(W.shape) < 0.3] = 0.0
+    U, V = rng.standard_normal((60, 2)), rng.standard_normal((2, 20))
+    X = Reweighted(U, V, W)
+    product = U @ V
+    mass = float(np.sum((W * A) ** 2))
+    outside = float(np.sum(product[W == 0] ** 2))
+    assert outside > 0.1 * mass
+    projection = Projection(np.array([np.nan, mass - (1 + 1e-9) * outside]))
+    stats = residual_stats(A, W, X, projection, SquareSum.of(mass))
+    assert float(stats.loss) == pytest.approx(float(np.sum((W * (A - X.dense())) ** 2)), rel=1e-12)

@@ -98,7 +98,9 @@ def map_blocks(function: Callable, blocks: list, threads: int | None = None) -> 
     cores; results come back in block order, so whatever combines them gets the same
     numbers with any number of threads. ``function`` must not call multi-threaded BLAS.
     """
-    threads = min(pass_threads() if threads is None else threads, len(blocks))
+    if len(blocks) > 1 and threads is None:
+        threads = pass_threads()  # asked only here: it costs a millisecond or two
+    threads = min(threads or 1, len(blocks))
     if threads <= 1:
         return [function(block) for block in blocks]
     groups = np.array_split(np.arange(len(blocks)), threads)
@@ -461,6 +463,15 @@ class ResidualStats:
 LOSS_TOLERANCE = 1e-12
 CLOSED_FORM_ROUNDING = 64 * float(np.finfo(np.float64).eps)
 
+# _largest_by_bounds forms the rows with the largest bounds first (this many), then those whose
+# bound beats the largest entry among them. Largest entries come from bounds on matrices of at
+# least BOUNDED_MAXIMA_ENTRIES entries (on smaller ones, forming the candidate rows anew for
+# each width costs more than one pass that grows the product), and _quotient_maxima is used
+# while at most ZERO_ROWS_SHARE of W's rows hold a zero weight (their product is formed too).
+PROMISING_ROWS = 256
+BOUNDED_MAXIMA_ENTRIES = 8 * EVALUATION_BLOCK
+ZERO_ROWS_SHARE = 0.25
+
 
 @dataclass(frozen=True, eq=False)
 class Projection:
@@ -500,18 +511,20 @@ class Projection:
 
 
 def residual_stats(A: np.ndarray, W: np.ndarray, X: Factorization, projection: Projection | None = None,
-                   mass: SquareSum | None = None) -> ResidualStats:
+                   mass: SquareSum | None = None, **options) -> ResidualStats:
     """Weighted loss and ``max |X|`` of a factorization ``X``, in one blockwise pass.
 
     X is formed a row block at a time, so a factored 67500 x 1024 approximation is never
     held whole. With a :class:`Projection` the loss comes from its closed form where that
-    is accurate (``mass``: ``||W o A||_F^2``, summed here if not given).
+    is accurate (``mass``: ``||W o A||_F^2``, summed here if not given). ``options`` are
+    :func:`truncation_stats`'.
     """
-    return truncation_stats(A, W, X, [X.width], projection, mass)[0]
+    return truncation_stats(A, W, X, [X.width], projection, mass, **options)[0]
 
 
 def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
-                     projection: Projection | None = None, mass: SquareSum | None = None) -> list[ResidualStats]:
+                     projection: Projection | None = None, mass: SquareSum | None = None, *,
+                     bounded_from: int = BOUNDED_MAXIMA_ENTRIES) -> list[ResidualStats]:
     """:class:`ResidualStats` of X cut to its first ``w`` terms (``U[:, :w] @ V[:w]``, with X's
     divisor or multiplier) for every ``w`` in ``widths``, in one pass.
 
@@ -521,7 +534,8 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
     :class:`Projection` the pass sums squares only where W = 0 for the widths whose closed
     form can hold (``mass`` is ``||W o A||_F^2``, summed here if not given); a width where
     it then does not hold (a large mass where W = 0) is summed entry by entry in a second
-    pass.
+    pass. On matrices of at least ``bounded_from`` entries, the largest entries of a
+    low-rank X, or of one that divides by W, come from row bounds (:func:`_largest_by_bounds`).
     """
     widths = [int(w) for w in widths]
     order = sorted(range(len(widths)), key=widths.__getitem__)
@@ -530,11 +544,13 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
         mass = weighted_square_sum(A, W)
     closed = [projection is not None and projection.loss(w, mass, SquareSum()) is not None for w in ascending]
     quotient = isinstance(X, Reweighted) and X.divides_by(W)
-    totals = _quotient_maxima(W, X, ascending) if all(closed) and quotient else None
+    bounded = A.size >= bounded_from
+    totals = _quotient_maxima(W, X, ascending) if bounded and all(closed) and quotient else None
     if totals is None:
-        # A low-rank X's largest entries come from row bounds; its pass only sums the loss.
-        totals = _truncation_pass(A, W, X, ascending, closed, maxima=not isinstance(X, LowRank))
-        if isinstance(X, LowRank):
+        # A large low-rank X's largest entries come from row bounds; its pass only sums the loss.
+        low_rank = bounded and isinstance(X, LowRank)
+        totals = _truncation_pass(A, W, X, ascending, closed, maxima=not low_rank)
+        if low_rank:
             for total, width in zip(totals, ascending):
                 c = np.sqrt(np.einsum("ij,ij->j", X.V[:width], X.V[:width]))
                 total[1] = _largest_by_bounds(_row_norms(X.U, width) * c.max(initial=0.0), X, width)
@@ -590,13 +606,6 @@ def _quotient_maxima(W: np.ndarray, X: Reweighted, widths: list[int]) -> list[li
             outside = outside + square_sum(product[W[chosen] == 0])
         totals.append([None, _largest_by_bounds(_row_norms(X.U, width) * h, X, width, W), outside])
     return totals
-
-
-# _largest_by_bounds forms the rows with the largest bounds first (this many), then those whose
-# bound beats the largest entry among them. _quotient_maxima is used while at most
-# ZERO_ROWS_SHARE of W's rows hold a zero weight (the product is formed on those rows too).
-PROMISING_ROWS = 256
-ZERO_ROWS_SHARE = 0.25
 
 
 def _row_norms(U: np.ndarray, width: int) -> np.ndarray:
