@@ -14,6 +14,7 @@ import scipy.linalg
 from scipy.linalg.blas import dger as _dger
 
 from .factors import BLOCK_ENTRIES, Factorization, LowRank, Reweighted, row_blocks
+from .memory import available_memory
 
 __all__ = [
     "pass_threads",
@@ -175,8 +176,6 @@ def weighted_matrix(A: np.ndarray, W: np.ndarray, *, memory_fraction: float = FO
     instead of two and do not multiply W by A each time; otherwise a :class:`ScaledMatrix`
     that forms it one row block at a time for each product.
     """
-    from .datasets.limits import available_memory  # the package imports this module
-
     available = available_memory()
     if available is None or A.nbytes > memory_fraction * available:
         return ScaledMatrix(A, weights=W)
