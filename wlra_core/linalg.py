@@ -550,9 +550,9 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
         low_rank = bounded and isinstance(X, LowRank)
         totals = _truncation_pass(A, W, X, ascending, closed, maxima=not low_rank)
         if low_rank:
+            lower, c = _orthonormal_rows(X.V)
             for total, width in zip(totals, ascending):
-                c = np.sqrt(np.einsum("ij,ij->j", X.V[:width], X.V[:width]))
-                total[1] = _largest_by_bounds(_row_norms(X.U, width) * c.max(initial=0.0), X, width)
+                total[1] = _largest_by_bounds(_row_norms(X.U, width, lower) * c.max(initial=0.0), X, width)
     losses = [projection.loss(w, mass, total[2]) if c else total[0] for w, c, total in zip(ascending, closed, totals)]
     redo = [j for j, loss in enumerate(losses) if loss is None]
     if redo:
@@ -570,14 +570,15 @@ def _quotient_maxima(W: np.ndarray, X: Reweighted, widths: list[int]) -> list[li
     width of ``X = P / W`` (0 where W = 0), without forming P everywhere; None when more
     than ZERO_ROWS_SHARE of the rows hold a zero weight (the blockwise pass is then cheaper).
 
-    By Cauchy-Schwarz ``|X_ij| <= ||U_i,:w|| c_j / W_ij`` with ``c_j = ||V[:, j]||``, so one
+    With V's rows made orthonormal (:func:`_orthonormal_rows`, ``U[:, :w] @ V[:w] = L_w Q^T[:w]``),
+    Cauchy-Schwarz gives ``|X_ij| <= ||L_w,i|| c_j / W_ij`` with ``c_j = ||Q[j]||``, so one
     pass over W (a division and a row minimum per block) gives each row's bound
-    ``||U_i,:w|| h_i``, ``h_i = max_j c_j / W_ij`` over its positive weights
+    ``||L_w,i|| h_i``, ``h_i = max_j c_j / W_ij`` over its positive weights
     (:func:`_largest_by_bounds` forms the rows that can matter). The squares where W = 0
     need the product on the rows holding zero weights.
     """
     n, d = W.shape
-    c = np.sqrt(np.einsum("ij,ij->j", X.V, X.V))
+    lower, c = _orthonormal_rows(X.V)
     least = np.empty(n)
 
     def block(rows: slice) -> None:
@@ -603,13 +604,28 @@ def _quotient_maxima(W: np.ndarray, X: Reweighted, widths: list[int]) -> list[li
         for chosen in _row_groups(zero_rows, d):
             product = X.U[chosen, :width] @ X.V[:width]
             outside = outside + square_sum(product[W[chosen] == 0])
-        totals.append([None, _largest_by_bounds(_row_norms(X.U, width) * h, X, width, W), outside])
+        totals.append([None, _largest_by_bounds(_row_norms(X.U, width, lower) * h, X, width, W), outside])
     return totals
 
 
-def _row_norms(U: np.ndarray, width: int) -> np.ndarray:
-    """``||U[i, :width]||`` for every row i."""
-    return np.sqrt(np.einsum("ij,ij->i", U[:, :width], U[:, :width]))
+def _orthonormal_rows(V: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """``(L, c)`` with ``V = L Q^T`` for Q with orthonormal columns and L lower triangular (so
+    ``V[:w] = L[:w, :w] Q^T[:w]``: every truncation keeps the form), and ``c_j = ||Q[j]||``.
+
+    Row bounds from Q are as tight as V's rows allow (css's coefficients are far from
+    orthonormal). L is None, and c V's column norms, when V has more rows than columns.
+    """
+    m, d = V.shape
+    if not 0 < m <= d:
+        return None, np.sqrt(np.einsum("ij,ij->j", V, V))
+    Q, R = np.linalg.qr(V.T)
+    return R.T, np.sqrt(np.einsum("ij,ij->i", Q, Q))
+
+
+def _row_norms(U: np.ndarray, width: int, lower: np.ndarray | None) -> np.ndarray:
+    """``||(U[:, :width] @ lower[:width, :width])[i]||`` for every row i (lower None: ``U`` alone)."""
+    rows = U[:, :width] if lower is None else U[:, :width] @ lower[:width, :width]
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows))
 
 
 def _row_groups(rows: np.ndarray, d: int):
@@ -627,7 +643,10 @@ def _largest_by_bounds(bound: np.ndarray, X: Factorization, width: int, W: np.nd
     largest = 0.0
     promising = np.argpartition(bound, -min(n, PROMISING_ROWS))[-PROMISING_ROWS:]
     for rows in (promising, np.flatnonzero(bound > 0)):
-        for chosen in _row_groups(rows[bound[rows] > largest], d):
+        rows = rows[bound[rows] > largest]
+        # Most rows left: contiguous row blocks cost less than gathering them.
+        groups = row_blocks(n, d, EVALUATION_BLOCK) if rows.size > n // 4 else _row_groups(rows, d)
+        for chosen in groups:
             block = X.U[chosen, :width] @ X.V[:width]
             if W is not None:
                 W_c = W[chosen]
