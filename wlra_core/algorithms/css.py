@@ -27,7 +27,7 @@ import numpy as np
 import scipy.linalg
 
 from ..factors import Reweighted
-from ..linalg import ONE_SHOT_OVERSAMPLES, Projection, truncated_svd, weighted_product
+from ..linalg import ONE_SHOT_OVERSAMPLES, Projection, thin_qr, truncated_svd, weighted_product
 from ..options import Choices, Interval, NoneAllowed, Option
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, floored
@@ -99,7 +99,7 @@ def column_coefficients(M: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray,
     unknowns, and ``||C X|| = ||R X||``; one product with M and nothing else of its size.
     """
     C = M[:, columns]
-    Q, R = np.linalg.qr(C)
+    Q, R = thin_qr(C)
     X = scipy.linalg.lstsq(R, Q.T @ M, check_finite=False)[0]
     RX = R @ X
     return C, X, float(np.einsum("ij,ij->", RX, RX))
