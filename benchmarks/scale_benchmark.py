@@ -1,10 +1,18 @@
-"""Issue-6 scale figures: the paper's largest kernel size (67500 x 1024) on one machine and on Dask.
+"""Scale figures: the paper's largest kernel size (67500 x 1024) on one machine and on Dask.
 
 Run:  .venv/bin/python benchmarks/scale_benchmark.py [--n 67500] [--d 1024] [--rank 20]
       (smaller: --n 9216 --d 1024, the paper's smallnorb size; --skip em,algorithms,... to omit parts)
 
-Prints, from one run, and writes to benchmarks/results/scale.txt:
+Prints, from one run, and writes to benchmarks/results/scale.txt (after each part, atomically):
 
+0. The one-shot methods (svd, svd_w, fwsvd, svd_w_practical, css) against their floors: the
+   least arithmetic each must do, with scikit-learn's randomized_svd(M, rank, n_iter=2) as the
+   SVD (FLOORS below says what each floor is). A method's time is the whole
+   ``wlra_core.solve`` call on the raw arrays (validation, scaling, fit, and the loss and
+   largest entry of the result); floors and methods alternate, best of 3 each. Also: loss
+   over the exact one (the same method with a full LAPACK SVD; for svd_w and css the exact
+   svd_w, whose loss is the tail mass of W o A beyond rank 20 where W > 0) and peak memory.
+   Target: svd_w <= 1.3 x its floor, at <= 1.01 x the exact tail loss.
 1. svd_w at rank 20 vs a full LAPACK SVD (gesdd) of W o A: time ratio (target <= 1/5) and
    relative loss vs the exact svd_w (target within 1%); peak memory of each.
 2. em (wlra_core, truncated SVDs) vs a plain reference EM with full SVDs written below:
@@ -19,7 +27,8 @@ Prints, from one run, and writes to benchmarks/results/scale.txt:
 
 Peak memory is the process's peak resident set over one step (Linux VmHWM, reset through
 /proc/self/clear_refs), also given in units of one n x d float64 matrix.
-The machine is shared and small: the load average is printed with the figures.
+The machine is shared and small: the load average and BLAS threads are printed with the
+figures; ratios measured in one run are what counts.
 """
 from __future__ import annotations
 
@@ -36,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.linalg
+from sklearn.utils.extmath import randomized_svd
 
 # Run as a script from any directory: the package lives one level up.
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +56,7 @@ from wlra_core.sweep import InProcess, make_sweep, run_all  # noqa: E402
 from wlra_core.datasets.fisher_like import FisherLike  # noqa: E402
 from wlra_core.linalg import divide_by_weights, truncated_svd, weighted_loss, weighted_mass  # noqa: E402
 
-PARTS = ("svd_w", "em", "sweep", "dask_svd_w", "algorithms")
+PARTS = ("floors", "svd_w", "em", "sweep", "dask_svd_w", "algorithms")
 SWEEP_ALGORITHMS = ("svd", "svd_w", "svd_w_practical", "em", "svd_w_em", "greedy", "sample", "als",
                     "fwsvd", "css")
 SWEEP_RANKS = (5, 10, 20)
@@ -105,6 +115,109 @@ def _warm_up_memory(n_bytes: int) -> None:
     # later reuse; touch the working set once so timings measure the algorithms.
     block = np.ones(n_bytes // 8)
     del block
+
+
+# ---------------------------------------------------------------------------- floors
+
+def _rsvd(M, k, seed):
+    return randomized_svd(M, k, n_iter=2, random_state=seed)
+
+
+def floor_svd(A, W, k, seed):
+    _rsvd(A, k, seed)
+
+
+def floor_svd_w(A, W, k, seed):
+    _rsvd(W * A, k, seed)
+
+
+def floor_fwsvd(A, W, k, seed):
+    rho = np.sqrt(np.vecdot(W, W))
+    _rsvd(rho[:, None] * A, k, seed)
+
+
+def floor_svd_w_practical(A, W, k, seed):
+    u, s, vt = _rsvd(W, 1, seed)  # the rank-1 stand-in a b^T for W (its Perron pair)
+    M = np.abs(u[:, 0])[:, None] * s[0] * A
+    M *= np.abs(vt[0])
+    _rsvd(M, k, seed)
+
+
+def floor_css(A, W, k, seed):
+    M = W * A
+    vt = _rsvd(M, k, seed)[2]
+    scores = np.einsum("ij,ij->j", vt, vt)
+    columns = np.sort(np.random.default_rng(seed).choice(M.shape[1], k, replace=False, p=scores / scores.sum()))
+    Q, R = np.linalg.qr(M[:, columns])
+    scipy.linalg.lstsq(R, Q.T @ M, check_finite=False)
+
+
+FLOORS = {
+    "svd": (floor_svd, "randomized_svd(A)"),
+    "svd_w": (floor_svd_w, "form W o A, randomized_svd"),
+    "fwsvd": (floor_fwsvd, "row norms of W, form diag(rho) A, randomized_svd"),
+    "svd_w_practical": (floor_svd_w_practical, "randomized_svd(W, 1) for a b^T, form diag(a) A diag(b), "
+                        "randomized_svd"),
+    "css": (floor_css, "form W o A, randomized_svd for leverage scores, sample k columns, C^+ (W o A) by "
+            "QR of C"),
+}
+
+
+def part_floors(problem, args, out, matrix_mb):
+    A, W = problem.A, problem.W
+    k = args.rank
+    out(f"[0] one-shot methods vs their floors, rank {k}, {A.shape[0]} x {A.shape[1]}: best of 3, floors and "
+        f"methods alternating; BLAS threads {_blas_threads()}, load average {os.getloadavg()[0]:.1f}")
+    out("    a method's time is the whole solve(name, A, W, rank) call: validation, scaling, fit, loss and "
+        "largest entry")
+    out(f"    {'method':<16}{'seconds':>8}{'floor s':>9}{'ratio':>7}{'loss/exact':>12}  peak RSS above the start "
+        "(method; floor)")
+    exact = {}
+    for name in FLOORS:
+        floor, _ = FLOORS[name]
+        method_times, floor_times = [], []
+        rec_method, rec_floor = {}, {}
+        for _ in range(3):
+            with measured(rec_floor):
+                floor(A, W, k, args.seed)
+            floor_times.append(rec_floor["seconds"])
+            with measured(rec_method):
+                result = wlra_core.solve(name, A, W, k, seed=args.seed)
+            method_times.append(rec_method["seconds"])
+        if name != "css":
+            exact[name] = wlra_core.solve(name, A, W, k, seed=args.seed, svd_method="exact").loss
+        reference = exact["svd_w"] if name in ("svd_w", "css") else exact[name]
+        ratio = min(method_times) / min(floor_times)
+        target = f"  (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})" if name == "svd_w" else ""
+        out(f"    {name:<16}{min(method_times):8.2f}{min(floor_times):9.2f}{ratio:6.2f}x{result.loss / reference:12.5f}"
+            f"  {_above(rec_method, matrix_mb)}; {_above(rec_floor, matrix_mb)}{target}")
+        out(f"    {'':<16}runs {', '.join(f'{t:.2f}' for t in method_times)} s; floor runs "
+            f"{', '.join(f'{t:.2f}' for t in floor_times)} s; relative loss {result.relative_loss:.6f}")
+    out("    floors (scikit-learn's randomized_svd(M, 20, n_iter=2), no validation, no loss): "
+        + "; ".join(f"{name}: {text}" for name, (_, text) in FLOORS.items()))
+    out("    loss/exact: over the same method with a full LAPACK SVD; svd_w and css over the exact svd_w "
+        "(the tail mass of W o A beyond the rank, where W > 0)")
+
+
+def _above(record: dict, matrix_mb: float) -> str:
+    extra = record["peak_mb"] - record["rss_before_mb"]
+    note = " (process lifetime peak)" if record["peak_is_lifetime"] else ""
+    return f"{extra / 1024:.2f} GB ({extra / matrix_mb:.1f}){note}"
+
+
+def _blas_threads() -> str:
+    from threadpoolctl import threadpool_info
+
+    return ", ".join(f"{info['internal_api']} {info['num_threads']}" for info in threadpool_info()
+                     if info["user_api"] == "blas") or "unknown"
+
+
+def _write(lines: list[str], path: Path) -> None:
+    """Write the figures so far to ``path`` atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text("\n".join(lines) + "\n")
+    os.replace(temporary, path)
 
 
 # ---------------------------------------------------------------------------- reference EM
@@ -328,16 +441,18 @@ def main() -> None:
         parser.error(f"unknown part(s) to skip: {', '.join(sorted(unknown))}; parts: {', '.join(PARTS)}")
 
     lines: list[str] = []
+    out_path = Path(args.out)
 
     def out(line: str) -> None:
         print(line, flush=True)
         lines.append(line)
+        _write(lines, out_path)
 
     matrix_mb = args.n * args.d * 8 / 2**20
     start_digest = _source_digest()
     out(f"scale benchmark: {args.n} x {args.d} Fisher-like problem (seed {args.seed}), rank {args.rank}; "
         f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
-    needs_problem = {"svd_w", "em"} - skip
+    needs_problem = {"floors", "svd_w", "em"} - skip
     problem, exact_rel = None, None
     if needs_problem:
         rec = {}
@@ -348,6 +463,8 @@ def main() -> None:
         out(f"    generated in {rec['seconds']:.1f} s ({_mem(rec, matrix_mb)}); first singular value of W holds "
             f"{100 * mass:.1f}% of its mass; {int((~problem.W.any(axis=1)).sum())} zero rows")
         _warm_up_memory(4 * args.n * args.d * 8)
+    if "floors" not in skip:
+        part_floors(problem, args, out, matrix_mb)
     if "svd_w" not in skip:
         exact_rel = part_svd_w(problem, args, out, matrix_mb)
     if "em" not in skip:
@@ -362,8 +479,6 @@ def main() -> None:
     digest = _source_digest()
     drift = "" if digest == start_digest else f" -- CHANGED during the run (was {start_digest}): parts ran different code"
     out(f"load average at end {os.getloadavg()[0]:.1f}; wlra_core sources {digest}{drift}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -267,28 +267,27 @@ def test_bad_meta_is_dropped_with_a_warning():
 
 
 def test_a_load_checks_each_matrix_once(monkeypatch, tmp_path, matrices):
-    """Each check is a full pass over the matrix (NaN/Inf, sign): A and W of a 67500 x 1024
-    problem used to be checked three times each on load."""
+    """The checks (NaN/Inf, sign, scale) are one pass over A and W together: A and W of a
+    67500 x 1024 problem used to be checked three times each on load."""
     from wlra_core import problem as problem_module
-    from wlra_core.datasets import io as io_module
 
     A, W = matrices
     np.save(tmp_path / "a.npy", A)
     np.save(tmp_path / "w.npy", W)
-    checked = []
-    check = problem_module.as_float_matrix
+    scans = []
+    scan = problem_module._scan
 
-    def counting(matrix, name, **kwargs):
-        checked.append(name)
-        return check(matrix, name, **kwargs)
+    def counting(A, W, *args):
+        scans.append((A.shape, None if W is None else W.shape))
+        return scan(A, W, *args)
 
-    monkeypatch.setattr(problem_module, "as_float_matrix", counting)
-    monkeypatch.setattr(io_module, "as_float_matrix", counting)
+    monkeypatch.setattr(problem_module, "_scan", counting)
     loaded = load_problem(tmp_path / "a.npy", weights=tmp_path / "w.npy")
-    assert sorted(checked) == ["A", "W"]
+    assert scans == [(A.shape, W.shape)]
     np.testing.assert_array_equal(loaded.A, A)
     np.testing.assert_array_equal(loaded.W, W)
     assert loaded.name == "a.npy + w.npy" and loaded.source == "file" and loaded.meta == {"file": "a.npy"}
+    assert loaded.normalized.shape == A.shape and len(scans) == 1  # scaling reuses what that pass found
 
 
 def test_a_huge_json_integer_in_meta_is_dropped_not_a_crash():

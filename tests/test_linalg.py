@@ -5,6 +5,7 @@ import pytest
 from wlra_core.factors import LowRank, Reweighted
 from wlra_core.linalg import (
     EVALUATION_BLOCK,
+    ScaledMatrix,
     SquareSum,
     residual_stats,
     square_sum,
@@ -13,6 +14,7 @@ from wlra_core.linalg import (
     uses_randomized,
     weighted_loss,
     weighted_mass,
+    weighted_matrix,
     weighted_row_fit,
 )
 
@@ -133,3 +135,18 @@ def test_losses_match_numpy_across_row_blocks():
         stats = residual_stats(A, W, factors)
         assert float(stats.loss) == pytest.approx(float(np.sum((W * (A - dense)) ** 2)), rel=1e-12)
         assert stats.max_abs == pytest.approx(float(np.abs(dense).max()), rel=1e-14)
+
+
+def test_weighted_matrix_is_formed_when_it_fits_and_multiplied_blockwise_otherwise():
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((700, 330))
+    W = rng.random((700, 330))
+    formed = weighted_matrix(A, W)
+    blockwise = weighted_matrix(A, W, memory_fraction=0.0)  # no room: one row block at a time
+    assert isinstance(formed, np.ndarray) and isinstance(blockwise, ScaledMatrix)
+    np.testing.assert_array_equal(formed, W * A)
+    assert uses_randomized(A.shape, 5)
+    one, other = truncated_svd(formed, 5, seed=3), truncated_svd(blockwise, 5, seed=3)
+    np.testing.assert_allclose(one[1], other[1], rtol=1e-12)
+    np.testing.assert_allclose(one[0], other[0], atol=1e-9)
+    np.testing.assert_allclose(one[2], other[2], atol=1e-9)

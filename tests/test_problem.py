@@ -88,3 +88,28 @@ def test_svd_w_on_nan_equals_svd_w_on_the_zero_filled_matrix_and_mask():
         np.testing.assert_array_equal(with_nan.factors.arrays[name], array, err_msg=name)
     assert with_nan.loss == with_mask.loss
     assert np.isfinite(with_nan.approx).all() and np.all(with_nan.approx[missing] == 0)
+
+
+@pytest.mark.parametrize("w_scale, a_scale", [(1.0, 1.0), (3.0, 1.0), (2.0**-1060, 1.0), (1e-3, 2.0**300)])
+def test_one_pass_scaling_equals_scaling_the_arrays(w_scale, a_scale):
+    """normalized_problem's W, A and ||W o A||^2 come from one pass over W and one over
+    both; they must equal np.ldexp scaling and a sum over the scaled arrays."""
+    from wlra_core.linalg import weighted_square_sum
+    from wlra_core.problem import normalized_problem
+
+    rng = np.random.default_rng(5)
+    A = a_scale * rng.standard_normal((40, 9))
+    W = w_scale * rng.random((40, 9))
+    W[4] = 0.0
+    W_out, problem = normalized_problem(A, W)
+    assert W_out is W
+    w_exp = np.frexp(W.max())[1] - 1
+    np.testing.assert_array_equal(problem.W, np.ldexp(W, -w_exp))
+    assert 1 <= problem.W.max() < 2 and problem.w_exp == w_exp
+    np.testing.assert_array_equal(problem.A, np.ldexp(A, -problem.a_exp))
+    assert problem.reference == weighted_square_sum(problem.A, problem.W)
+    assert problem.a_max == np.abs(problem.A).max()
+    # A Problem scales the same way from what its validation found.
+    scaled = wlra_core.Problem(A, W).normalized
+    np.testing.assert_array_equal(scaled.W, problem.W)
+    assert scaled.reference == problem.reference

@@ -2,8 +2,10 @@
 
 Both validate at the boundary (problem, rank, seed, options), run the algorithm on the
 scaled problem of :func:`wlra_core.problem.normalize`, and measure the result from what
-it stores: the loss and the largest entry come from one blockwise pass over the factors,
-the parameter count from the stored arrays. Results whose numbers deserve a second look
+it stores: the loss and the largest entry come from one blockwise pass over the factors
+(for a truncated projection of W o A, svd_w's and css's, the loss from its closed form,
+:class:`wlra_core.linalg.Projection`, where that is accurate), the parameter count from
+the stored arrays. Results whose numbers deserve a second look
 carry ``warnings``; runs that produce no usable answer come back ``failed``.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from .algorithms import Algorithm, get_algorithm
 from .factors import Factorization, Reweighted, row_blocks
 from .linalg import ResidualStats, SquareSum, residual_stats, truncation_stats
-from .problem import Normalized, Problem, as_float_matrix, normalize, validate_problem, validate_rank
+from .problem import Normalized, Problem, as_float_matrix, normalized_problem, validate_rank
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
 from .seeding import as_seed_sequence, seed_label
 
@@ -29,7 +31,7 @@ def relative_loss(loss: float, A, W) -> float:
     The reference is that of the problem scaled by powers of two (:func:`normalize`), so
     it neither overflows nor underflows: the ratio is right at any scale of A and W.
     """
-    problem = normalize(*validate_problem(A, W))
+    problem = normalized_problem(A, W)[1]
     return SquareSum.of(float(loss)).scaled(-problem.loss_exponent).ratio(problem.reference)
 
 
@@ -47,8 +49,7 @@ class _Setup:
             self.W = A.W
             model = A.model if model is None else model
         else:
-            A, self.W = validate_problem(A, W)
-            self.problem = normalize(A, self.W)
+            self.W, self.problem = normalized_problem(A, W)
         self.seed = as_seed_sequence(seed)
         self.options = self.algorithm.resolve_options(options, self.problem.shape)
         for key, value in self.options.items():
@@ -195,8 +196,10 @@ class SharedFits:
         if self._failure is not None:
             return [_failed(setup, k, self._monitor, self._failure) for k in self.ranks]
         # Every rank's factors are a truncation of the largest one's: one pass measures them all.
-        stats = truncation_stats(setup.problem.A, setup.problem.W, self._fits[self.ranks[-1]].factors,
-                                 [self._fits[k].factors.width for k in self.ranks])
+        largest = self._fits[self.ranks[-1]]
+        stats = truncation_stats(setup.problem.A, setup.problem.W, largest.factors,
+                                 [self._fits[k].factors.width for k in self.ranks], largest.projection,
+                                 setup.problem.reference)
         return [_result(setup, k, self._fits[k], self._monitor, self._seconds[k], stats[i])
                 for i, k in enumerate(self.ranks)]
 
@@ -259,8 +262,7 @@ def _in_original_units(factors: Factorization, setup: _Setup) -> Factorization:
     weights' scale moved into the left factor.
     """
     problem = setup.problem
-    if (isinstance(factors, Reweighted) and factors.divide and factors.weights is problem.W
-            and factors.floor is None):
+    if isinstance(factors, Reweighted) and factors.divides_by(problem.W):
         shift = problem.a_exp + problem.w_exp
         with np.errstate(over="ignore"):
             U = np.ldexp(factors.U, shift) if shift else factors.U
@@ -281,7 +283,7 @@ def _result(setup: _Setup, rank: int, fit: Fit, monitor: Monitor, seconds: float
             stats: ResidualStats | None = None) -> WLRAResult:
     problem = setup.problem
     if stats is None:
-        stats = residual_stats(problem.A, problem.W, fit.factors)
+        stats = residual_stats(problem.A, problem.W, fit.factors, fit.projection, problem.reference)
     if not stats.loss.finite:
         return _failed(setup, rank, monitor, "the approximation has NaN/Inf entries (diverged, or "
                                              "divided by weights too small for float64)")

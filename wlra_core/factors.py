@@ -183,6 +183,10 @@ class Reweighted(Factorization):
             arrays[f"{kind}_floor"] = self.floor
         return arrays
 
+    def divides_by(self, W: np.ndarray) -> bool:
+        """Whether X is ``(U @ V) / W`` for this very array ``W`` (0 where it is 0; no floor)."""
+        return self.divide and self.floor is None and self.weights is W
+
     def weight_rows(self, rows: slice) -> np.ndarray:
         """Rows ``rows`` of the weights as X uses them (floored, if there is a floor)."""
         # np.asarray: weights held as a Dask array (wlra_core.distributed.svd_w_dask) are gathered here.

@@ -5,16 +5,25 @@ All functions are pure: explicit shapes in, arrays out, no hidden state.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dger as _dger
 
-from .factors import BLOCK_ENTRIES, Factorization, row_blocks
+from .factors import BLOCK_ENTRIES, Factorization, LowRank, Reweighted, row_blocks
+from .memory import available_memory
 
 __all__ = [
+    "pass_threads",
+    "map_blocks",
     "ScaledMatrix",
+    "weighted_matrix",
+    "weighted_product",
+    "ONE_SHOT_OVERSAMPLES",
+    "FORM_FRACTION",
     "svd_flip",
     "truncated_svd",
     "uses_randomized",
@@ -23,6 +32,7 @@ __all__ = [
     "SquareSum",
     "square_sum",
     "ResidualStats",
+    "Projection",
     "residual_stats",
     "truncation_stats",
     "weighted_square_sum",
@@ -32,6 +42,7 @@ __all__ = [
     "entrywise_inverse",
     "weighted_row_fit",
     "orthonormal_columns",
+    "thin_qr",
     "spectrum",
     "round_off",
     "cumulative_mass",
@@ -52,7 +63,52 @@ ROW_BLOCK = 4096
 # its blocks are half of BLOCK_ENTRIES: the same cache budget.
 EVALUATION_BLOCK = BLOCK_ENTRIES // 2
 
+# Entries per chunk whose product U @ V a loss pass forms in one matrix product (32 MB): a
+# few large BLAS calls instead of one per block, each of which costs a thread hand-off.
+CHUNK_ENTRIES = 2**22
+
 SVD_METHODS = ("auto", "exact", "randomized")
+
+# The sketch of the one-shot methods (svd, svd_w, fwsvd, svd_w_practical, css): 10 columns
+# beyond the rank, as scikit-learn's randomized_svd. With 2 power iterations their loss at
+# 67 500 x 1024, rank 20 stays within 1.01 of the exact SVD's (benchmarks/scale_benchmark.py);
+# iterative callers keep truncated_svd's default of 20.
+ONE_SHOT_OVERSAMPLES = 10
+
+# W o A is formed (one more n x d float64 matrix) when it takes at most this fraction of the
+# memory available (MemAvailable, or the cgroup's limit); otherwise the randomized SVD
+# multiplies by it one row block at a time (ScaledMatrix).
+FORM_FRACTION = 0.25
+
+
+def pass_threads() -> int:
+    """Threads a blockwise pass may use: as many as BLAS may use (1 under the sweep engine's
+    limit, or when threadpoolctl is not installed)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return 1
+    counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    return max(1, min(counts, default=1))
+
+
+def map_blocks(function: Callable, blocks: list, threads: int | None = None) -> list:
+    """``[function(block) for block in blocks]``, the blocks split in order among ``threads``
+    threads (default :func:`pass_threads`).
+
+    NumPy releases the GIL in its loops, so elementwise work on row blocks runs on both
+    cores; results come back in block order, so whatever combines them gets the same
+    numbers with any number of threads. ``function`` must not call multi-threaded BLAS.
+    """
+    if len(blocks) > 1 and threads is None:
+        threads = pass_threads()  # asked only here: it costs a millisecond or two
+    threads = min(threads or 1, len(blocks))
+    if threads <= 1:
+        return [function(block) for block in blocks]
+    groups = np.array_split(np.arange(len(blocks)), threads)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda group: [function(blocks[i]) for i in group], groups))
+    return [result for part in parts for result in part]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,8 +117,9 @@ class ScaledMatrix:
 
     :func:`truncated_svd` multiplies by it in its randomized path, so scaling a 67 500 x 1024
     matrix before its SVD costs no n x d temporary: diagonal scalings (fwsvd, a rank-1 weight
-    stand-in) ride on the products with A; an entrywise ``weights`` (svd_w's W o A) is applied
-    one row block at a time. The exact path forms the matrix with :meth:`dense`.
+    stand-in) ride on the products with A; an entrywise ``weights`` (svd_w's W o A, when
+    :func:`weighted_matrix` finds no room to form it) is applied one row block at a time.
+    The exact path forms the matrix with :meth:`dense`.
     """
 
     A: np.ndarray
@@ -111,6 +168,26 @@ class ScaledMatrix:
         if self.right is not None:
             out *= self.right[None, :]
         return out.T if self.transposed else out
+
+
+def weighted_matrix(A: np.ndarray, W: np.ndarray, *, memory_fraction: float = FORM_FRACTION
+                    ) -> np.ndarray | ScaledMatrix:
+    """``W o A`` for :func:`truncated_svd`: formed when it takes at most ``memory_fraction``
+    of the memory available, so that the six products of a randomized SVD read one matrix
+    instead of two and do not multiply W by A each time; otherwise a :class:`ScaledMatrix`
+    that forms it one row block at a time for each product.
+    """
+    available = available_memory()
+    if available is None or A.nbytes > memory_fraction * available:
+        return ScaledMatrix(A, weights=W)
+    return weighted_product(A, W)
+
+
+def weighted_product(A: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``W o A``, formed one row block at a time on :func:`map_blocks`' threads."""
+    M = np.empty_like(A)
+    map_blocks(lambda rows: np.multiply(W[rows], A[rows], out=M[rows]), list(row_blocks(*A.shape)))
+    return M
 
 
 def svd_flip(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,23 +277,59 @@ def _thin_svd(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def orthonormal_columns(Y: np.ndarray) -> np.ndarray:
-    """An orthonormal basis (n, j) of the column space of ``Y`` (n, j), by Householder QR."""
-    return np.linalg.qr(Y)[0]
+    """An orthonormal basis (n, j) of the column space of ``Y`` (n, j) (see :func:`thin_qr`)."""
+    return thin_qr(Y)[0]
+
+
+# Matrices with at least this many entries, and 16 times as many rows as columns, are
+# factorised by CholeskyQR2 first (see thin_qr).
+CHOLESKY_QR_ENTRIES = BLOCK_ENTRIES
+
+
+def thin_qr(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Q`` (n, j) with orthonormal columns and ``R`` (j, j) upper triangular with ``Y = Q R``.
+
+    A tall ``Y`` is factorised by CholeskyQR2 (Fukaya et al. 2014): twice ``Q <- Q R^-1`` with
+    ``R^T R = Q^T Q``. That is three matrix products of the j x j kind, a few milliseconds for
+    67 500 x 30, where LAPACK's Householder QR works column by column (0.1-0.3 s, and seconds
+    when other processes keep the cores busy). It is kept only when its columns are verified
+    orthonormal to 1e-10, which holds while ``Y`` is well conditioned (condition number up to
+    about 1e7); otherwise, and for other shapes, Householder QR, which also handles rank
+    deficiency.
+    """
+    n, j = Y.shape
+    if Y.size >= CHOLESKY_QR_ENTRIES and n >= 16 * j:
+        Q, R = Y, np.eye(j)
+        try:
+            for _ in range(2):
+                factor = np.linalg.cholesky(Q.T @ Q).T  # upper triangular, Q^T Q = factor^T factor
+                Q = Q @ np.linalg.inv(factor)
+                R = factor @ R
+        except np.linalg.LinAlgError:
+            pass
+        else:
+            if np.all(np.isfinite(Q)) and np.abs(Q.T @ Q - np.eye(j)).max() <= 1e-10:
+                return Q, R
+    return np.linalg.qr(Y)
 
 
 def _randomized_svd(M, k, seed, n_oversamples, n_power_iter, warm_start):
     n, d = M.shape
     width = min(k + n_oversamples, min(n, d))
     rng = np.random.default_rng(seed)
-    # Work on the right (d-dimensional) side: the search space is a d x width basis.
-    V = orthonormal_columns(M.T @ rng.standard_normal((n, width)))
+    # Power iterations on the right (d-dimensional) side, normalised there only: a d x width
+    # QR is cheap, and one n x width QR at the end is all the tall side needs. V then spans
+    # (M^T M)^q Omega, and Q below spans (M M^T)^q M Omega: the subspace of Halko et al.'s
+    # scheme with 2q + 2 products by M or M^T.
+    V = rng.standard_normal((d, width))
     for _ in range(n_power_iter):
-        V = orthonormal_columns(M.T @ orthonormal_columns(M @ V))
+        V = orthonormal_columns(M.T @ (M @ V))
     if warm_start is not None and warm_start.size:
-        V = orthonormal_columns(np.hstack([V, warm_start]))
-    B = M @ V  # n x width': the projection of M onto the search space
-    Ub, s, Wt = _thin_svd(B)
-    U, Vt = svd_flip(Ub[:, :k], Wt[:k] @ V.T)
+        V = np.hstack([V, warm_start])  # M @ warm_start joins the range searched below
+    Q = orthonormal_columns(M @ V)
+    B = (M.T @ Q).T  # width' x d: M projected on the range found
+    Ub, s, Vt = _thin_svd(B)
+    U, Vt = svd_flip(Q @ Ub[:, :k], Vt[:k])
     return U, s[:k], Vt
 
 
@@ -339,11 +452,24 @@ class SquareSum:
 _TINY = 2.0**-900  # a dot product below this may have lost its terms to underflow
 
 
+# Dot products of at most this many terms: OpenBLAS computes one of up to 10 000 terms on
+# the calling thread, so a blockwise pass hands no work to BLAS threads (each hand-off cost
+# milliseconds while other processes kept the two cores busy).
+_DOT_TERMS = 8192
+
+
+def _self_dot(r: np.ndarray) -> float:
+    """``r @ r`` of a contiguous 1-D array, as BLAS dot products of at most _DOT_TERMS terms."""
+    head = r.size - r.size % _DOT_TERMS
+    rows = r[:head].reshape(-1, _DOT_TERMS)
+    return float(np.vecdot(rows, rows).sum()) + float(np.dot(r[head:], r[head:]))
+
+
 def square_sum(r: np.ndarray) -> SquareSum:
     """``sum(r**2)`` of a contiguous array as a :class:`SquareSum`, rescaled only when needed."""
     r = np.ascontiguousarray(r).ravel()
     with np.errstate(over="ignore"):  # an overflowing square is rescaled below
-        plain = float(np.dot(r, r))  # BLAS ddot: several times faster than einsum here
+        plain = _self_dot(r)  # BLAS ddot: several times faster than einsum here
     # A zero dot product is exact only for an all-zero r: nonzero terms may have underflowed.
     if math.isfinite(plain) and (plain >= _TINY or not r.any()):
         return SquareSum.of(plain)
@@ -352,7 +478,7 @@ def square_sum(r: np.ndarray) -> SquareSum:
         return SquareSum(math.nan, 0)
     shift = math.frexp(largest)[1]
     scaled = np.ldexp(r, -shift)
-    return SquareSum.of(float(np.dot(scaled, scaled))).scaled(2 * shift)
+    return SquareSum.of(_self_dot(scaled)).scaled(2 * shift)
 
 
 @dataclass(frozen=True)
@@ -363,77 +489,304 @@ class ResidualStats:
     max_abs: float
 
 
-def residual_stats(A: np.ndarray, W: np.ndarray, X: Factorization) -> ResidualStats:
+# The loss of a truncated projection is taken from its closed form (see Projection) when the
+# rounding of that subtraction, at most CLOSED_FORM_ROUNDING times the masses subtracted, is
+# within LOSS_TOLERANCE of the loss; otherwise it is summed entry by entry.
+LOSS_TOLERANCE = 1e-12
+CLOSED_FORM_ROUNDING = 64 * float(np.finfo(np.float64).eps)
+
+# _largest_by_bounds forms the rows with the largest bounds first (this many), then those whose
+# bound beats the largest entry among them. Largest entries come from bounds on matrices of at
+# least BOUNDED_MAXIMA_ENTRIES entries (on smaller ones, forming the candidate rows anew for
+# each width costs more than one pass that grows the product), and _quotient_maxima is used
+# while at most ZERO_ROWS_SHARE of W's rows hold a zero weight (their product is formed too).
+PROMISING_ROWS = 256
+BOUNDED_MAXIMA_ENTRIES = 8 * EVALUATION_BLOCK
+ZERO_ROWS_SHARE = 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """What makes the loss of a factorization a closed form: it truncates a projection of W o A.
+
+    A factorization X with product ``U @ V`` carries one when, for each width ``w`` it is
+    cut to, ``P_w = U[:, :w] @ V[:w]`` is ``Pi M`` (or ``M Pi``) for an orthogonal
+    projection ``Pi`` and ``M = W o A``, and ``W o X = P_w`` wherever ``W != 0``: svd_w's
+    ``(W o A)_k / W`` (``Pi`` onto the top left singular vectors) and css's projection onto
+    chosen columns. Since ``||M - Pi M||^2 = ||M||^2 - ||Pi M||^2`` and M is 0 where W is,
+
+        ``||W o (A - X)||_F^2 = ||W o A||_F^2 - kept[w - 1] - (sum over W == 0 of P_w^2)``
+
+    from numbers the factorization already has and one look at the entries where W = 0.
+    The subtraction cancels: :meth:`loss` gives None when its rounding could exceed
+    LOSS_TOLERANCE of the result (relative losses below about 0.03), and the loss is then
+    summed entry by entry.
+
+    Attributes
+    ----------
+    kept : ndarray
+        ``kept[w - 1] = ||P_w||_F^2`` (for the svd family the first w squared singular
+        values summed); NaN for widths it does not describe.
+    """
+
+    kept: np.ndarray
+
+    def loss(self, width: int, mass: SquareSum, outside: SquareSum) -> SquareSum | None:
+        """The loss at ``width`` from ``mass = ||W o A||_F^2`` and ``outside``, the squares of
+        ``P_w`` summed where W = 0; None when the closed form is not accurate to LOSS_TOLERANCE."""
+        kept = float(self.kept[width - 1]) if 1 <= width <= len(self.kept) else math.nan
+        mass, outside = float(mass), float(outside)
+        loss = mass - kept - outside
+        if not (math.isfinite(loss) and CLOSED_FORM_ROUNDING * (mass + kept + outside) <= LOSS_TOLERANCE * loss):
+            return None
+        return SquareSum.of(loss)
+
+
+def residual_stats(A: np.ndarray, W: np.ndarray, X: Factorization, projection: Projection | None = None,
+                   mass: SquareSum | None = None, **options) -> ResidualStats:
     """Weighted loss and ``max |X|`` of a factorization ``X``, in one blockwise pass.
 
     X is formed a row block at a time, so a factored 67500 x 1024 approximation is never
-    held whole.
+    held whole. With a :class:`Projection` the loss comes from its closed form where that
+    is accurate (``mass``: ``||W o A||_F^2``, summed here if not given). ``options`` are
+    :func:`truncation_stats`'.
     """
-    return truncation_stats(A, W, X, [X.width])[0]
+    return truncation_stats(A, W, X, [X.width], projection, mass, **options)[0]
 
 
-def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths) -> list[ResidualStats]:
+def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
+                     projection: Projection | None = None, mass: SquareSum | None = None, *,
+                     bounded_from: int = BOUNDED_MAXIMA_ENTRIES) -> list[ResidualStats]:
     """:class:`ResidualStats` of X cut to its first ``w`` terms (``U[:, :w] @ V[:w]``, with X's
     divisor or multiplier) for every ``w`` in ``widths``, in one pass.
 
     The truncations share their leading terms (the svd family's ranks 1..k come from one
     SVD), so each row block of A and W is read once and the product grows term by term:
-    the cost of evaluating 20 ranks is close to that of the largest one.
+    the cost of evaluating 20 ranks is close to that of the largest one. With a
+    :class:`Projection` the pass sums squares only where W = 0 for the widths whose closed
+    form can hold (``mass`` is ``||W o A||_F^2``, summed here if not given); a width where
+    it then does not hold (a large mass where W = 0) is summed entry by entry in a second
+    pass. On matrices of at least ``bounded_from`` entries, the largest entries of a
+    low-rank X, or of one that divides by W, come from row bounds (:func:`_largest_by_bounds`).
     """
     widths = [int(w) for w in widths]
     order = sorted(range(len(widths)), key=widths.__getitem__)
-    totals = _truncation_pass(A, W, X, [widths[i] for i in order], row_blocks(*A.shape, EVALUATION_BLOCK))
+    ascending = [widths[i] for i in order]
+    if projection is not None and mass is None:
+        mass = weighted_square_sum(A, W)
+    closed = [projection is not None and projection.loss(w, mass, SquareSum()) is not None for w in ascending]
+    quotient = isinstance(X, Reweighted) and X.divides_by(W)
+    bounded = A.size >= bounded_from
+    totals = _quotient_maxima(W, X, ascending) if bounded and all(closed) and quotient else None
+    if totals is None:
+        # A large low-rank X's largest entries come from row bounds; its pass only sums the loss.
+        low_rank = bounded and isinstance(X, LowRank)
+        totals = _truncation_pass(A, W, X, ascending, closed, maxima=not low_rank)
+        if low_rank:
+            lower, c = _orthonormal_rows(X.V)
+            for total, width in zip(totals, ascending):
+                total[1] = _largest_by_bounds(_row_norms(X.U, width, lower) * c.max(initial=0.0), X, width)
+    losses = [projection.loss(w, mass, total[2]) if c else total[0] for w, c, total in zip(ascending, closed, totals)]
+    redo = [j for j, loss in enumerate(losses) if loss is None]
+    if redo:
+        again = _truncation_pass(A, W, X, [ascending[j] for j in redo], [False] * len(redo))
+        for j, total in zip(redo, again):
+            losses[j] = total[0]
     out: list[ResidualStats] = [None] * len(widths)  # type: ignore[list-item]
-    for (loss, largest), i in zip(totals, order):
-        out[i] = ResidualStats(loss, largest)
+    for loss, total, i in zip(losses, totals, order):
+        out[i] = ResidualStats(loss, total[1])
     return out
 
 
-def _truncation_pass(A, W, X: Factorization, widths: list[int], blocks) -> list[list]:
-    """``[loss, largest |entry|]`` of each (ascending) truncation width over the given row blocks.
+def _quotient_maxima(W: np.ndarray, X: Reweighted, widths: list[int]) -> list[list] | None:
+    """``[None, largest |entry|, squares of the product where W = 0]`` of each truncation
+    width of ``X = P / W`` (0 where W = 0), without forming P everywhere; None when more
+    than ZERO_ROWS_SHARE of the rows hold a zero weight (the blockwise pass is then cheaper).
 
-    Per block the product ``P`` grows term by term (one term: BLAS ``dger`` in place; more:
-    one matrix product). Without a multiplier ``X = P`` and the residual is
-    ``W o (A - P)``; with one, ``B = W o A`` and ``Psi = W o multiplier`` are formed once per
-    block so that each width costs ``B - Psi o P`` (and ``P o multiplier`` only where the
-    largest entry might grow).
+    With V's rows made orthonormal (:func:`_orthonormal_rows`, ``U[:, :w] @ V[:w] = L_w Q^T[:w]``),
+    Cauchy-Schwarz gives ``|X_ij| <= ||L_w,i|| c_j / W_ij`` with ``c_j = ||Q[j]||``, so one
+    pass over W (a division and a row minimum per block) gives each row's bound
+    ``||L_w,i|| h_i``, ``h_i = max_j c_j / W_ij`` over its positive weights
+    (:func:`_largest_by_bounds` forms the rows that can matter). The squares where W = 0
+    need the product on the rows holding zero weights.
     """
-    totals = [[SquareSum(), 0.0] for _ in widths]
-    V_largest = np.abs(X.V).max(axis=1) if X.V.size else np.zeros(0)
-    for rows in blocks:
-        A_b, W_b = A[rows], W[rows]
-        multiplier = X.multiplier_rows(rows)
-        if multiplier is not None:
-            B, psi = W_b * A_b, W_b * multiplier
-        product = np.zeros(A_b.shape)
-        scaled = product if multiplier is None else np.empty(A_b.shape)
-        work = np.empty(A_b.shape)
-        U_b = X.U[rows]
-        # |X| on this block is at most sum_l max|U_b[:, l]| max|V[l]| (times max|multiplier|):
-        # where that cannot beat the largest entry seen so far, the block's max is not needed.
-        bounds = np.cumsum(np.abs(U_b).max(axis=0) * V_largest) if U_b.size else np.zeros(0)
-        if multiplier is not None:
-            bounds *= float(np.abs(multiplier).max())
-        done = 0
-        for total, width in zip(totals, widths):
-            if width == done + 1:
-                # product += U_b[:, done] V[done]^T, on the transposed (Fortran-ordered) view: in place.
-                _dger(1.0, X.V[done], U_b[:, done], a=product.T, overwrite_a=1)
-            elif width > done:  # several terms at once: one matrix product
-                product += U_b[:, done:width] @ X.V[done:width]
-            done = max(done, width)
-            if width == 0 or not bounds[width - 1] <= total[1]:
-                if multiplier is not None:
-                    np.multiply(product, multiplier, out=scaled)
-                total[1] = max(total[1], float(scaled.max()), -float(scaled.min()))
-            if multiplier is None:
-                np.subtract(A_b, product, out=work)
-                work *= W_b
-            else:
-                np.multiply(psi, product, out=work)
-                np.subtract(B, work, out=work)
-            total[0] = total[0] + square_sum(work)
+    n, d = W.shape
+    lower, c = _orthonormal_rows(X.V)
+    least = np.empty(n)
+
+    def block(rows: slice) -> None:
+        # min_j W_ij / c_j, ignoring 0 / 0 (a zero column of V: X is 0 there whatever W is).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.fmin.reduce(np.divide(W[rows], c), axis=1, out=least[rows])
+
+    map_blocks(block, list(row_blocks(n, d, EVALUATION_BLOCK)))
+    # A row whose least ratio is 0 holds a zero weight where V is not 0: the product is formed
+    # on those rows for the squares where W = 0, and their bound ignores the zero weights.
+    zero_rows = np.flatnonzero(least == 0)
+    if zero_rows.size > ZERO_ROWS_SHARE * n:
+        return None
+    for chosen in _row_groups(zero_rows, d):
+        W_c = W[chosen]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            least[chosen] = np.fmin.reduce(np.where(W_c > 0, W_c / c, np.inf), axis=1)
+    with np.errstate(divide="ignore"):
+        h = 1.0 / least  # max_j c_j / W_ij over the row's positive weights (0 for a row of zeros)
+    totals = []
+    for width in widths:
+        outside = SquareSum()
+        for chosen in _row_groups(zero_rows, d):
+            product = X.U[chosen, :width] @ X.V[:width]
+            outside = outside + square_sum(product[W[chosen] == 0])
+        totals.append([None, _largest_by_bounds(_row_norms(X.U, width, lower) * h, X, width, W), outside])
     return totals
+
+
+def _orthonormal_rows(V: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """``(L, c)`` with ``V = L Q^T`` for Q with orthonormal columns and L lower triangular (so
+    ``V[:w] = L[:w, :w] Q^T[:w]``: every truncation keeps the form), and ``c_j = ||Q[j]||``.
+
+    Row bounds from Q are as tight as V's rows allow (css's coefficients are far from
+    orthonormal). L is None, and c V's column norms, when V has more rows than columns.
+    """
+    m, d = V.shape
+    if not 0 < m <= d:
+        return None, np.sqrt(np.einsum("ij,ij->j", V, V))
+    Q, R = np.linalg.qr(V.T)
+    return R.T, np.sqrt(np.einsum("ij,ij->i", Q, Q))
+
+
+def _row_norms(U: np.ndarray, width: int, lower: np.ndarray | None) -> np.ndarray:
+    """``||(U[:, :width] @ lower[:width, :width])[i]||`` for every row i (lower None: ``U`` alone)."""
+    rows = U[:, :width] if lower is None else U[:, :width] @ lower[:width, :width]
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows))
+
+
+def _row_groups(rows: np.ndarray, d: int):
+    """``rows`` in groups of about CHUNK_ENTRIES entries of an n x d matrix (few BLAS calls)."""
+    step = max(1, CHUNK_ENTRIES // d)
+    for start in range(0, rows.size, step):
+        yield rows[start:start + step]
+
+
+def _largest_by_bounds(bound: np.ndarray, X: Factorization, width: int, W: np.ndarray | None = None) -> float:
+    """``max |X|`` of X cut to ``width`` terms, given ``bound[i] >= max_j |X_ij|``: only the rows
+    whose bound beats the largest entry of the most promising rows are formed (on the 67 500 x
+    1024 Fisher-like problem, 3 % of svd_w's). With ``W``, X is ``P / W`` (0 where W = 0)."""
+    n, d = X.shape
+    largest = 0.0
+    promising = np.argpartition(bound, -min(n, PROMISING_ROWS))[-PROMISING_ROWS:]
+    for rows in (promising, np.flatnonzero(bound > 0)):
+        rows = rows[bound[rows] > largest]
+        # Most rows left: contiguous row blocks cost less than gathering them.
+        groups = row_blocks(n, d, CHUNK_ENTRIES) if rows.size > n // 4 else _row_groups(rows, d)
+        for chosen in groups:
+            block = X.U[chosen, :width] @ X.V[:width]
+            if W is not None:
+                W_c = W[chosen]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    block /= W_c
+                block[W_c == 0] = 0.0
+            largest = max(largest, float(block.max(initial=0.0)), -float(block.min(initial=0.0)))
+    return largest
+
+
+def _truncation_pass(A, W, X: Factorization, widths: list[int], closed: list[bool], maxima: bool = True
+                     ) -> list[list]:
+    """``[loss, largest |entry| (0 unless ``maxima``), squares where W = 0]`` of each
+    (ascending) truncation width.
+
+    The first width's product comes from one matrix product per chunk of CHUNK_ENTRIES
+    (a few large BLAS calls); the rest works on row blocks of EVALUATION_BLOCK entries
+    (:func:`_block_pass`), on :func:`map_blocks`' threads unless they call BLAS (which
+    grows the product of several widths, and forms a low-rank multiplier). Sums are added
+    in block order.
+    """
+    n, d = A.shape
+    quotient = isinstance(X, Reweighted) and X.divides_by(W)
+    V_largest = np.abs(X.V).max(axis=1) if X.V.size else np.zeros(0)
+    largest = [0.0] * len(widths)  # maxima found so far: blocks that cannot beat them skip theirs
+    # Blocks call no BLAS (threads would share its cores) with one width and a dense multiplier.
+    blas_in_blocks = len(widths) > 1 or isinstance(getattr(X, "weights", None), LowRank)
+    threads = 1 if blas_in_blocks else None
+    buffer = np.empty(min(A.size, CHUNK_ENTRIES))  # reused: no fresh pages for every chunk
+    found = []
+    for chunk in row_blocks(n, d, CHUNK_ENTRIES):
+        first = buffer[:(chunk.stop - chunk.start) * d].reshape(-1, d)
+        np.matmul(X.U[chunk, :widths[0]], X.V[:widths[0]], out=first)
+
+        def block(rows: slice, chunk=chunk, first=first) -> list:
+            product = first[rows.start - chunk.start:rows.stop - chunk.start]
+            return _block_pass(A[rows], W[rows], X, rows, product, widths, closed, largest if maxima else None,
+                               quotient, V_largest)
+
+        blocks = [slice(chunk.start + b.start, chunk.start + b.stop) for b in row_blocks(first.shape[0], d,
+                                                                                          EVALUATION_BLOCK)]
+        found += map_blocks(block, blocks, threads)
+    totals = [[SquareSum(), 0.0, SquareSum()] for _ in widths]
+    for parts in found:
+        for total, (loss, top, outside) in zip(totals, parts):
+            total[0], total[1], total[2] = total[0] + loss, max(total[1], top), total[2] + outside
+    return totals
+
+
+def _block_pass(A_b, W_b, X, rows, product, widths, closed, largest, quotient, V_largest) -> list:
+    """``[loss, largest |entry|, squares where W = 0]`` of each width on one row block of
+    :func:`_truncation_pass` (``product`` holds the first width's terms and grows in place).
+
+    The product grows term by term (one term: BLAS ``dger`` in place; more: one matrix
+    product). Widths with ``closed`` set sum ``P^2`` where W = 0 (for :class:`Projection`)
+    instead of the loss. X's rows are ``P / W`` for a factorization that divides by W itself
+    (0 where W = 0, as :meth:`Reweighted.rows` forms them), else ``P`` times its multiplier;
+    the loss sums ``(W o (A - X))^2`` from them, except that with a multiplier ``B = W o A``
+    and ``Psi = W o multiplier`` are formed once per block so that each width costs
+    ``B - Psi o P``. X's rows are formed only where the largest entry might grow (beyond
+    ``largest``, shared by the blocks; None: no maxima) or the loss needs them.
+    """
+    multiplier = None if quotient else X.multiplier_rows(rows)
+    summed = not all(closed)
+    if multiplier is not None and summed:
+        B, psi = W_b * A_b, W_b * multiplier
+    zeros = np.flatnonzero(W_b.ravel() == 0) if quotient or any(closed) else None
+    scaled = product if multiplier is None and not quotient else np.empty(A_b.shape)
+    work = np.empty(A_b.shape) if summed else None
+    U_b = X.U[rows]
+    # |X| on this block is at most sum_l max|U_b[:, l]| max|V[l]| (times max|multiplier|):
+    # where that cannot beat the largest entry seen so far, the block's max is not needed.
+    # (Dividing by W: no useful bound, the tiny weights decide.)
+    bounds = (np.cumsum(np.abs(U_b).max(axis=0) * V_largest)
+              if U_b.size and not quotient and largest is not None else None)
+    if bounds is not None and multiplier is not None:
+        bounds *= float(np.abs(multiplier).max())
+    out = []
+    done = widths[0]
+    for j, (width, closed_form) in enumerate(zip(widths, closed)):
+        if width == done + 1:
+            # product += U_b[:, done] V[done]^T, on the transposed (Fortran-ordered) view: in place.
+            _dger(1.0, X.V[done], U_b[:, done], a=product.T, overwrite_a=1)
+        elif width > done:  # several terms at once: one matrix product
+            product += U_b[:, done:width] @ X.V[done:width]
+        done = max(done, width)
+        top = 0.0
+        if largest is not None and (bounds is None or width == 0 or not bounds[width - 1] <= largest[j]):
+            if quotient:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    np.divide(product, W_b, out=scaled)
+                scaled.ravel()[zeros] = 0.0
+            elif multiplier is not None:
+                np.multiply(product, multiplier, out=scaled)
+            top = max(float(scaled.max()), -float(scaled.min()))
+            largest[j] = max(largest[j], top)
+        if closed_form:
+            out.append([SquareSum(), top, square_sum(product.ravel()[zeros]) if zeros.size else SquareSum()])
+            continue
+        if multiplier is None:
+            np.subtract(A_b, scaled, out=work)
+            work *= W_b
+        else:
+            np.multiply(psi, product, out=work)
+            np.subtract(B, work, out=work)
+        out.append([square_sum(work), top, SquareSum()])
+    return out
 
 
 def weighted_square_sum(A: np.ndarray, W: np.ndarray, X=0.0) -> SquareSum:
@@ -446,11 +799,15 @@ def weighted_square_sum(A: np.ndarray, W: np.ndarray, X=0.0) -> SquareSum:
         The default 0 gives ``||W o A||_F^2``, the loss of the zero approximation.
     """
     X = np.broadcast_to(np.asarray(X, dtype=np.float64), A.shape)
+
+    def block(rows: slice) -> SquareSum:
+        residual = A[rows] - X[rows]
+        residual *= W[rows]
+        return square_sum(residual)
+
     total = SquareSum()
-    for rows in row_blocks(*A.shape, EVALUATION_BLOCK):
-        block = A[rows] - X[rows]
-        block *= W[rows]
-        total = total + square_sum(block)
+    for part in map_blocks(block, list(row_blocks(*A.shape, EVALUATION_BLOCK))):
+        total = total + part
     return total
 
 

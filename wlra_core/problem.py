@@ -11,15 +11,33 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .linalg import SquareSum, weighted_square_sum
+from .factors import row_blocks
+from .linalg import EVALUATION_BLOCK, SquareSum, map_blocks, square_sum, weighted_square_sum
 
-__all__ = ["Problem", "Normalized", "normalize", "fingerprint", "validate_problem", "validate_rank",
-           "as_float_matrix"]
+__all__ = ["Problem", "Normalized", "Scale", "normalize", "normalized_problem", "fingerprint", "scan_problem",
+           "validate_problem", "validate_rank", "as_float_matrix"]
+
+
+def _converted(M, name: str) -> np.ndarray:
+    """``M`` as a C-contiguous float64 2-D array (no pass over its values), or ValueError."""
+    arr = np.asarray(M)
+    if arr.dtype == object:
+        raise ValueError(f"{name} must be a numeric matrix, got Python objects")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} is complex; only real matrices are supported")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got {arr.ndim}-D with shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    return np.ascontiguousarray(arr, dtype=np.float64)
 
 
 def as_float_matrix(M, name: str, *, missing: bool = False) -> np.ndarray:
@@ -35,18 +53,7 @@ def as_float_matrix(M, name: str, *, missing: bool = False) -> np.ndarray:
         Accept NaN (a missing entry; :func:`validate_problem` gives it weight 0). ±Inf is
         refused either way.
     """
-    arr = np.asarray(M)
-    if arr.dtype == object:
-        raise ValueError(f"{name} must be a numeric matrix, got Python objects")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} is complex; only real matrices are supported")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D matrix, got {arr.ndim}-D with shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = _converted(M, name)
     # max and min propagate NaN and reach +-Inf: no n x d mask unless something is wrong.
     if not (math.isfinite(arr.max()) and math.isfinite(arr.min())):
         bad = np.isinf(arr) if missing else ~np.isfinite(arr)
@@ -59,6 +66,131 @@ def as_float_matrix(M, name: str, *, missing: bool = False) -> np.ndarray:
     return arr
 
 
+# A is left unscaled while its largest magnitude lies in [2**-100, 2**100]: the solvers are
+# homogeneous in A, so scaling it by a power of two would change nothing but cost a copy.
+_SAFE_EXPONENT = 100
+
+
+def _exponent(largest: float) -> int:
+    """e with ``largest * 2**-e`` in [1, 2) (0 for 0)."""
+    return math.frexp(largest)[1] - 1 if largest > 0 else 0
+
+
+def _times_power_of_two(M: np.ndarray, exponent: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``M * 2**exponent``, exactly as ``np.ldexp`` rounds it, by one multiplication where
+    ``2**exponent`` is a normal float64 (ldexp is several times slower)."""
+    if -1022 <= exponent <= 1023:
+        return np.multiply(M, 2.0**exponent, out=out)
+    return np.ldexp(M, exponent, out=out)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What one pass over a validated A and W finds: the powers of two that bring them into
+    range (see :func:`normalize`), the largest magnitude of the scaled A and, when A needs
+    no scaling, ``||W o A||_F^2`` of the scaled arrays.
+
+    Attributes
+    ----------
+    a_exp, w_exp : int
+        The scaled arrays are ``A * 2**-a_exp`` and ``W * 2**-w_exp``.
+    a_max : float
+        ``max |A| * 2**-a_exp``.
+    reference : SquareSum or None
+        ``||W o A||_F^2`` of the scaled arrays; None when ``a_exp != 0`` (rare: it is then
+        summed from the scaled arrays, so that it is the same sum for every scale of A).
+    """
+
+    a_exp: int
+    w_exp: int
+    a_max: float
+    reference: SquareSum | None
+
+
+def _scan(A: np.ndarray, W: np.ndarray | None, w_max: float,
+          scaled_W: np.ndarray | None = None) -> tuple[Scale, float] | None:
+    """One pass over row blocks of A and W: A's extremes, W's least entry, and
+    ``||W' o A||_F^2`` with ``W' = W * 2**-w_exp`` (W None: all ones).
+
+    Returns the :class:`Scale` and W's least entry, or None when A holds NaN or ±Inf. With
+    ``scaled_W`` (an n x d buffer) it also writes ``W'`` there, so the scaled copy of W
+    costs no pass of its own. The blocks' sums are added in block order: the same numbers
+    however many threads :func:`wlra_core.linalg.map_blocks` uses.
+    """
+    w_exp = _exponent(w_max) if math.isfinite(w_max) else 0
+
+    def block(rows: slice):
+        A_b = A[rows]
+        high, low = float(A_b.max()), float(A_b.min())
+        if not (math.isfinite(high) and math.isfinite(low)):
+            return None
+        if W is None:
+            return high, low, math.inf, square_sum(A_b)
+        W_b = W[rows]
+        w_low = float(W_b.min())
+        if w_exp and scaled_W is not None:
+            W_b = _times_power_of_two(W_b, -w_exp, out=scaled_W[rows])
+        elif w_exp:
+            W_b = _times_power_of_two(W_b, -w_exp)
+        return high, low, w_low, square_sum(np.multiply(W_b, A_b))
+
+    found = map_blocks(block, list(row_blocks(*A.shape, EVALUATION_BLOCK)))
+    if any(result is None for result in found):
+        return None
+    highs, lows, w_lows, sums = zip(*found)
+    # abs() turns an all-zero A's -0.0 into 0.0.
+    a_max = abs(max(max(highs), -min(lows)))
+    a_exp = _exponent(a_max) if not 2.0**-_SAFE_EXPONENT <= a_max <= 2.0**_SAFE_EXPONENT else 0
+    reference = functools.reduce(operator.add, sums, SquareSum())
+    return Scale(a_exp, w_exp, math.ldexp(a_max, -a_exp), None if a_exp else reference), min(w_lows)
+
+
+def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.ndarray, Scale, np.ndarray | None]:
+    """:func:`validate_problem`, plus the :class:`Scale` its one pass over A and W found.
+
+    Returns ``(A, W, scale, W_scaled)``: ``W_scaled`` is ``W * 2**-w_exp`` when asked for
+    (``scaled_W=True``) and ``w_exp != 0``, written during the same pass; None otherwise.
+    """
+    A = _converted(A, "A")
+    if W is not None:
+        W = _converted(W, "W")
+        if W.shape != A.shape:
+            raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
+    w_max = _largest(W) if W is not None else 1.0
+    buffer = _scaled_buffer(A, W, w_max) if scaled_W else None
+    scan = _scan(A, W, w_max, buffer)
+    if scan is None:  # A holds NaN (a missing entry) or +-Inf somewhere
+        as_float_matrix(A, "A", missing=True)  # refuses +-Inf
+        if W is not None and not math.isfinite(w_max):
+            as_float_matrix(W, "W")  # refuses NaN/Inf in W before reading W at A's NaN
+        A, W = _without_missing(A, W)
+        w_max = _largest(W)
+        buffer = _scaled_buffer(A, W, w_max) if scaled_W else None
+        scan = _scan(A, W, w_max, buffer)
+    if W is not None:
+        if not math.isfinite(w_max):
+            as_float_matrix(W, "W")  # raises, naming the first NaN/Inf
+        if scan[1] < 0:
+            raise ValueError(f"W has {int((W < 0).sum())} negative entries; weights must be >= 0")
+        if w_max == 0:
+            raise ValueError("W is all zeros: every entry would be ignored")
+    else:
+        W = np.ones_like(A)
+    return A, W, scan[0], buffer
+
+
+def _largest(W: np.ndarray) -> float:
+    """``W.max()`` (NaN if W holds one), on :func:`wlra_core.linalg.map_blocks`' threads."""
+    return float(np.max(map_blocks(lambda rows: W[rows].max(), list(row_blocks(*W.shape)))))
+
+
+def _scaled_buffer(A: np.ndarray, W: np.ndarray | None, w_max: float) -> np.ndarray | None:
+    """Room for ``W * 2**-w_exp``, or None when there is nothing to scale."""
+    if W is None or not math.isfinite(w_max) or not _exponent(w_max):
+        return None
+    return np.empty_like(W)
+
+
 def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
     """Check a WLRA instance and return ``(A, W)`` as float64 arrays.
 
@@ -67,6 +199,9 @@ def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
     does not count. A given W must already give those entries weight 0. The caller's
     arrays are never modified (A is copied only when it has NaN).
 
+    The checks take one pass over W (its largest entry) and one over A and W together;
+    :func:`scan_problem` also returns what that pass found for :func:`normalize`.
+
     Raises
     ------
     ValueError
@@ -74,22 +209,7 @@ def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
         NaN, a nonzero weight on a NaN of A, wrong dimension, shape mismatch, negative
         or all-zero weights.
     """
-    A = as_float_matrix(A, "A", missing=True)
-    if W is not None:
-        W = as_float_matrix(W, "W")
-        if W.shape != A.shape:
-            raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
-    # A.max() is NaN only when A has a NaN (as_float_matrix refused +-Inf): no mask otherwise.
-    if math.isnan(A.max()):
-        A, W = _without_missing(A, W)
-    if W is None:
-        return A, np.ones_like(A)
-    if W.min() < 0:
-        raise ValueError(
-            f"W has {int((W < 0).sum())} negative entries; weights must be >= 0"
-        )
-    if not W.any():
-        raise ValueError("W is all zeros: every entry would be ignored")
+    A, W, _, _ = scan_problem(A, W)
     return A, W
 
 
@@ -120,16 +240,6 @@ def validate_rank(rank, shape: tuple[int, int]) -> int:
     if not 1 <= rank <= limit:
         raise ValueError(f"rank must be between 1 and min(n, d) = {limit}, got {rank}")
     return int(rank)
-
-
-# A is left unscaled while its largest magnitude lies in [2**-100, 2**100]: the solvers are
-# homogeneous in A, so scaling it by a power of two would change nothing but cost a copy.
-_SAFE_EXPONENT = 100
-
-
-def _exponent(largest: float) -> int:
-    """e with ``largest * 2**-e`` in [1, 2) (0 for 0)."""
-    return math.frexp(largest)[1] - 1 if largest > 0 else 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,15 +276,28 @@ class Normalized:
         return 2 * (self.a_exp + self.w_exp)
 
 
-def normalize(A: np.ndarray, W: np.ndarray) -> Normalized:
-    """Scale validated ``A`` and ``W`` by powers of two (copies only when a scale is not 1)."""
-    w_exp = _exponent(float(W.max()))
-    # Not np.abs(A).max(): that costs an n x d temporary. abs() turns an all-zero A's -0.0 into 0.0.
-    a_max = abs(max(float(A.max()), -float(A.min())))
-    a_exp = _exponent(a_max) if not 2.0**-_SAFE_EXPONENT <= a_max <= 2.0**_SAFE_EXPONENT else 0
-    W_n = np.ldexp(W, -w_exp) if w_exp else W
-    A_n = np.ldexp(A, -a_exp) if a_exp else A
-    return Normalized(A_n, W_n, a_exp, w_exp, weighted_square_sum(A_n, W_n), math.ldexp(a_max, -a_exp))
+def normalize(A: np.ndarray, W: np.ndarray, scale: Scale | None = None, scaled_W: np.ndarray | None = None
+              ) -> Normalized:
+    """Scale validated ``A`` and ``W`` by powers of two (copies only when a scale is not 1).
+
+    ``scale`` (and ``scaled_W``) are what :func:`scan_problem` found for these arrays;
+    without them the pass is made here.
+    """
+    if scale is None:
+        w_max = _largest(W)
+        scaled_W = _scaled_buffer(A, W, w_max)
+        scale = _scan(A, W, w_max, scaled_W)[0]
+    W_n = W if not scale.w_exp else scaled_W if scaled_W is not None else _times_power_of_two(W, -scale.w_exp)
+    A_n = _times_power_of_two(A, -scale.a_exp) if scale.a_exp else A
+    reference = scale.reference if scale.reference is not None else weighted_square_sum(A_n, W_n)
+    return Normalized(A_n, W_n, scale.a_exp, scale.w_exp, reference, scale.a_max)
+
+
+def normalized_problem(A, W=None) -> tuple[np.ndarray, Normalized]:
+    """Validate ``(A, W)`` and scale it: the validated W (of the caller's scale) and the
+    :class:`Normalized` problem, from one pass over W and one over A and W together."""
+    A, W, scale, scaled_W = scan_problem(A, W, scaled_W=True)
+    return W, normalize(A, W, scale, scaled_W)
 
 
 @dataclass
@@ -211,7 +334,8 @@ class Problem:
     truth: np.ndarray | None = None
 
     def __post_init__(self):
-        self.A, self.W = validate_problem(self.A, self.W)
+        # What validation's pass found (the scale, ||W o A||^2) saves normalized a pass.
+        self.A, self.W, self._scale, _ = scan_problem(self.A, self.W)
         if self.truth is not None:
             self.truth = as_float_matrix(self.truth, "truth")
             if self.truth.shape != self.A.shape:
@@ -220,7 +344,7 @@ class Problem:
     @functools.cached_property
     def normalized(self) -> Normalized:
         """The scaled arrays the algorithms see (computed once; do not mutate A or W after)."""
-        return normalize(self.A, self.W)
+        return normalize(self.A, self.W, getattr(self, "_scale", None))
 
     def __getstate__(self) -> dict:
         # A pickled problem (a Dask scatter, a cache) travels without its scaled arrays: they

@@ -8,6 +8,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .factors import Factorization
+from .linalg import Projection
 
 __all__ = ["WLRAResult", "Fit", "HistoryPoint", "Monitor", "SolverFailed", "Stopped", "BLOWUP_FACTOR"]
 
@@ -28,11 +29,14 @@ class Fit:
     """What an algorithm module hands back to :func:`wlra_core.solve`.
 
     ``factors`` is the stored form of the approximation (see :mod:`wlra_core.factors`);
-    ``extra`` anything algorithm specific (e.g. selected columns).
+    ``extra`` anything algorithm specific (e.g. selected columns); ``projection``, when
+    the factors truncate a projection of W o A, what gives their loss in closed form (see
+    :class:`wlra_core.linalg.Projection`).
     """
 
     factors: Factorization
     extra: dict[str, Any] = field(default_factory=dict)
+    projection: Projection | None = None
 
 
 class HistoryPoint(NamedTuple):

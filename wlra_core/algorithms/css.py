@@ -27,7 +27,7 @@ import numpy as np
 import scipy.linalg
 
 from ..factors import Reweighted
-from ..linalg import truncated_svd
+from ..linalg import ONE_SHOT_OVERSAMPLES, Projection, thin_qr, truncated_svd, weighted_product
 from ..options import Choices, Interval, NoneAllowed, Option
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, floored
@@ -37,7 +37,7 @@ SELECTIONS = ("leverage", "pivoted_qr", "uniform")
 
 def leverage_scores(M: np.ndarray, rank: int, *, seed, svd_method: str = "auto") -> np.ndarray:
     """Rank-``rank`` column leverage scores of ``M``: squared column norms of its top-k ``Vt``."""
-    Vt = truncated_svd(M, rank, method=svd_method, seed=seed)[2]
+    Vt = truncated_svd(M, rank, method=svd_method, seed=seed, n_oversamples=ONE_SHOT_OVERSAMPLES)[2]
     return np.einsum("ij,ij->j", Vt, Vt)
 
 
@@ -91,30 +91,39 @@ def select_columns(M, n_columns: int, selection: str = "leverage", *, rank: int,
     return np.sort(chosen)
 
 
-def column_coefficients(M: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``C = M[:, columns]`` and ``X = C^+ M``: ``C X`` is the best approximation of M in their span.
+def column_coefficients(M: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """``C = M[:, columns]``, ``X = C^+ M`` (``C X`` is the best approximation of M in their
+    span) and ``||C X||_F^2``.
 
-    X is copied out of lstsq's answer, a view of its n x d work array: held by a result,
-    the view would keep that whole array alive.
+    From the thin QR ``C = Q R``: ``X = R^+ (Q^T M)``, a least-squares problem of c
+    unknowns, and ``||C X|| = ||R X||``; one product with M and nothing else of its size.
     """
     C = M[:, columns]
-    return C, scipy.linalg.lstsq(C, M, check_finite=False)[0].copy()
+    Q, R = thin_qr(C)
+    X = scipy.linalg.lstsq(R, Q.T @ M, check_finite=False)[0]
+    RX = R @ X
+    return C, X, float(np.einsum("ij,ij->", RX, RX))
 
 
 def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, weight_floor, svd_method):
-    weighted = W * A
+    weighted = weighted_product(A, W)
     candidates = weighted.T if axis == "rows" else weighted
     d = candidates.shape[1]
     c = min(weight_rank * rank, d) if n_columns is None else n_columns
     chosen = select_columns(candidates, c, selection, rank=weight_rank * rank, seed=seed, svd_method=svd_method,
                             what=axis)
-    C, X = column_coefficients(candidates, chosen)
+    C, X, kept = column_coefficients(candidates, chosen)
     divisor = floored(W, weight_floor)
     if axis == "rows":  # X^T C^T: coefficients times the chosen rows of W o A
         factors = Reweighted(X.T, C.T, divisor, names=("coefficients", "rows"))
     else:
         factors = Reweighted(C, X, divisor, names=("columns", "coefficients"))
-    return Fit(factors, extra={"axis": axis, axis: chosen})
+    projection = None
+    if weight_floor == 0:  # divided by W itself, W o X is the projection of W o A onto the chosen columns
+        widths = np.full(factors.width, np.nan)
+        widths[-1] = kept
+        projection = Projection(widths)
+    return Fit(factors, extra={"axis": axis, axis: chosen}, projection=projection)
 
 
 ALGORITHM = Algorithm(

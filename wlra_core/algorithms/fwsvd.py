@@ -28,7 +28,7 @@ class RowScaled:
 
 def row_importance(W: np.ndarray) -> np.ndarray:
     """``sqrt`` of the row sums of ``W^2``, shape (n, 1)."""
-    return np.sqrt(np.einsum("ij,ij->i", W, W))[:, None]
+    return np.sqrt(np.vecdot(W, W))[:, None]
 
 
 def prepare(A, W, max_rank, *, seed, monitor, weight_floor, svd_method):

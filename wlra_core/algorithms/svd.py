@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..factors import LowRank
-from ..linalg import truncated_svd
+from ..linalg import ONE_SHOT_OVERSAMPLES, truncated_svd
 from ..result import Fit
 from . import SVD_METHOD, Algorithm
 
@@ -25,7 +25,7 @@ class SingularTriplets:
 
 
 def factorize(M, max_rank, *, seed, svd_method) -> SingularTriplets:
-    return SingularTriplets(*truncated_svd(M, max_rank, method=svd_method, seed=seed))
+    return SingularTriplets(*truncated_svd(M, max_rank, method=svd_method, seed=seed, n_oversamples=ONE_SHOT_OVERSAMPLES))
 
 
 def prepare(A, W, max_rank, *, seed, monitor, svd_method):

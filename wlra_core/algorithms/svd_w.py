@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..factors import Reweighted
-from ..linalg import ScaledMatrix
+from ..linalg import Projection, weighted_matrix
 from ..result import Fit
 from . import SVD_METHOD, WEIGHT_FLOOR, WEIGHT_RANK, Algorithm, floored
 from .svd import SingularTriplets, factorize
@@ -23,18 +23,21 @@ class Reweighting:
     factors: SingularTriplets  # of W o A, up to rank r * max_rank
     divisor: np.ndarray  # W, or the floored W: shared by every rank
     weight_rank: int
+    exact_divisor: bool  # the divisor is W itself: the loss has a closed form (Projection)
 
 
 def prepare(A, W, max_rank, *, seed, monitor, weight_rank, weight_floor, svd_method):
     inner = min(weight_rank * max_rank, min(A.shape))
-    factors = factorize(ScaledMatrix(A, weights=W), inner, seed=seed, svd_method=svd_method)  # W o A, not formed
-    return Reweighting(factors, floored(W, weight_floor), weight_rank)
+    factors = factorize(weighted_matrix(A, W), inner, seed=seed, svd_method=svd_method)
+    return Reweighting(factors, floored(W, weight_floor), weight_rank, weight_floor == 0)
 
 
 def finish(state: Reweighting, rank: int) -> Fit:
     inner = min(state.weight_rank * rank, min(state.divisor.shape))
     product = state.factors.low_rank(inner)
-    return Fit(Reweighted(product.U, product.V, state.divisor))
+    # Divided by W itself, W o X is the truncated SVD of W o A wherever W != 0.
+    projection = Projection(np.cumsum(state.factors.s**2)) if state.exact_divisor else None
+    return Fit(Reweighted(product.U, product.V, state.divisor), projection=projection)
 
 
 ALGORITHM = Algorithm(

@@ -17,10 +17,10 @@ so a hostile header is refused in one line instead of exhausting memory.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
+
+from ..memory import available_memory
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -63,44 +63,6 @@ def one_line(text: str, limit: int = 300) -> str:
     """``text`` with its whitespace runs collapsed to one space, cut to ``limit`` characters."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _read_number(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):  # absent, "max" (no limit) or unreadable
-        return None
-
-
-def available_memory() -> int | None:
-    """Bytes this process can still allocate, or None when the system does not say.
-
-    Linux's ``MemAvailable`` (memory usable without swapping), lowered by the memory
-    limit of the container's cgroup (v2 ``memory.max`` or v1 ``memory.limit_in_bytes``)
-    when that leaves less; elsewhere the free physical pages (``os.sysconf``).
-    """
-    candidates = []
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    candidates.append(int(line.split()[1]) * 1024)
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    cgroup = Path("/sys/fs/cgroup")
-    for limit_file, usage_file in (("memory.max", "memory.current"),
-                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
-        limit, usage = _read_number(cgroup / limit_file), _read_number(cgroup / usage_file)
-        if limit is not None and usage is not None:
-            candidates.append(max(limit - usage, 0))
-            break
-    if not candidates:
-        try:
-            candidates.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (AttributeError, OSError, ValueError):
-            return None
-    return min(candidates)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
