@@ -7,6 +7,7 @@
   :func:`count_axis` (whole-number ticks on a log axis of counts), :func:`integer_ticks`;
 * marks: :func:`flag_rings` (flagged results), :func:`reference_line` (a labelled dashed
   line on a log axis);
+* :func:`picture_rgb` -- a matrix as an RGB picture (gray levels, missing entries in colour);
 * one figure builder per chart of every page, from the numbers ``_views.py`` (or
   :mod:`wlra_core`) prepares -- plotly figures, and the landing page's SVG panels
   (:func:`fit_svg`), which need no chart library in the browser.
@@ -268,6 +269,24 @@ def pixel_image_figure(image: np.ndarray) -> go.Figure:
     layout(fig, "Pixel importance: row sums of W", 420)
     _image_axes(fig)
     return fig
+
+
+# The colour of a pixel the method did not see (missing or held out) in a picture.
+UNSEEN_RGB = (64, 120, 200)
+
+
+def picture_rgb(M: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """``M`` as an 8-bit RGB picture: gray levels from ``value_range`` (clipped), NaN entries
+    (unseen pixels, gaps between tiles) in :data:`UNSEEN_RGB`. A picture, not a chart: the
+    browser gets it as a PNG, not as a plotly heatmap of every pixel."""
+    low, high = value_range
+    span = high - low if high > low else 1.0
+    with np.errstate(invalid="ignore"):
+        gray = np.clip((M - low) / span, 0.0, 1.0)
+    unseen = np.isnan(gray)
+    rgb = np.repeat(np.round(np.where(unseen, 0.0, gray) * 255).astype(np.uint8)[..., None], 3, axis=2)
+    rgb[unseen] = UNSEEN_RGB
+    return rgb
 
 
 def _image_axes(fig: go.Figure) -> None:

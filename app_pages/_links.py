@@ -15,6 +15,9 @@ parameters (a link without ``source`` means the shipped problem):
 * ``source=synthetic&generator=random_mask&n=100&d=80&rank=5&observed=0.3&noise=0.0&seed=0``
   -- :class:`SyntheticLink`: a seeded generator and every one of its parameters (missing ones
   take their defaults): the same link makes the same problem;
+* ``source=demo&generator=masked_image&image=china&observed=0.3&seed=0&downscale=1`` --
+  :class:`DemoLink`: an offline demo of missing entries (``masked_image``, ``masked_digits``),
+  likewise;
 * ``source=upload&upload=KEY`` -- :class:`UploadLink`: an upload this server keeps; KEY is the
   random key :func:`app_pages._sources.keep_upload` gave it (32 hex digits).
 
@@ -34,7 +37,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from app_pages._sources import (KEPT_UPLOADS, SYNTHETIC, check_synthetic_size, kept_uploads, shipped_problem,
+from app_pages._sources import (DEMOS, GENERATED, KEPT_UPLOADS, SYNTHETIC, check_synthetic_size, kept_uploads, shipped_problem,
                                 stored_trained_problem, synthetic_defaults, synthetic_problem)
 from wlra_core import Problem
 from wlra_core.datasets.limits import one_line
@@ -44,7 +47,7 @@ from wlra_core.options import parse_option_text
 __all__ = [
     "SOURCES", "DEFAULT_TFDS", "TFDS_DATASETS", "HIDDEN_RANGE", "EPOCHS_RANGE", "PROBLEM_KEYS",
     "is_widget_key", "LinkError", "Notice", "ProblemLink", "ShippedLink", "TrainedLink", "SyntheticLink",
-    "UploadLink", "parse_link", "ignored_values", "parameter_kind",
+    "DemoLink", "UploadLink", "parse_link", "ignored_values", "parameter_kind",
 ]
 
 TFDS_DATASETS = tuple(name for name, spec in DATASETS.items() if spec.origin == "tfds")
@@ -63,7 +66,7 @@ def is_widget_key(key: str) -> bool:
 
 # Every query key a problem link can write: the sync removes those the current link lacks.
 PROBLEM_KEYS = frozenset({"source", "dataset", "hidden", "epochs", "generator", "upload"}
-                         | {name for generator in SYNTHETIC for name in synthetic_defaults(generator)})
+                         | {name for generator in GENERATED for name in synthetic_defaults(generator)})
 
 
 class LinkError(ValueError):
@@ -232,6 +235,7 @@ class SyntheticLink(ProblemLink):
     signature order, as ``(name, value)`` pairs (hashable, so links compare by value)."""
 
     source: ClassVar[str] = "synthetic"
+    generators: ClassVar[Mapping[str, Any]] = SYNTHETIC  # the makers this source names
     generator: str
     params: tuple[tuple[str, Any], ...]
 
@@ -253,8 +257,8 @@ class SyntheticLink(ProblemLink):
     @classmethod
     def from_query(cls, source: str, values: dict[str, str]) -> SyntheticLink:
         generator = values.pop("generator", "")
-        if generator not in SYNTHETIC:
-            raise LinkError(f"unknown generator {_shown(generator)}; the generators are {', '.join(SYNTHETIC)}")
+        if generator not in cls.generators:
+            raise LinkError(f"unknown generator {_shown(generator)}; the generators are {', '.join(cls.generators)}")
         params = {name: default if name not in values else _parameter(name, values.pop(name), default)
                   for name, default in synthetic_defaults(generator).items()}
         if not values:  # sizes are checked once every parameter is known to be used
@@ -263,6 +267,15 @@ class SyntheticLink(ProblemLink):
             except ValueError as err:
                 raise LinkError(str(err)) from None
         return cls.of(generator, params)
+
+
+@dataclass(frozen=True)
+class DemoLink(SyntheticLink):
+    """An offline demo of missing entries (:data:`app_pages._sources.DEMOS`), made like a
+    generated problem: the same link makes the same mask."""
+
+    source: ClassVar[str] = "demo"
+    generators: ClassVar[Mapping[str, Any]] = DEMOS
 
 
 @dataclass(frozen=True)
@@ -296,7 +309,7 @@ class UploadLink(ProblemLink):
 
 LINK_TYPES: dict[str, type[ProblemLink]] = {
     "shipped": ShippedLink, "tfds": TrainedLink, "digits": TrainedLink, "synthetic": SyntheticLink,
-    "upload": UploadLink}
+    "demo": DemoLink, "upload": UploadLink}
 SOURCES = tuple(LINK_TYPES)
 
 

@@ -21,16 +21,22 @@ from app_pages._store import BoundedStore
 from wlra_core import Problem
 from wlra_core.datasets.fisher_like import fisher_like_problem
 from wlra_core.datasets.limits import LoadBudget
+from wlra_core.datasets.masked import masked_digits, masked_image
 from wlra_core.datasets.synthetic import GENERATORS
 
 __all__ = [
-    "SYNTHETIC", "SYNTHETIC_MAX_ENTRIES", "KEPT_TRAINED", "KEPT_UPLOADS", "KEPT_UPLOAD_BYTES",
+    "SYNTHETIC", "DEMOS", "GENERATED", "SYNTHETIC_MAX_ENTRIES", "KEPT_TRAINED", "KEPT_UPLOADS", "KEPT_UPLOAD_BYTES",
     "synthetic_defaults", "check_synthetic_size", "synthetic_problem", "shipped_problem",
     "trained_problems", "stored_trained_problem", "trained_problem", "kept_uploads", "keep_upload",
 ]
 
 # The teaching generators, and Fisher-like problems up to the paper's largest kernels.
 SYNTHETIC = {**GENERATORS, "fisher_like": fisher_like_problem}
+# Offline demos of missing entries that keep the truth behind them (scikit-learn's bundled
+# photographs and digits, a seeded random mask).
+DEMOS = {"masked_image": masked_image, "masked_digits": masked_digits}
+# Every seeded maker a link can name, by name.
+GENERATED = {**SYNTHETIC, **DEMOS}
 # Entries of A (and of W) a generated problem may have: the paper's largest kernel
 # (colorectal_histology, 67500 x 1024: two 550 MB matrices). Memory is checked too.
 SYNTHETIC_MAX_ENTRIES = 67_500 * 1_024
@@ -50,12 +56,12 @@ def shipped_problem() -> Problem:
     return default_problem()
 
 
-# --- Generated problems -------------------------------------------------------------------
+# --- Generated problems (synthetic and demos) ----------------------------------------------
 
 
 def synthetic_defaults(generator: str) -> dict[str, Any]:
     """A generator's parameters and their defaults, in signature order."""
-    return {name: p.default for name, p in inspect.signature(SYNTHETIC[generator]).parameters.items()}
+    return {name: p.default for name, p in inspect.signature(GENERATED[generator]).parameters.items()}
 
 
 def check_synthetic_size(generator: str, params: Mapping[str, Any]) -> None:
@@ -72,7 +78,7 @@ def check_synthetic_size(generator: str, params: Mapping[str, Any]) -> None:
 
 @st.cache_resource(show_spinner="Generating...", max_entries=4)  # paper-sized ones take 1.1 GB each
 def _generated(generator: str, params: tuple) -> Problem:
-    return SYNTHETIC[generator](**dict(params))
+    return GENERATED[generator](**dict(params))
 
 
 def synthetic_problem(generator: str, params: dict) -> Problem:

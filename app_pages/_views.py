@@ -10,6 +10,11 @@ that it can be tested without a browser (the figures are ``_charts.py``'s):
 * :func:`curves` -- chart series (a :class:`Series` per method) over sweep results;
 * :func:`refine_sweep` and :func:`relative_history` -- the paper's Figure 4 runs and their
   loss histories;
+* :func:`weight_advice` -- what the loaded W means for the algorithms (a 0/1 mask, far from
+  low rank...), measured, for captions and verdicts;
+* :func:`held_out_split` -- the Compare page's held-out check, once per problem and setting;
+* :func:`image_layout`, :func:`pictures` -- a matrix (or its rows or columns) as images:
+  observed | filled | truth, with the error on the missing entries;
 * :func:`doc_description` -- a generator's docstring as plain Markdown for the Data page;
 * :func:`teaching_example` -- the landing page's rank-1 line fit with weighted points.
 """
@@ -25,7 +30,9 @@ import numpy as np
 import streamlit as st
 
 from app_pages._state import BY_FINGERPRINT
+from wlra_core.algorithms import ALGORITHMS, get_algorithm
 from wlra_core.api import solve
+from wlra_core.heldout import Holdout, holdout, missing_check
 from wlra_core.linalg import cumulative_mass, first_singular_mass, numerical_rank, round_off, spectrum, truncated_svd
 from wlra_core.problem import Problem
 from wlra_core.report import ProblemInfo, problem_info
@@ -171,6 +178,216 @@ def pixel_image(problem: Problem) -> np.ndarray | None:
     """:func:`pixel_importance` of the problem, once per problem (the Weights and Feature
     selection pages)."""
     return pixel_importance(problem)
+
+
+# --- Advice from W -----------------------------------------------------------------------------
+
+# W is "far from low rank" when holding 99% of its Frobenius mass takes more than this share
+# of min(n, d) singular values (and more than LOW_RANK_MIN): svd_w's guarantee needs a small
+# weight rank r, and its factorization stores r times the numbers of a rank-k one.
+LOW_RANK_SHARE = 0.1
+LOW_RANK_MIN = 5
+# Algorithms that fill missing entries (they fit X to the observed ones and extend it).
+FILLERS = ("soft_impute", "em")
+
+
+@dataclass(frozen=True)
+class WeightAdvice:
+    """What the loaded W means for the algorithms, measured from W.
+
+    Attributes
+    ----------
+    missing : int
+        Entries with W = 0 (missing, or not counted by the loss).
+    entries : int
+        n d.
+    is_mask : bool
+        Every nonzero weight is the same: W marks observed entries and nothing else.
+    mass_rank_99 : int
+        Singular values of W holding 99% of ``||W||_F^2``.
+    low_rank : bool
+        ``mass_rank_99`` is at most :data:`LOW_RANK_SHARE` of min(n, d) (or at most
+        :data:`LOW_RANK_MIN`).
+    dividers : tuple of str
+        The algorithms that divide by W (the svd_w family).
+    """
+
+    missing: int
+    entries: int
+    is_mask: bool
+    mass_rank_99: int
+    low_rank: bool
+    dividers: tuple[str, ...]
+
+    @property
+    def completion(self) -> bool:
+        """Whether the problem is one of filling missing entries: W is a mask with zeros."""
+        return self.is_mask and self.missing > 0
+
+    def missing_line(self) -> str:
+        """How many entries are missing, in one line ("" when none is)."""
+        if not self.missing:
+            return ""
+        share = f"{self.missing:,} of the {self.entries:,} entries ({self.missing / self.entries:.1%})"
+        if self.completion:
+            return f"**{share} are missing** (W = 0): no algorithm is fitted to them."
+        return f"W is 0 on {share}: they do not count in the loss."
+
+    def verdict(self) -> str:
+        """What the svd_w family does with this W, and what to use instead (Markdown)."""
+        dividers = ", ".join(self.dividers)
+        fillers = " or ".join(FILLERS)
+        rank = f"W needs rank {self.mass_rank_99} to hold 99% of its mass"
+        if self.completion:
+            return (f"W is a 0/1 mask with {self.missing:,} missing entries. {dividers} divide by W: their "
+                    f"approximation is 0 on every missing entry -- they **fill nothing** -- and {rank.lower()[2:]}"
+                    f"{', so svd_w at that weight rank stores more numbers than A has' if not self.low_rank else ''}. "
+                    f"To fill the missing entries use {fillers} (or `wlra complete`, which picks the algorithm "
+                    "and rank on held-out entries); the held-out error below says which fills best.")
+        if not self.low_rank:
+            return (f"{rank}: far from low rank, so svd_w's guarantee (Theorem 1.2) does not apply and its "
+                    f"rank-r·k factorization stores r times a rank-k one's numbers. em, als or {fillers} fit "
+                    "this W directly.")
+        zeros = (f" Where W = 0, {dividers} leave the approximation at 0, which costs nothing in the loss."
+                 if self.missing else "")
+        return (f"{rank}: close to low rank, the case where svd_w is provably close to the optimum "
+                f"(Theorem 1.2); look for svd_w near the slow em/als at a fraction of their time.{zeros}")
+
+
+def advice_of(W: np.ndarray, info: ProblemInfo) -> WeightAdvice:
+    """:class:`WeightAdvice` of ``W`` with its facts ``info`` (:func:`weight_facts`)."""
+    n, d = W.shape
+    positive = W[W > 0]
+    return WeightAdvice(
+        missing=info.zero_entries, entries=n * d, is_mask=bool(positive.size and positive.min() == positive.max()),
+        mass_rank_99=info.mass_rank_99,
+        low_rank=info.mass_rank_99 <= max(LOW_RANK_MIN, LOW_RANK_SHARE * min(n, d)),
+        dividers=tuple(a for a in ALGORITHMS if get_algorithm(a).divides_by_weights))
+
+
+@st.cache_data(max_entries=16, hash_funcs=BY_FINGERPRINT)
+def weight_advice(problem: Problem) -> WeightAdvice:
+    """:func:`advice_of` the problem's W, once per problem."""
+    return advice_of(problem.W, weight_facts(problem)[1])
+
+
+@st.cache_resource(show_spinner=False, max_entries=4, hash_funcs=BY_FINGERPRINT)
+def held_out_split(problem: Problem, fraction: float, seed: int) -> Holdout:
+    """:func:`wlra_core.holdout` of the problem, once per setting: its fit part keeps its
+    fingerprint (the cache key of every result fitted to it) across reruns."""
+    return holdout(problem, fraction=fraction, seed=seed)
+
+
+# --- Images: observed | filled | truth ---------------------------------------------------------
+
+# Images tiled side by side when each row (or column) of A is one.
+TILES = 24
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """How a matrix is seen as images: ``kind`` ``"matrix"`` (A is the picture), ``"rows"``
+    (each row of A is an image of ``shape``) or ``"columns"`` (each column is)."""
+
+    kind: str
+    shape: tuple[int, int]
+
+    def describe(self) -> str:
+        h, w = self.shape
+        return {"matrix": f"A is a {h} x {w} image",
+                "rows": f"each row of A is a {h} x {w} image (the first {TILES} shown)",
+                "columns": f"each column of A is a {h} x {w} image (the first {TILES} shown)"}[self.kind]
+
+
+def image_layout(problem: Problem, shape: tuple[int, int] | None = None) -> ImageLayout | None:
+    """The problem's images: the given ``(height, width)`` (an upload's choice), else its
+    meta (``matrix_is_image``, ``row_image_shape``, a grayscale MLP's ``image_shape``: its
+    kernel's columns are images); None when there is none.
+
+    Raises
+    ------
+    ValueError
+        ``shape`` fits neither A (n x d), nor its rows (d entries), nor its columns (n).
+    """
+    n, d = problem.shape
+    if shape is not None:
+        h, w = (int(x) for x in shape)
+        if (h, w) == (n, d):
+            return ImageLayout("matrix", (h, w))
+        if h * w == d:
+            return ImageLayout("rows", (h, w))
+        if h * w == n:
+            return ImageLayout("columns", (h, w))
+        raise ValueError(f"a {h} x {w} image has {h * w:,} pixels: it is neither A ({n} x {d}) nor one of its "
+                         f"rows ({d} entries) nor one of its columns ({n} entries)")
+    if problem.meta.get("matrix_is_image"):
+        return ImageLayout("matrix", (n, d))
+    rows = problem.meta.get("row_image_shape")
+    if rows is not None and int(np.prod(rows)) == d:
+        return ImageLayout("rows", (int(rows[0]), int(rows[1])))
+    pixels = problem.image_shape
+    if pixels is not None and len(pixels) == 3 and pixels[2] == 1 and pixels[0] * pixels[1] == n:
+        return ImageLayout("columns", (int(pixels[0]), int(pixels[1])))
+    return None
+
+
+def tiled(M: np.ndarray, layout: ImageLayout) -> np.ndarray:
+    """``M`` as one picture: itself, or its first :data:`TILES` rows (columns) as images side
+    by side in a grid, one NaN pixel between them."""
+    if layout.kind == "matrix":
+        return M
+    h, w = layout.shape
+    images = (M if layout.kind == "rows" else M.T)[:TILES]
+    per_line = min(len(images), 8)
+    lines = -(-len(images) // per_line)
+    out = np.full((lines * (h + 1) - 1, per_line * (w + 1) - 1), np.nan)
+    for i, image in enumerate(images):
+        r, c = divmod(i, per_line)
+        out[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = image.reshape(h, w)
+    return out
+
+
+@dataclass
+class Pictures:
+    """What the image view shows for one result.
+
+    Attributes
+    ----------
+    observed : ndarray
+        A where the method saw it, NaN elsewhere (missing and held-out entries).
+    filled : ndarray
+        The seen entries as given, the others from the approximation.
+    truth : ndarray or None
+        The complete matrix, when the problem keeps it.
+    missing_rmse : float or None
+        RMSE of the approximation against the truth on the missing (W = 0) entries.
+    heldout_rmse : float or None
+        Weighted RMSE on the held-out entries, when the result was fitted to a split.
+    value_range : tuple of float
+        Smallest and largest entry of A where the method saw it: the gray scale of all three.
+    """
+
+    observed: np.ndarray
+    filled: np.ndarray
+    truth: np.ndarray | None
+    missing_rmse: float | None
+    heldout_rmse: float | None
+    value_range: tuple[float, float]
+
+
+def pictures(problem: Problem, result: WLRAResult, layout: ImageLayout, split: Holdout | None = None) -> Pictures:
+    """Observed | filled | truth of ``result`` (fitted to ``split.fit`` when given, else to
+    ``problem``), tiled per ``layout``, and its errors on the entries its fit never saw."""
+    seen = (split.fit if split is not None else problem).W > 0
+    X = result.approx
+    missing = missing_check(problem)
+    return Pictures(
+        observed=tiled(np.where(seen, problem.A, np.nan), layout),
+        filled=tiled(np.where(seen, problem.A, X), layout),
+        truth=None if problem.truth is None else tiled(problem.truth, layout),
+        missing_rmse=None if missing is None else missing.error(X).rmse,
+        heldout_rmse=None if split is None else split.error(X).weighted_rmse,
+        value_range=(float(problem.A[seen].min()), float(problem.A[seen].max())))
 
 
 # --- Results: chart series, loss histories, the paper's Figure 4 -----------------------------

@@ -7,49 +7,92 @@ The Dask scheduler's address never enters the URL: a link must not make the serv
 """
 import streamlit as st
 
-from app_pages._charts import chart, series_figure
+from app_pages._charts import chart, picture_rgb, series_figure
 from app_pages._links import ignored_values
 from app_pages._runs import cached_run_status, option_widgets, result_cache, run_live, show_failed
 from app_pages._state import linked_values, loaded_problem, problem_summary
-from app_pages._views import curves
+from app_pages._views import WeightAdvice, curves, held_out_split, image_layout, pictures, weight_advice
 from wlra_core import ALGORITHMS, get_algorithm
+from wlra_core.heldout import HELDOUT_COLUMN, MISSING_COLUMN, entry_errors
 from wlra_core.sweep import make_sweep
 from wlra_core.tables import ResultRow, rank_table, rows_to_csv
 
 STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
+# The charts in page order (two per line; an odd last one takes the whole width).
+CHARTS = ("loss", HELDOUT_COLUMN, MISSING_COLUMN, "time", "params")
 
 
-def draw(rows: list[ResultRow], order, slots, *, value: str, log_y: bool, tag: str) -> None:
-    """Fill the three chart slots from ``rows`` (mean and min-max over trials)."""
+def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, tag: str, advice: WeightAdvice,
+         held_out: bool) -> None:
+    """Fill the chart slots from ``rows`` (mean and min-max over trials)."""
     loss_label = "relative loss ||W o (A - X)||² / ||W o A||²" if value == "relative_loss" else "loss ||W o (A - X)||²"
     losses, seconds = curves(rows, value), curves(rows, "seconds")
-    with slots[0].container():
+    fitted = " on the entries each method was fitted to" + (" (the fit part)" if held_out else "")
+    with slots["loss"].container():
         chart(series_figure(losses, order, x="rank", value=value, title="Weighted loss vs rank",
                             y_title=loss_label, log_y=log_y),
-              "Weighted loss of each algorithm's rank-k solution (mean over trials, band: min to max); "
-              "lower is better -- look for svd_w close to the slow em/als at a fraction of their time. "
-              "A black ring marks a flagged result (hover for why).",
+              f"Weighted loss of each algorithm's rank-k solution{fitted} (mean over trials, band: min to "
+              "max); lower is better"
+              + (", but it always rewards higher ranks: the held-out error beside it says how well the "
+                 "entries a method did not see are filled. " if held_out
+                 else " -- look for svd_w close to the slow em/als at a fraction of their time. ")
+              + "A black ring marks a flagged result (hover for why).",
               key=f"loss-{tag}")
-    with slots[1].container():
+    if HELDOUT_COLUMN in slots:
+        with slots[HELDOUT_COLUMN].container():
+            chart(series_figure(curves(rows, HELDOUT_COLUMN), order, x="rank", value=HELDOUT_COLUMN,
+                                title="Held-out error vs rank", y_title="weighted RMSE on the held-out entries",
+                                log_y=log_y),
+                  "Error on the observed entries held out of every fit (weighted RMSE; the RMSE for a 0/1 "
+                  "mask): lower is better. It rises where a method starts to fit noise -- pick the rank at "
+                  "its minimum.",
+                  key=f"heldout-{tag}")
+    if MISSING_COLUMN in slots:
+        with slots[MISSING_COLUMN].container():
+            chart(series_figure(curves(rows, MISSING_COLUMN), order, x="rank", value=MISSING_COLUMN,
+                                title="True error on the missing entries vs rank",
+                                y_title="RMSE on the missing entries", log_y=log_y),
+                  "This problem keeps the truth behind its missing entries: the error on them, which no "
+                  "method saw -- the number filling is for. A method that fills nothing sits at the RMS of "
+                  "the missing values.",
+                  key=f"missing-{tag}")
+    with slots["time"].container():
         chart(series_figure(seconds, order, x="rank", value="seconds", title="Runtime vs rank",
                             y_title="seconds", log_y=True),
               "Wall time per solution (the svd family computes one SVD for all ranks and counts it "
               "in each); look for the orders of magnitude between one-shot and iterative methods.",
               key=f"time-{tag}")
-    with slots[2].container():
+    with slots["params"].container():
         chart(series_figure(losses, order, x="n_params", value=value, title="Weighted loss vs stored numbers",
                             y_title=loss_label, log_y=log_y, log_x=True),
-              "The same losses against the entries of the arrays each solution keeps. svd_w and css divide "
-              "by W itself, so they must store all n·d weights too: on a Fisher-weighted kernel that puts "
-              "them far to the right of svd, at more numbers than the matrix has.",
+              f"The same losses against the entries of the arrays each solution keeps. {', '.join(advice.dividers)} "
+              "divide by W itself, so they must store all n·d weights too"
+              + (": with this W that puts them at more numbers than the matrix has, and they fill none of its "
+                 f"{advice.missing:,} missing entries." if advice.completion
+                 else ", far to the right of svd." if advice.low_rank
+                 else f"; W needs rank {advice.mass_rank_99} for 99% of its mass, so the rank-r·k factorisations "
+                      "of svd_w_practical grow with it."),
               key=f"params-{tag}")
+
+
+def chart_slots(names) -> dict:
+    """One ``st.empty()`` per chart, two per line, an odd last one the whole width."""
+    names, slots = list(names), {}
+    for i in range(0, len(names) - 1, 2):
+        left, right = st.columns(2)
+        slots[names[i]], slots[names[i + 1]] = left.empty(), right.empty()
+    if len(names) % 2:
+        slots[names[-1]] = st.empty()
+    return slots
 
 
 problem = loaded_problem()
 n, d = problem.shape
 st.title("Compare")
 st.markdown(problem_summary(problem))
+advice = weight_advice(problem)
+st.info(" ".join(filter(None, (advice.missing_line(), advice.verdict()))), icon=":material/lightbulb:")
 if n * d >= LARGE_PROBLEM:
     shared = [name for name in ALGORITHMS if get_algorithm(name).prepare is not None]
     st.info(f"A large problem ({n} x {d}): {', '.join(shared)} compute one SVD for all ranks and take "
@@ -79,6 +122,23 @@ trials = int(col_trials.number_input(
          "and the min-max band."))
 seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed", persist_state="session",
                                  bind="query-params"))
+col_hold, col_fraction = st.columns([1, 2])
+# On by default when W marks missing entries: then the fitted loss cannot say how well they are filled.
+held_out = col_hold.toggle(
+    "Held-out check", value=advice.completion, key=f"compare-holdout-{'mask' if advice.completion else 'weights'}",
+    persist_state="session", disabled=int((problem.W > 0).sum()) < 2,
+    help="Hide a seeded share of the observed (W > 0) entries from every method (A = 0, W = 0 there), fit each "
+         "method on the rest, and measure each result's error on the hidden entries: how well it fills what it "
+         "did not see. The split's seed is the seed above.")
+fraction = col_fraction.slider("Held-out share of the observed entries", 0.05, 0.5, 0.1, 0.05,
+                               key="compare-holdout-fraction", persist_state="session", disabled=not held_out)
+split = None
+if held_out:
+    try:
+        split = held_out_split(problem, float(fraction), seed)
+    except ValueError as err:
+        st.error(f"No held-out check: {err}")
+evaluation = entry_errors(problem, split)
 col_where, col_scheduler = st.columns([1, 2])
 where = col_where.radio(
     "Run on", ["this process", "Dask cluster"], horizontal=True, key="compare-where", persist_state="session",
@@ -120,7 +180,8 @@ if algorithms:
             options[name] = option_widgets(name, problem.shape)
 
 try:
-    sweep = make_sweep({problem.name: problem}, algorithms, range(low, high + 1), trials, seed, options)
+    sweep = make_sweep({problem.name: problem if split is None else split.fit}, algorithms, range(low, high + 1),
+                       trials, seed, options, evaluation=evaluation)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -140,34 +201,89 @@ log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_st
 
 status = st.empty()
 stop_slot = st.empty()
-top_left, top_right = st.columns(2)
-slots = (top_left.empty(), top_right.empty(), st.empty())
+measured = () if evaluation is None else evaluation.columns
+slots = chart_slots(name for name in CHARTS if name in ("loss", "time", "params") or name in measured)
 
 cached_run_status(status, rows, sweep.size, run, STOPPED)
 order = [m.label for m in sweep.methods]
+settings = dict(value=value, log_y=log_y, advice=advice, held_out=split is not None)
 if run:
     rows = run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
-                    stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, value=value,
-                                                                         log_y=log_y, tag=tag))
+                    stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, tag=tag,
+                                                                         **settings))
 
 # Without results the charts are drawn empty: the browser loads the chart library before
 # Run, so the first points appear at once.
-draw(rows, order, slots, value=value, log_y=log_y, tag="final")
+draw(rows, order, slots, tag="final", **settings)
 if not rows:
     st.stop()
 
 show_failed(rows, "shown as gaps in the charts", trials=True)
-flagged = [r for r in rows if r.warnings and not r.failed]
-if flagged:
+flagged = {}
+for r in rows:
+    if r.warnings and not r.failed:
+        flagged.setdefault(r.method, []).append(r)
+if flagged:  # one line per method: a mask flags every rank of the svd_w family
     st.warning("Flagged results (black rings in the charts):  \n" + "  \n".join(
-        f"**{r.method}** rank {r.rank} trial {r.trial + 1}: {r.warnings}" for r in flagged[:12])
-        + (f"  \n... and {len(flagged) - 12} more (see the CSV)." if len(flagged) > 12 else ""))
+        f"**{method}** at rank{'s' if len(mine) > 1 else ''} {', '.join(str(k) for k in dict.fromkeys(r.rank for r in mine))}"
+        f" -- at rank {mine[-1].rank}: {mine[-1].warnings}" for method, mine in flagged.items()))
 
+TABLES = {value: "Relative loss" if value == "relative_loss" else "Loss", HELDOUT_COLUMN: "Held-out error",
+          MISSING_COLUMN: "True error on the missing entries", "seconds": "Seconds"}
 st.subheader("At ranks 5, 10 and 20 (the paper's Tables 3-5)")
-tab_loss, tab_time = st.tabs(["Relative loss" if value == "relative_loss" else "Loss", "Seconds"])
-with tab_loss:
-    st.dataframe(rank_table(rows, value=value), hide_index=True)
-with tab_time:
-    st.dataframe(rank_table(rows, value="seconds"), hide_index=True)
+shown = [column for column in TABLES if column in (value, "seconds") or column in measured]
+for tab, column in zip(st.tabs([TABLES[column] for column in shown]), shown):
+    with tab:
+        st.dataframe(rank_table(rows, value=column), hide_index=True)
 st.download_button("Download every result (CSV)", rows_to_csv(rows), file_name="wlra_compare.csv",
                    mime="text/csv", icon=":material/download:")
+
+st.subheader("The picture: observed | filled | truth")
+shape = None
+if image_layout(problem) is None:
+    as_image = st.toggle("Show as image", key="compare-as-image", persist_state="session",
+                         help="Give the height and width of the image A holds: A itself (n x d), each of its "
+                              "rows (height x width = d) or each of its columns (= n).")
+    if not as_image:
+        st.caption("This problem is not an image; give its height and width above to see it as one.")
+        st.stop()
+    col_h, col_w = st.columns(2)
+    shape = (int(col_h.number_input("Height", min_value=1, value=n, step=1, key="compare-image-height",
+                                    persist_state="session")),
+             int(col_w.number_input("Width", min_value=1, value=d, step=1, key="compare-image-width",
+                                    persist_state="session")))
+try:
+    layout = image_layout(problem, shape)
+except ValueError as err:
+    st.error(str(err))
+    st.stop()
+results = {(row.method, row.rank): (row, result) for row, result in sweep.entries(cache)
+           if not row.failed and row.trial == 0}
+if not results:
+    st.info("The results of this run are no longer cached on this server: Run again to see them as images.")
+    st.stop()
+col_method, col_rank = st.columns(2)
+method = col_method.selectbox("Method", list(dict.fromkeys(m for m, _ in results)), key="compare-image-method",
+                              persist_state="session")
+ranks = [k for m, k in results if m == method]
+rank = col_rank.select_slider("Rank", ranks, value=ranks[-1], key=f"compare-image-rank-{method}")
+row, result = results[method, rank]
+view = pictures(problem, result, layout, split)
+errors = st.columns(3)
+errors[0].metric("RMSE on the missing entries (truth)", "unknown" if view.missing_rmse is None
+                 else f"{view.missing_rmse:.4g}",
+                 help="sqrt(mean((X - truth)²)) over the entries with W = 0, measured on the truth this "
+                      "problem keeps (the demos); no method saw them.")
+errors[1].metric("Held-out error", "off" if view.heldout_rmse is None else f"{view.heldout_rmse:.4g}",
+                 help="Weighted RMSE on the held-out observed entries (the held-out check).")
+errors[2].metric("Fitted relative loss", f"{row.relative_loss:.4g}")
+if row.warnings:
+    st.warning(f"{method} at rank {rank}: {row.warnings}", icon=":material/flag:")
+panels = [("observed (blue: not seen by the method)", view.observed), (f"filled by {method} at rank {rank}",
+                                                                        view.filled)]
+if view.truth is not None:
+    panels.append(("truth", view.truth))
+for column, (caption, picture) in zip(st.columns(len(panels)), panels):
+    column.image(picture_rgb(picture, view.value_range), caption=caption, width="stretch")
+st.caption(f"{layout.describe()}. Gray levels span the observed values; blue marks the entries the method did "
+           "not see (missing or held out) and the gaps between tiles.")

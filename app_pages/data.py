@@ -5,13 +5,14 @@ shared link loads it again, and the widgets start from the settings the URL name
 """
 import streamlit as st
 
-from app_pages._links import (DEFAULT_TFDS, EPOCHS_RANGE, HIDDEN_RANGE, SOURCES, TFDS_DATASETS, ShippedLink,
-                              SyntheticLink, TrainedLink, UploadLink, parameter_kind)
-from app_pages._sources import SYNTHETIC, keep_upload, shipped_problem, synthetic_defaults, synthetic_problem, trained_problem
+from app_pages._links import (DEFAULT_TFDS, EPOCHS_RANGE, HIDDEN_RANGE, SOURCES, TFDS_DATASETS, DemoLink,
+                              ShippedLink, SyntheticLink, TrainedLink, UploadLink, parameter_kind)
+from app_pages._sources import keep_upload, shipped_problem, synthetic_defaults, synthetic_problem, trained_problem
 from app_pages._state import current_link, loaded_problem, problem_summary, set_problem
 from app_pages._views import doc_description, weight_facts
 from wlra_core import Problem, load_problem
 from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
+from wlra_core.datasets.masked import SAMPLE_IMAGES
 from wlra_core.datasets.limits import MAX_FILE_BYTES
 from wlra_core.options import parse_option_text
 from wlra_core.report import info_lines
@@ -21,8 +22,11 @@ SOURCE_LABELS = {
     "tfds": "tfds dataset: train an MLP",
     "digits": "scikit-learn digits",
     "synthetic": "Synthetic",
+    "demo": "Missing entries (offline demos)",
     "upload": "Upload A and W",
 }
+# Parameters with a fixed set of values: a select box instead of a text field.
+PARAMETER_CHOICES = {"image": SAMPLE_IMAGES}
 # Uploaders accept any file: the loader names a wrong type in its one-line message, where
 # Streamlit's own extension filter would raise an exception box.
 UPLOAD_TYPES = None
@@ -103,31 +107,36 @@ elif source in ("tfds", "digits"):
         try_load(lambda: train_with_progress(dataset, hidden, epochs, download), dataset,
                  lambda _: TrainedLink(dataset, hidden, epochs))
 
-elif source == "synthetic":
-    generators = list(SYNTHETIC)
-    generator = st.selectbox("Generator", generators, key="synthetic-generator", persist_state="session",
-                             index=generators.index(link.generator) if isinstance(link, SyntheticLink) else 0)
-    st.markdown(doc_description(SYNTHETIC[generator]))
-    linked = dict(link.params) if isinstance(link, SyntheticLink) and link.generator == generator else {}
+elif source in ("synthetic", "demo"):
+    kind = SyntheticLink if source == "synthetic" else DemoLink
+    generators = list(kind.generators)
+    generator = st.selectbox("Generator" if source == "synthetic" else "Demo", generators,
+                             key=f"{source}-generator", persist_state="session",
+                             index=generators.index(link.generator) if isinstance(link, kind)
+                             and link.generator in generators else 0)
+    st.markdown(doc_description(kind.generators[generator]))
+    linked = dict(link.params) if isinstance(link, kind) and link.generator == generator else {}
     params = {}
     columns = st.columns(4)
     for i, (name, default) in enumerate(synthetic_defaults(generator).items()):
         start = linked.get(name, default)
         widget_key = f"synthetic-{generator}-{name}"
-        kind = parameter_kind(default)
         with columns[i % 4]:
-            if kind == "integer":
+            if name in PARAMETER_CHOICES:
+                choices = PARAMETER_CHOICES[name]
+                params[name] = st.selectbox(name, choices, index=choices.index(start) if start in choices else 0,
+                                            key=widget_key, persist_state="session")
+            elif parameter_kind(default) == "integer":
                 params[name] = int(st.number_input(name, value=start, step=1, key=widget_key, persist_state="session"))
-            elif kind == "number":
+            elif parameter_kind(default) == "number":
                 params[name] = float(st.number_input(name, value=start, format="%g", key=widget_key,
                                                      persist_state="session"))
             else:
                 text = st.text_input(name, value="" if start is None else str(start), key=widget_key,
                                      help=f"empty: default ({default!r})", persist_state="session")
                 params[name] = parse_option_text(text, default)
-    if st.button("Generate", type="primary", key="load-synthetic"):
-        try_load(lambda: synthetic_problem(generator, params), generator,
-                 lambda _: SyntheticLink.of(generator, params))
+    if st.button("Generate" if source == "synthetic" else "Load the demo", type="primary", key=f"load-{source}"):
+        try_load(lambda: synthetic_problem(generator, params), generator, lambda _: kind.of(generator, params))
 
 else:
     st.markdown(f"A as `{', '.join(SUPPORTED_EXTENSIONS)}` (a .npz may hold arrays `A` and `W`); W "

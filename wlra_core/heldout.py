@@ -22,7 +22,13 @@ from .problem import Problem, validate_problem
 from .result import WLRAResult
 from .seeding import as_seed_sequence, child_seed, seed_label
 
-__all__ = ["Holdout", "HoldoutError", "holdout"]
+__all__ = ["EntryCheck", "Holdout", "HoldoutError", "holdout", "missing_check", "EntryErrors", "entry_errors",
+           "HELDOUT_COLUMN", "MISSING_COLUMN"]
+
+# The evaluation columns of :class:`EntryErrors`: the weighted RMSE on held-out observed
+# entries, and the RMSE against the truth on the missing (W = 0) entries.
+HELDOUT_COLUMN = "heldout_rmse"
+MISSING_COLUMN = "missing_rmse"
 
 
 @dataclass(frozen=True)
@@ -64,29 +70,22 @@ def _root_ratio(num: SquareSum, den: SquareSum) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class Holdout:
-    """A problem split into what algorithms see and what checks them.
+class EntryCheck:
+    """Some entries of an n x d matrix and their true values: what an approximation is checked on.
 
     Attributes
     ----------
-    fit : Problem
-        The problem with the check entries removed (A = 0 and W = 0 there).
     check : ndarray of bool, shape (n, d)
-        The held-out entries.
+        The entries checked.
     truth : ndarray of shape (m,)
-        A on the check entries, in row-major order.
+        Their true values, in row-major order.
     weights : ndarray of shape (m,)
-        W on the check entries.
-    fraction : float
-    seed : int or str
+        Their weights.
     """
 
-    fit: Problem
     check: np.ndarray
     truth: np.ndarray
     weights: np.ndarray
-    fraction: float
-    seed: int | str
 
     def values(self, X) -> np.ndarray:
         """An approximation's entries on the check entries (row-major order).
@@ -120,6 +119,25 @@ class Holdout:
             relative_weighted_rmse=_root_ratio(weighted, square_sum(self.weights * self.truth)),
             count=int(residual.size),
         )
+
+
+@dataclass(frozen=True, eq=False)
+class Holdout(EntryCheck):
+    """A problem split into what algorithms see and what checks them.
+
+    Attributes
+    ----------
+    check, truth, weights
+        The held-out entries, A and W there (see :class:`EntryCheck`).
+    fit : Problem
+        The problem with the check entries removed (A = 0 and W = 0 there).
+    fraction : float
+    seed : int or str
+    """
+
+    fit: Problem
+    fraction: float
+    seed: int | str
 
 
 def holdout(A, W=None, *, fraction: float = 0.1, seed=0) -> Holdout:
@@ -163,4 +181,61 @@ def holdout(A, W=None, *, fraction: float = 0.1, seed=0) -> Holdout:
                   meta={**problem.meta, "holdout": {"fraction": float(fraction), "seed": seed_label(sequence),
                                                     "held_out": int(count)}},
                   model=dict(problem.model))
-    return Holdout(fit, check, problem.A[check], problem.W[check], float(fraction), seed_label(sequence))
+    return Holdout(check=check, truth=problem.A[check], weights=problem.W[check], fit=fit, fraction=float(fraction),
+                   seed=seed_label(sequence))
+
+
+def missing_check(problem: Problem) -> EntryCheck | None:
+    """The missing (W = 0) entries of a problem that keeps the truth behind them
+    (:attr:`Problem.truth`, the demos), weighted 1; None without a truth or a missing entry."""
+    if problem.truth is None:
+        return None
+    missing = problem.W == 0
+    if not missing.any():
+        return None
+    truth = problem.truth[missing]
+    return EntryCheck(check=missing, truth=truth, weights=np.ones_like(truth))
+
+
+@dataclass(frozen=True, eq=False)
+class EntryErrors:
+    """A sweep evaluation (:class:`wlra_core.sweep.Evaluation`): each result's error on
+    entries its fit never saw.
+
+    ``heldout_rmse`` is the weighted RMSE on the held-out entries of ``split`` (the RMSE
+    for 0/1 weights); ``missing_rmse`` the RMSE against the truth on the problem's missing
+    entries (``missing``). Only the columns of the checks given are added.
+    """
+
+    split: Holdout | None
+    missing: EntryCheck | None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(column for column, check in ((HELDOUT_COLUMN, self.split), (MISSING_COLUMN, self.missing))
+                     if check is not None)
+
+    @property
+    def name(self) -> str:
+        # The split is part of the fit problem's fingerprint already; the name keeps apart
+        # the same fit part checked with and without the truth.
+        held = "" if self.split is None else f"holdout {self.split.fraction:g} seed {self.split.seed}"
+        return " + ".join(filter(None, (held, "truth" if self.missing is not None else "")))
+
+    def __call__(self, problem: Problem, result: WLRAResult) -> dict[str, float]:
+        out = {}
+        if self.split is not None:
+            out[HELDOUT_COLUMN] = self.split.error(result).weighted_rmse
+        if self.missing is not None:
+            out[MISSING_COLUMN] = self.missing.error(result).rmse
+        return out
+
+
+def entry_errors(problem: Problem, split: Holdout | None = None) -> EntryErrors | None:
+    """The :class:`EntryErrors` evaluation of a sweep on ``problem`` -- fitted on
+    ``split.fit`` when a split is given -- or None when there is nothing to check (no split
+    and no truth behind missing entries)."""
+    missing = missing_check(problem)
+    if split is None and missing is None:
+        return None
+    return EntryErrors(split, missing)

@@ -44,7 +44,13 @@ def _masked(truth: np.ndarray, observed: float, seed) -> tuple[np.ndarray, int |
     return np.where(hidden, np.nan, truth), seed_label(sequence)
 
 
-def masked_image(image: str = "china", observed: float = 0.5, seed=0) -> Problem:
+def _shrunk(image: np.ndarray, factor: int) -> np.ndarray:
+    """Means of ``factor`` x ``factor`` pixel blocks (the last partial rows and columns dropped)."""
+    h, w = (size // factor * factor for size in image.shape)
+    return np.ascontiguousarray(image[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3)))
+
+
+def masked_image(image: str = "china", observed: float = 0.5, seed: int = 0, downscale: int = 1) -> Problem:
     """One of scikit-learn's sample photographs in grayscale with random pixels missing.
 
     Parameters
@@ -54,31 +60,37 @@ def masked_image(image: str = "china", observed: float = 0.5, seed=0) -> Problem
         Probability that a pixel is kept.
     seed : int >= 0 or SeedSequence
         The mask's seed.
+    downscale : int >= 1
+        Average blocks of ``downscale`` x ``downscale`` pixels first (1: the full 427 x 640
+        photograph; 4: 106 x 160).
 
     Returns
     -------
     Problem
-        A (427 x 640, values in [0, 1]) with the missing pixels at 0 and W = 0 there (1
-        elsewhere), ``truth`` the whole grayscale image, ``meta["matrix_is_image"]`` True.
+        A (427 x 640 at full size, values in [0, 1]) with the missing pixels at 0 and W = 0
+        there (1 elsewhere), ``truth`` the whole grayscale image, ``meta["matrix_is_image"]`` True.
     """
     if image not in SAMPLE_IMAGES:
         raise ValueError(f"unknown sample image {image!r}; choose one of {', '.join(SAMPLE_IMAGES)}")
     observed = _check_observed(observed)
+    if isinstance(downscale, bool) or not isinstance(downscale, (int, np.integer)) or not 1 <= downscale <= 100:
+        raise ValueError(f"downscale must be an integer from 1 to 100, got {downscale!r}")
     from sklearn.datasets import load_sample_image
 
     try:
         rgb = load_sample_image(f"{image}.jpg")
     except ImportError as err:  # scikit-learn reads the JPEG files with Pillow
         raise ValueError(f"the sample images need Pillow ({' '.join(str(err).split())})") from None
-    truth = grayscale(rgb)
+    truth = _shrunk(grayscale(rgb), int(downscale)) if downscale > 1 else grayscale(rgb)
     A, label = _masked(truth, observed, seed)
-    return Problem(A, None, name=f"{image}.jpg, {observed:.0%} of pixels observed", source="demo",
+    size = "" if downscale == 1 else f" ({truth.shape[0]} x {truth.shape[1]})"
+    return Problem(A, None, name=f"{image}.jpg{size}, {observed:.0%} of pixels observed", source="demo",
                    meta={"dataset": f"scikit-learn sample image {image}.jpg (grayscale)", "matrix_is_image": True,
-                         "observed": observed, "mask_seed": label},
+                         "observed": observed, "mask_seed": label, "downscale": int(downscale)},
                    truth=truth)
 
 
-def masked_digits(observed: float = 0.5, seed=0) -> Problem:
+def masked_digits(observed: float = 0.5, seed: int = 0) -> Problem:
     """scikit-learn's digits table (1797 images of 8 x 8 pixels) in [0, 1] with random entries missing.
 
     Parameters
