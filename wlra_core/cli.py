@@ -134,7 +134,8 @@ def _print_update(update) -> None:
     if isinstance(update, ResultEvent):
         row = update.row
         status = f"FAILED: {row.message}" if row.failed else (
-            f"relative loss {row.relative_loss:.6g}  {row.seconds:.3f} s")
+            f"relative loss {row.relative_loss:.6g}  {row.seconds:.3f} s"
+            + "".join(f"  {key} {value:.6g}" for key, value in row.evaluation.items()))
         flag = f"  ! {row.warnings}" if row.warnings else ""
         print(f"  {row.method:<16} rank {row.rank:>3} trial {row.trial}: {status}{flag}")
 
@@ -179,13 +180,24 @@ def _terminate(signum, frame):
 def cmd_bench(args) -> int:
     """Rows go to ``--out`` as they finish (:class:`wlra_core.tables.CsvFile`): a SIGINT or
     SIGTERM keeps the finished rows, says so in one line and exits 130 or 143."""
+    from .heldout import entry_errors, holdout
     from .sweep import ResultEvent, make_sweep, run_all
-    from .tables import ROW_FIELDS, TABLE_RANKS, CsvFile, format_summary, summarize
+    from .tables import MEASURED, ROW_FIELDS, TABLE_RANKS, CsvFile, format_summary, summarize
 
+    if args.holdout is not None and not 0 < args.holdout < 1:
+        raise UsageError(f"--holdout must be a fraction strictly between 0 and 1, got {args.holdout:g}")
     problem = _load(args.problem)
-    sweep = make_sweep(problem, parse_names(args.algorithms), parse_ranks(args.ranks, min(problem.shape)),
-                       args.trials, args.seed, parse_options(args.option))
-    out = CsvFile(args.out, list(ROW_FIELDS)) if args.out else None
+    split = None
+    if args.holdout is not None:
+        split = holdout(problem, fraction=args.holdout, seed=args.seed)
+        print(f"held out {split.check.sum():,} of the {int((problem.W > 0).sum()):,} observed entries "
+              f"(seed {args.seed}); every method is fitted to the rest")
+    evaluation = entry_errors(problem, split)
+    sweep = make_sweep({problem.name: problem if split is None else split.fit}, parse_names(args.algorithms),
+                       parse_ranks(args.ranks, min(problem.shape)), args.trials, args.seed,
+                       parse_options(args.option), evaluation=evaluation)
+    measured = () if evaluation is None else evaluation.columns
+    out = CsvFile(args.out, [*ROW_FIELDS, *measured]) if args.out else None
 
     def on_update(update) -> None:
         if out is not None and isinstance(update, ResultEvent):
@@ -221,7 +233,7 @@ def cmd_bench(args) -> int:
         out.commit()
         print(f"wrote {out.rows} rows to {args.out}")
     table_ranks = [k for k in TABLE_RANKS if k in sweep.ranks] or [max(sweep.ranks)]
-    print(format_summary(summarize(rows, table_ranks)))
+    print(format_summary(summarize(rows, table_ranks, values=(*MEASURED, *measured))))
     return 2 if errors and not rows else 0
 
 
@@ -376,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", metavar="ALGORITHM.OPTION=VALUE",
                    help="an algorithm option, e.g. svd_w.weight_floor=1e-3 (repeatable)")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://...) or 'local'")
+    p.add_argument("--holdout", type=float, metavar="FRACTION",
+                   help="hold out this share of the observed (W > 0) entries, fit every method to the rest and "
+                        "add its weighted RMSE on them (column heldout_rmse; and missing_rmse, the error on the "
+                        "missing entries, for a problem saved with its truth)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compress", help="put each approximation back into the problem's MLP; test accuracy table")

@@ -58,7 +58,7 @@ OPTIONS = Option(None, (NoneAllowed("the method's defaults"), InstanceOf((Mappin
 
 # Set by fit; a new fit starts by removing them, so a fit that raises leaves none behind.
 _FITTED = ("result_", "factors_", "loss_", "relative_loss_", "n_params_", "warnings_", "n_iter_", "components_",
-           "n_features_in_", "feature_names_in_")
+           "n_features_in_", "feature_names_in_", "n_components_", "completion_")
 
 
 def _seed_sequence(random_state) -> np.random.SeedSequence:
@@ -113,8 +113,10 @@ class WeightedLowRank(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (zero-weight rows get 0); on the shipped problem it has the lowest loss of the
         rank-k methods. ``"svd_w"`` (the paper's Algorithm 1) divides by W and has no
         components.
-    n_components : int, default=10
-        The target rank k, ``1 <= k <= min(n, d)``.
+    n_components : int or "auto", default=10
+        The target rank k, ``1 <= k <= min(n, d)``; ``"auto"`` lets :func:`wlra_core.complete`
+        choose it (and ``method``'s λ or ridge) by the error on a held-out share of the
+        observed entries, then refit on all of them (``options`` must then be None).
     options : dict, default=None
         Options of ``method`` as declared in ``get_algorithm(method).options`` (e.g.
         ``{"weight_floor": 1e-3}`` for svd_w, ``{"n_iter": 50}`` for em); omitted ones take
@@ -143,6 +145,11 @@ class WeightedLowRank(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         svd_w_practical with ``weight_rank`` > 1 or ``approximate="inverse"``) are not of
         rank k: reading ``components_`` raises AttributeError saying so, and so do
         ``transform`` and ``inverse_transform``.
+    n_components_ : int
+        The rank fitted (``n_components``, or the one ``"auto"`` chose).
+    completion_ : Completion
+        With ``n_components="auto"`` only: what :func:`wlra_core.complete` chose and its
+        validation table.
     n_iter_ : int
         Iterations the method ran (EM iterations, ALS sweeps, Adam epochs, greedy steps,
         which stop early when the gradient vanishes); 1 for one-shot methods.
@@ -253,21 +260,26 @@ class WeightedLowRank(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         for name in _FITTED:
             self.__dict__.pop(name, None)
         problem = self._problem(A, W, reset=True)
-        try:
-            rank = validate_rank(self.n_components, problem.shape)
-        except ValueError as err:
-            raise ValueError(f"invalid n_components={self.n_components!r}: {err}") from None
-        given = OPTIONS.validate(self.options, name="options", algorithm=type(self).__name__) or {}
-        # Names are checked before solve sees them, so an option can never stand for one of
-        # solve's own keywords (seed, model, progress...).
-        options = get_algorithm(self.method).resolve_options(dict(given), problem.shape)
-        result = solve(self.method, problem, None, rank, seed=_seed_sequence(self.random_state), model=model,
-                       **options)
+        if isinstance(self.n_components, str) and self.n_components == "auto":
+            result = self._complete(problem)
+            rank = result.rank
+        else:
+            try:
+                rank = validate_rank(self.n_components, problem.shape)
+            except ValueError as err:
+                raise ValueError(f"invalid n_components={self.n_components!r}: {err}") from None
+            given = OPTIONS.validate(self.options, name="options", algorithm=type(self).__name__) or {}
+            # Names are checked before solve sees them, so an option can never stand for one of
+            # solve's own keywords (seed, model, progress...).
+            options = get_algorithm(self.method).resolve_options(dict(given), problem.shape)
+            result = solve(self.method, problem, None, rank, seed=_seed_sequence(self.random_state), model=model,
+                           **options)
         if result.failed:
             raise FitFailedError(f"{result.algorithm} failed at n_components={rank}: {result.message}", result)
         for note in result.warnings:
             warnings.warn(f"{result.algorithm} at n_components={rank}: {note}", FlaggedResultWarning, stacklevel=2)
         self.result_ = result
+        self.n_components_ = rank
         self.factors_ = result.factors
         self.loss_ = result.loss
         self.relative_loss_ = result.relative_loss
@@ -277,6 +289,18 @@ class WeightedLowRank(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if isinstance(result.factors, LowRank):
             self.components_ = _row_basis(result.factors)
         return self
+
+    def _complete(self, problem: Problem):
+        """``n_components="auto"``: :func:`wlra_core.complete` with ``method`` as the only
+        candidate; keeps its choice in ``completion_`` and returns the refit."""
+        from .completion import complete
+
+        if self.options:
+            raise ValueError("options cannot be given with n_components='auto': complete chooses them "
+                             "(soft_impute's lambda, als's l2) on held-out entries")
+        completion = complete(problem, algorithms=[self.method], seed=_seed_sequence(self.random_state))
+        self.completion_ = completion
+        return completion.result
 
     @property
     def approx_(self) -> np.ndarray:

@@ -131,19 +131,25 @@ def summarize(rows: Iterable[ResultRow], ranks: Iterable[int] = TABLE_RANKS, *,
 
 
 def format_summary(table: list[Summary]) -> str:
-    """Text tables, one per rank, like the paper's Tables 3-5 (warnings under their line)."""
+    """Text tables, one per rank, like the paper's Tables 3-5 (warnings under their line).
+
+    Columns summarised besides loss, relative loss and seconds (an evaluation's, such as
+    ``heldout_rmse``) follow as means.
+    """
+    core = ("loss", "relative_loss", "seconds")
+    extra = [key for key in dict.fromkeys(k for e in table for k in e.stats) if key not in core]
     lines = []
     for rank in dict.fromkeys(e.rank for e in table):
         lines.append(f"rank {rank}")
         lines.append(f"  {'method':<16} {'loss (mean +- std)':>26} {'relative loss':>14} "
-                     f"{'seconds (mean +- std)':>24} {'params':>8}")
+                     f"{'seconds (mean +- std)':>24} {'params':>8}" + "".join(f" {key:>14}" for key in extra))
         for e in (e for e in table if e.rank == rank):
             note = f"  ({e.failed} failed)" if e.failed else ""
             loss, relative, seconds = e.stats["loss"], e.stats["relative_loss"], e.stats["seconds"]
             lines.append(
                 f"  {e.method:<16} {loss.mean:>12.6g} +- {loss.std:<10.3g} "
                 f"{relative.mean:>14.6f} {seconds.mean:>12.4f} +- {seconds.std:<8.4f} "
-                f"{e.n_params:>8}{note}"
+                f"{e.n_params:>8}" + "".join(f" {e.stats[key].mean:>14.6g}" for key in extra) + note
             )
             if e.warnings:
                 lines.append(f"    ! {e.warnings}")
