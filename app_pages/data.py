@@ -9,7 +9,7 @@ from app_pages._links import (DEFAULT_TFDS, EPOCHS_RANGE, HIDDEN_RANGE, SOURCES,
                               ShippedLink, SyntheticLink, TrainedLink, UploadLink, parameter_kind)
 from app_pages._sources import keep_upload, shipped_problem, synthetic_defaults, synthetic_problem, trained_problem
 from app_pages._state import current_link, loaded_problem, problem_summary, set_problem
-from app_pages._views import doc_description, weight_facts
+from app_pages._views import doc_description, weight_advice, weight_facts
 from wlra_core import Problem, load_problem
 from wlra_core.datasets.io import SUPPORTED_EXTENSIONS
 from wlra_core.datasets.masked import SAMPLE_IMAGES
@@ -33,6 +33,8 @@ UPLOAD_TYPES = None
 # The uploader's limit, in Streamlit's megabytes: the loader's own limit (10^6 bytes each).
 UPLOAD_MB = MAX_FILE_BYTES // 10**6
 UPLOAD_LIMIT = f"{UPLOAD_MB} MB ({MAX_FILE_BYTES:,} bytes) per file"
+WEIGHTS_HELP = ("NaN in A marks a missing entry: its weight is 0 (a W given with it must be 0 there). Weights enter "
+                "squared, ||W o (A - X)||²: for noise of standard deviation σ use W = 1/σ, not 1/σ².")
 
 
 def try_load(make, what: str, link_for) -> None:
@@ -140,7 +142,8 @@ elif source in ("synthetic", "demo"):
 
 else:
     st.markdown(f"A as `{', '.join(SUPPORTED_EXTENSIONS)}` (a .npz may hold arrays `A` and `W`); W "
-                f"optional (default all ones); at most {UPLOAD_LIMIT}. Files are never unpickled.")
+                f"optional (default all ones); at most {UPLOAD_LIMIT}. Files are never unpickled.  \n"
+                f"{WEIGHTS_HELP}")
     upload_a = st.file_uploader("Matrix A", type=UPLOAD_TYPES, key="upload-A", max_upload_size=UPLOAD_MB,
                                 help=f"At most {UPLOAD_LIMIT}.")
     upload_w = st.file_uploader("Weights W (optional)", type=UPLOAD_TYPES, key="upload-W", max_upload_size=UPLOAD_MB,
@@ -160,5 +163,8 @@ st.divider()
 problem = loaded_problem()
 st.subheader("Current problem")
 st.markdown(problem_summary(problem))
+missing = weight_advice(problem).missing_line()
+if missing:
+    st.markdown(missing)
 st.table([{"fact": label, "value": text} for label, text in info_lines(weight_facts(problem)[1])],
          hide_index=True, hide_header=True, width="content")

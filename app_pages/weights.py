@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_pages._charts import chart, cumulative_mass_figure, matrix_figure, pixel_image_figure, singular_values_figure
 from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
-from app_pages._views import HeatmapView, heatmap_view, pixel_image, weight_facts
+from app_pages._views import HeatmapView, heatmap_view, pixel_image, weight_advice, weight_facts
 from wlra_core import Problem
 
 
@@ -18,6 +18,8 @@ st.title("Weights")
 st.markdown(problem_summary(problem))
 
 spec, info = weight_facts(problem)
+advice = weight_advice(problem)
+st.info(" ".join(filter(None, (advice.missing_line(), advice.verdict()))), icon=":material/lightbulb:")
 paper = problem.meta.get("paper_first_singular_mass")
 mass_col, rank_col, tail_col = st.columns(3)
 mass_col.metric("% Frobenius mass in first singular value", f"{100 * info.first_singular_mass:.2f}%",
