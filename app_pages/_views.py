@@ -224,6 +224,10 @@ class WeightAdvice:
         """Whether the problem is one of filling missing entries: W is a mask with zeros."""
         return self.is_mask and self.missing > 0
 
+    def text(self) -> str:
+        """The missing-entry count and the verdict, as one Markdown paragraph."""
+        return ":material/lightbulb: " + " ".join(filter(None, (self.missing_line(), self.verdict())))
+
     def missing_line(self) -> str:
         """How many entries are missing, in one line ("" when none is)."""
         if not self.missing:
@@ -246,7 +250,7 @@ class WeightAdvice:
                     "and rank on held-out entries); the held-out error below says which fills best.")
         if not self.low_rank:
             return (f"{rank}: far from low rank, so svd_w's guarantee (Theorem 1.2) does not apply and its "
-                    f"rank-r·k factorization stores r times a rank-k one's numbers. em, als or {fillers} fit "
+                    "rank-r·k factorization stores r times a rank-k one's numbers. em, als and soft_impute fit "
                     "this W directly.")
         zeros = (f" Where W = 0, {dividers} leave the approximation at 0, which costs nothing in the loss."
                  if self.missing else "")

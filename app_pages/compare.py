@@ -92,7 +92,7 @@ n, d = problem.shape
 st.title("Compare")
 st.markdown(problem_summary(problem))
 advice = weight_advice(problem)
-st.info(" ".join(filter(None, (advice.missing_line(), advice.verdict()))), icon=":material/lightbulb:")
+st.markdown(advice.text())
 if n * d >= LARGE_PROBLEM:
     shared = [name for name in ALGORITHMS if get_algorithm(name).prepare is not None]
     st.info(f"A large problem ({n} x {d}): {', '.join(shared)} compute one SVD for all ranks and take "

@@ -19,7 +19,7 @@ st.markdown(problem_summary(problem))
 
 spec, info = weight_facts(problem)
 advice = weight_advice(problem)
-st.info(" ".join(filter(None, (advice.missing_line(), advice.verdict()))), icon=":material/lightbulb:")
+st.markdown(advice.text())
 paper = problem.meta.get("paper_first_singular_mass")
 mass_col, rank_col, tail_col = st.columns(3)
 mass_col.metric("% Frobenius mass in first singular value", f"{100 * info.first_singular_mass:.2f}%",

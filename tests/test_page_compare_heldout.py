@@ -72,7 +72,7 @@ def test_held_out_and_true_error_charts_equal_an_independent_computation(ran, de
 def test_flags_and_advice_name_what_the_svd_w_family_does_here(ran):
     flagged = " ".join(w.value for w in ran.warning if w.value.startswith("Flagged results"))
     assert "**svd_w**" in flagged and "fills nothing" in flagged and "more than the 4,240 entries of A" in flagged
-    advice = " ".join(i.value for i in ran.info)
+    advice = " ".join(m.value for m in ran.markdown)
     assert "2,970 of the 4,240 entries (70.0%) are missing" in advice
     assert "W is a 0/1 mask" in advice and "fill nothing" in advice and "soft_impute or em" in advice
 
@@ -93,7 +93,7 @@ def test_the_picture_measures_the_error_on_the_missing_pixels(ran, demo):
 def test_fisher_weights_get_no_held_out_check_by_default_and_other_advice():
     at = open_page(COMPARE, default_problem())
     assert at.toggle(key="compare-holdout-weights").value is False
-    advice = " ".join(i.value for i in at.info)
+    advice = " ".join(m.value for m in at.markdown)
     assert "close to low rank" in advice and "fill nothing" not in advice
     assert "do not count in the loss" in advice  # the shipped W has exact zeros
 
