@@ -13,106 +13,25 @@ temporary folder.
 Never ``playwright install`` (it downloads a browser): the test uses /usr/bin/chromium,
 which ``scripts/run_tests.sh`` installs with apt-get when run as root on Debian.
 """
-import contextlib
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
+from conftest import (CHROMIUM, TIMEOUT_MS, new_tab, no_exception, open_page, set_number, streamlit_server,
+                      wait_idle)
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 # README's screenshots are refreshed only on request (WLRA_UPDATE_SCREENSHOTS=1), so a test
 # run leaves the work tree clean; otherwise they go to the git-ignored tests/artifacts/.
 SHOTS = ROOT / ("docs/screenshots" if os.environ.get("WLRA_UPDATE_SCREENSHOTS") else "tests/artifacts")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TIMEOUT_MS = 90_000
-
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/run_tests.sh installs it as root)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# ``python -m streamlit`` with the pipeline's disk cache in a temporary folder (argv[1]), as the
-# AppTest suites do: training in the walk must neither read nor write the checkout's data/cache.
-SERVER = ("import sys; from wlra_core.datasets import pipeline; "
-          "pipeline.DEFAULT_CACHE_DIR = sys.argv.pop(1); "
-          "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
-
-
-@contextlib.contextmanager
-def streamlit_server(tmp_path_factory):
-    """A freshly started server: yields its URL and its log's path; stopped by its PID."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    cache_dir = tmp_path_factory.mktemp("pipeline-cache")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(cache_dir), "run", "app.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port),
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with streamlit_server(tmp_path_factory) as (url, _):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def new_tab(browser, url: str):
-    """A tab in a fresh browser context (a new visitor: no cookies, a new Streamlit session) at ``url``."""
-    tab = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
-    tab.set_default_timeout(TIMEOUT_MS)
-    tab.goto(url)
-    return tab
 
 
 @pytest.fixture(scope="module")
@@ -122,24 +41,6 @@ def page(server, browser):
 
 def charts(page):
     return page.locator(".js-plotly-plot")
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run finished (Streamlit shows its status widget while running)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=TIMEOUT_MS)
-
-
-def open_page(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
-    page.get_by_role("heading", name=title, level=1).wait_for()
-    wait_idle(page)
-
-
-def no_exception(page) -> None:
-    shown = page.locator('[data-testid="stException"]')
-    assert shown.count() == 0, shown.all_inner_texts()
 
 
 def chart_titles(page) -> list[str]:
@@ -261,14 +162,6 @@ def test_walk_the_dashboard(page, tmp_path):
         open_page(page, title)
         no_exception(page)
         assert "fashion_mnist MLP" in sidebar_problem(page)
-
-
-def set_number(page, key: str, value) -> None:
-    """Type ``value`` into the number input with this widget key and commit it (Enter)."""
-    field = page.locator(f".st-key-{key} input")
-    field.fill(str(value))
-    field.press("Enter")
-    wait_idle(page)
 
 
 def query(page) -> dict[str, list[str]]:

@@ -10,16 +10,10 @@ from wlra_core import holdout, solve
 from wlra_core.datasets.io import default_problem
 from wlra_core.datasets.masked import masked_image
 from wlra_core.seeding import trial_seed
-from wlra_core.sweep import blas_threads
 
 COMPARE = "app_pages/compare.py"
 METHODS = ["svd", "svd_w", "em", "soft_impute"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    with blas_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # the engine's BLAS threads: bit-identical oracles
 
 
 @pytest.fixture(scope="module")
