@@ -37,8 +37,8 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from app_pages._sources import (DEMOS, GENERATED, KEPT_UPLOADS, SYNTHETIC, check_synthetic_size, kept_uploads, shipped_problem,
-                                stored_trained_problem, synthetic_defaults, synthetic_problem)
+from app_pages._sources import (DEMOS, GENERATED, KEPT_UPLOADS, SYNTHETIC, check_synthetic_size, kept_uploads,
+                                shipped_problem, stored_trained_problem, synthetic_defaults, synthetic_problem)
 from wlra_core import Problem
 from wlra_core.datasets.limits import one_line
 from wlra_core.datasets.sources import DATASETS

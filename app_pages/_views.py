@@ -275,7 +275,7 @@ def weight_advice(problem: Problem) -> WeightAdvice:
     return advice_of(problem.W, weight_facts(problem)[1])
 
 
-@st.cache_resource(show_spinner=False, max_entries=4, hash_funcs=BY_FINGERPRINT)
+@st.cache_resource(show_spinner=False, max_entries=2, hash_funcs=BY_FINGERPRINT)  # a split copies A and W
 def held_out_split(problem: Problem, fraction: float, seed: int) -> Holdout:
     """:func:`wlra_core.holdout` of the problem, once per setting: its fit part keeps its
     fingerprint (the cache key of every result fitted to it) across reruns."""

@@ -123,13 +123,15 @@ trials = int(col_trials.number_input(
 seed = int(col_seed.number_input("Seed", min_value=0, value=0, step=1, key="compare-seed", persist_state="session",
                                  bind="query-params"))
 col_hold, col_fraction = st.columns([1, 2])
+splittable = advice.entries - advice.missing >= 2  # one entry to hold out, one to fit
 # On by default when W marks missing entries: then the fitted loss cannot say how well they are filled.
 held_out = col_hold.toggle(
-    "Held-out check", value=advice.completion, key=f"compare-holdout-{'mask' if advice.completion else 'weights'}",
-    persist_state="session", disabled=int((problem.W > 0).sum()) < 2,
+    "Held-out check", value=advice.completion and splittable,
+    key=f"compare-holdout-{'mask' if advice.completion else 'weights'}", persist_state="session",
+    disabled=not splittable,
     help="Hide a seeded share of the observed (W > 0) entries from every method (A = 0, W = 0 there), fit each "
          "method on the rest, and measure each result's error on the hidden entries: how well it fills what it "
-         "did not see. The split's seed is the seed above.")
+         "did not see. The split's seed is the seed above.") and splittable
 fraction = col_fraction.slider("Held-out share of the observed entries", 0.05, 0.5, 0.1, 0.05,
                                key="compare-holdout-fraction", persist_state="session", disabled=not held_out)
 split = None
@@ -225,7 +227,7 @@ for r in rows:
         flagged.setdefault(r.method, []).append(r)
 if flagged:  # one line per method: a mask flags every rank of the svd_w family
     st.warning("Flagged results (black rings in the charts):  \n" + "  \n".join(
-        f"**{method}** at rank{'s' if len(mine) > 1 else ''} {', '.join(str(k) for k in dict.fromkeys(r.rank for r in mine))}"
+        f"**{method}** at rank{'s' if len(mine) > 1 else ''} {', '.join(map(str, dict.fromkeys(r.rank for r in mine)))}"
         f" -- at rank {mine[-1].rank}: {mine[-1].warnings}" for method, mine in flagged.items()))
 
 TABLES = {value: "Relative loss" if value == "relative_loss" else "Loss", HELDOUT_COLUMN: "Held-out error",

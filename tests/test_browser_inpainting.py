@@ -41,7 +41,8 @@ def test_inpainting_demo_walk(server, browser):
     page.get_by_text("Done:").wait_for()
     wait_idle(page)
     titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
-    assert {"Weighted loss vs rank", "Held-out error vs rank", "True error on the missing entries vs rank"} <= set(titles)
+    expected = {"Weighted loss vs rank", "Held-out error vs rank", "True error on the missing entries vs rank"}
+    assert expected <= set(titles)
     page.get_by_text("Flagged results (black rings in the charts)").wait_for()
     no_exception(page)
 
