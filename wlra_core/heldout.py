@@ -202,30 +202,25 @@ class EntryErrors:
     """A sweep evaluation (:class:`wlra_core.sweep.Evaluation`): each result's error on
     entries its fit never saw.
 
-    ``heldout_rmse`` is the weighted RMSE on the held-out entries of ``split`` (the RMSE
-    for 0/1 weights); ``missing_rmse`` the RMSE against the truth on the problem's missing
-    entries (``missing``). Only the columns of the checks given are added.
+    ``heldout_rmse`` is the weighted RMSE on the held-out entries (``heldout``; the RMSE for
+    0/1 weights); ``missing_rmse`` the RMSE against the truth on the problem's missing entries
+    (``missing``). Only the columns of the checks given are added. It holds the checked
+    entries only, not the problem: it travels with every task to a Dask worker.
     """
 
-    split: Holdout | None
+    heldout: EntryCheck | None
     missing: EntryCheck | None
+    name: str  # part of cache keys: which split, and whether the truth is checked
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return tuple(column for column, check in ((HELDOUT_COLUMN, self.split), (MISSING_COLUMN, self.missing))
+        return tuple(column for column, check in ((HELDOUT_COLUMN, self.heldout), (MISSING_COLUMN, self.missing))
                      if check is not None)
-
-    @property
-    def name(self) -> str:
-        # The split is part of the fit problem's fingerprint already; the name keeps apart
-        # the same fit part checked with and without the truth.
-        held = "" if self.split is None else f"holdout {self.split.fraction:g} seed {self.split.seed}"
-        return " + ".join(filter(None, (held, "truth" if self.missing is not None else "")))
 
     def __call__(self, problem: Problem, result: WLRAResult) -> dict[str, float]:
         out = {}
-        if self.split is not None:
-            out[HELDOUT_COLUMN] = self.split.error(result).weighted_rmse
+        if self.heldout is not None:
+            out[HELDOUT_COLUMN] = self.heldout.error(result).weighted_rmse
         if self.missing is not None:
             out[MISSING_COLUMN] = self.missing.error(result).rmse
         return out
@@ -238,4 +233,8 @@ def entry_errors(problem: Problem, split: Holdout | None = None) -> EntryErrors 
     missing = missing_check(problem)
     if split is None and missing is None:
         return None
-    return EntryErrors(split, missing)
+    heldout = None if split is None else EntryCheck(check=split.check, truth=split.truth, weights=split.weights)
+    # The split is part of the fit problem's fingerprint already; the name keeps apart the
+    # same fit part checked with and without the truth.
+    held = "" if split is None else f"holdout {split.fraction:g} seed {split.seed}"
+    return EntryErrors(heldout, missing, " + ".join(filter(None, (held, "truth" if missing is not None else ""))))
