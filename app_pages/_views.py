@@ -298,9 +298,9 @@ class ImageLayout:
 
     def describe(self) -> str:
         h, w = self.shape
-        return {"matrix": f"A is a {h} x {w} image",
-                "rows": f"each row of A is a {h} x {w} image (the first {TILES} shown)",
-                "columns": f"each column of A is a {h} x {w} image (the first {TILES} shown)"}[self.kind]
+        return {"matrix": f"A is an image of {h} x {w} pixels",
+                "rows": f"each row of A is an image of {h} x {w} pixels (the first {TILES} shown)",
+                "columns": f"each column of A is an image of {h} x {w} pixels (the first {TILES} shown)"}[self.kind]
 
 
 def image_layout(problem: Problem, shape: tuple[int, int] | None = None) -> ImageLayout | None:

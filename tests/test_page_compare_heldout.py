@@ -107,7 +107,7 @@ def test_an_upload_can_be_shown_as_an_image():
     at.number_input(key="compare-image-width").set_value(4).run()
     assert not at.error and not at.exception
     assert len(at.get("image")) == 2  # observed | filled: no truth for an upload
-    assert any("each row of A is a 3 x 4 image" in c.value for c in at.caption)
+    assert any("each row of A is an image of 3 x 4 pixels" in c.value for c in at.caption)
 
 
 def _problem(A):
