@@ -360,7 +360,10 @@ class Pictures:
     observed : ndarray
         A where the method saw it, NaN elsewhere (missing and held-out entries).
     filled : ndarray
-        The seen entries as given, the others from the approximation.
+        The seen entries as given, the others from the approximation -- or, when the method
+        saw every entry, the approximation itself (there is nothing to fill).
+    unseen : int
+        Entries the method did not see (missing or held out).
     truth : ndarray or None
         The complete matrix, when the problem keeps it.
     missing_rmse : float or None
@@ -373,6 +376,7 @@ class Pictures:
 
     observed: np.ndarray
     filled: np.ndarray
+    unseen: int
     truth: np.ndarray | None
     missing_rmse: float | None
     heldout_rmse: float | None
@@ -383,11 +387,12 @@ def pictures(problem: Problem, result: WLRAResult, layout: ImageLayout, split: H
     """Observed | filled | truth of ``result`` (fitted to ``split.fit`` when given, else to
     ``problem``), tiled per ``layout``, and its errors on the entries its fit never saw."""
     seen = (split.fit if split is not None else problem).W > 0
+    unseen = int(seen.size - np.count_nonzero(seen))
     X = result.approx
     missing = missing_check(problem)
     return Pictures(
         observed=tiled(np.where(seen, problem.A, np.nan), layout),
-        filled=tiled(np.where(seen, problem.A, X), layout),
+        filled=tiled(np.where(seen, problem.A, X) if unseen else X, layout), unseen=unseen,
         truth=None if problem.truth is None else tiled(problem.truth, layout),
         missing_rmse=None if missing is None else missing.error(X).rmse,
         heldout_rmse=None if split is None else split.error(X).weighted_rmse,

@@ -281,8 +281,8 @@ errors[1].metric("Held-out error", "off" if view.heldout_rmse is None else f"{vi
 errors[2].metric("Fitted relative loss", f"{row.relative_loss:.4g}")
 if row.warnings:
     st.warning(f"{method} at rank {rank}: {row.warnings}", icon=":material/flag:")
-panels = [("observed (blue: not seen by the method)", view.observed), (f"filled by {method} at rank {rank}",
-                                                                        view.filled)]
+panels = [("observed (blue: not seen by the method)", view.observed),
+          (f"{'filled' if view.unseen else 'approximated'} by {method} at rank {rank}", view.filled)]
 if view.truth is not None:
     panels.append(("truth", view.truth))
 for column, (caption, picture) in zip(st.columns(len(panels)), panels):

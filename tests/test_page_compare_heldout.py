@@ -106,7 +106,9 @@ def test_an_upload_can_be_shown_as_an_image():
     at.number_input(key="compare-image-height").set_value(3)
     at.number_input(key="compare-image-width").set_value(4).run()
     assert not at.error and not at.exception
-    assert len(at.get("image")) == 2  # observed | filled: no truth for an upload
+    # Nothing was hidden from svd: the approximation itself, and no truth for an upload.
+    assert [image.proto.imgs[0].caption for image in at.get("image")] == [
+        "observed (blue: not seen by the method)", "approximated by svd at rank 2"]
     assert any("each row of A is an image of 3 x 4 pixels" in c.value for c in at.caption)
 
 
