@@ -52,13 +52,14 @@ def option_widget(label: str, option: Option, key: str, shape: tuple[int, int]):
 
     Choices -> select box; integers and numbers -> number input bounded by the declared
     interval (and the problem-dependent limit); an option that may be None -> an empty
-    number input meaning the default.
+    number input meaning the default. The widget is bound to the URL under ``key``, so a
+    shared link restores the option.
     """
     help_text = f"{option.help}. Must be {option.describe()}."
     if option.choices is not None:
         return st.selectbox(label, option.choices, index=option.choices.index(option.default)
                             if option.default in option.choices else 0, key=key, help=help_text,
-                            persist_state="session")
+                            persist_state="session", bind="query-params")
     interval = option.interval
     if interval is None:
         raise ValueError(f"no widget for option {label!r} ({option.describe()})")
@@ -69,20 +70,26 @@ def option_widget(label: str, option: Option, key: str, shape: tuple[int, int]):
         value = st.number_input(label, min_value=None if interval.low is None else int(interval.low),
                                 max_value=None if high is None else int(high),
                                 value=option.default, step=1, key=key, help=help_text, persist_state="session",
-                                placeholder="empty: the default" if option.allows_none else None)
+                                bind="query-params", placeholder="empty: the default" if option.allows_none else None)
         return None if value is None else int(value)
     # Open ends (learning_rate > 0) are left to the declared check: its message says why.
     value = st.number_input(label, min_value=None if interval.low is None else float(interval.low),
                             max_value=None if high is None else float(high), value=option.default,
-                            format="%g", key=key, help=help_text, persist_state="session")
+                            format="%g", key=key, help=help_text, persist_state="session",
+                            bind="query-params")
     return None if value is None else float(value)
+
+
+def option_key(algorithm: str, name: str, key_prefix: str = "opt") -> str:
+    """The widget (and URL) key of ``algorithm``'s option ``name``."""
+    return f"{key_prefix}-{algorithm}-{name}"
 
 
 def option_widgets(algorithm: str, shape: tuple[int, int], key_prefix: str = "opt") -> dict:
     """One widget per declared option of ``algorithm``; returns the values that differ from defaults."""
     chosen = {}
     for name, option in get_algorithm(algorithm).options.items():
-        value = option_widget(name, option, f"{key_prefix}-{algorithm}-{name}", shape)
+        value = option_widget(name, option, option_key(algorithm, name, key_prefix), shape)
         if value != option.default:
             chosen[name] = value
     return chosen

@@ -1,15 +1,15 @@
 """Compare: every algorithm over a range of ranks, charts filling in live as results arrive.
 
-The selection (algorithms, ranks, trials, seed, where to run) is kept in the URL by
-Streamlit's ``bind="query-params"`` under the widgets' keys, so a reload or a shared link
-starts from it; the results come back only from this server's cache (Run computes them).
+The selection (algorithms, ranks, trials, seed, where to run), each algorithm's options and
+the Relative loss / Log y axis toggles are kept in the URL by Streamlit's
+``bind="query-params"`` under the widgets' keys, so a reload or a shared link starts from it; the results come back only from this server's cache (Run computes them).
 The Dask scheduler's address never enters the URL: a link must not make the server connect.
 """
 import streamlit as st
 
 from app_pages._charts import chart, series_figure
 from app_pages._links import ignored_values
-from app_pages._runs import cached_run_status, option_widgets, result_cache, run_live, show_failed
+from app_pages._runs import cached_run_status, option_key, option_widgets, result_cache, run_live, show_failed
 from app_pages._state import linked_values, loaded_problem, problem_summary
 from app_pages._views import curves
 from wlra_core import ALGORITHMS, get_algorithm
@@ -113,11 +113,17 @@ if on_cluster:
 options = {}
 if algorithms:
     st.markdown("**Settings per algorithm**")
+    option_keys = [option_key(a, o) for a in algorithms for o in get_algorithm(a).options]
+    linked_options = linked_values(option_keys)
     columns = st.columns(3)
     for i, name in enumerate(algorithms):
         with columns[i % 3], st.expander(name):
             st.caption(get_algorithm(name).summary)
             options[name] = option_widgets(name, problem.shape)
+    ignored_options = ignored_values(linked_options, {key: [f"{st.session_state[key]:g}" if isinstance(
+        st.session_state[key], float) else str(st.session_state[key])] for key in option_keys})
+    if ignored_options:
+        st.warning(f"Not used from the link: {', '.join(ignored_options)}.", icon=":material/link_off:")
 
 try:
     sweep = make_sweep({problem.name: problem}, algorithms, range(low, high + 1), trials, seed, options)
@@ -135,8 +141,8 @@ if col_clear.button("Forget cached results", key="compare-clear",
     cache.clear()
     rows = []
 value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative",
-                                          persist_state="session") else "loss"
-log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session")
+                                          persist_state="session", bind="query-params") else "loss"
+log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session", bind="query-params")
 
 status = st.empty()
 stop_slot = st.empty()
