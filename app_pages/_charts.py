@@ -421,6 +421,14 @@ RULE_LABELS = {"leverage": "leverage-score sampling", "pivoted_qr": "pivoted QR"
                "uniform": "uniform random (baseline)"}
 
 
+def selection_bound_label(support_rank: int) -> str:
+    """The legend of :func:`wlra_core.feature_selection.references`' selection bound for a W
+    whose nonzero pattern has rank ``support_rank``."""
+    if support_rank <= 1:
+        return "best rank-s of W o A (no s-subset beats it)"
+    return f"best rank-{support_rank}s of W o A (no s-subset beats it: W's zero pattern has rank {support_rank})"
+
+
 def selection_figure(series: dict, selections: list[str], refs: dict, *, largest: int, axis: str, rank: int,
                      weight_rank: int) -> go.Figure:
     """CSS loss against the number of selected ``axis`` per rule (mean and std over trials,
@@ -438,9 +446,11 @@ def selection_figure(series: dict, selections: list[str], refs: dict, *, largest
             hovertemplate=f"{RULE_LABELS[selection]}<br>%{{x}} {axis}: relative loss %{{y:.4g}}<extra></extra>",
         ))
     grid = np.arange(1, largest + 1)
-    fig.add_trace(go.Scatter(x=grid, y=refs["relative_best_rank_s"][grid],
-                             name="best rank-s of W o A (no s-subset beats it)", mode="lines",
-                             line=dict(color="gray", dash="dot")))
+    bound = refs["relative_selection_bound"][grid]
+    grid, bound = grid[bound > 0], bound[bound > 0]  # 0: nothing proven at that s
+    if grid.size:
+        fig.add_trace(go.Scatter(x=grid, y=bound, name=selection_bound_label(refs["support_rank"]), mode="lines",
+                                 line=dict(color="gray", dash="dot")))
     lines = [refs["relative_lower_bound"]]
     if refs["svd_w_meets_bound"]:
         reference_line(fig, lines[0], "black", f"svd_w at rank {rank} = ||(W o A)_-rk||², rk = {refs['rk']}",
@@ -457,7 +467,7 @@ def selection_figure(series: dict, selections: list[str], refs: dict, *, largest
     fig.update_yaxes(title="relative loss ||W o (A - X)||² / ||W o A||²", type="log", exponentformat="power")
     # The y range spans what is drawn (means +- std, the dotted curve, the dashed lines), in decades.
     drawn = np.concatenate([np.concatenate([series[sel].mean - series[sel].std, series[sel].mean + series[sel].std])
-                            for sel in selections] + [refs["relative_best_rank_s"][grid], lines])
+                            for sel in selections] + [bound, lines])
     y_range = log_range(drawn, margin=0.05)
     if y_range is not None:
         fig.update_yaxes(range=y_range)

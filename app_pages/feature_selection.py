@@ -1,5 +1,6 @@
 """Feature selection (Corollary 1.3): keep s columns (or rows) of W o A, fit the rest by least
 squares, divide by W -- and see how close that gets to svd_w and to the lower bound."""
+import numpy as np
 import streamlit as st
 
 from app_pages._charts import (RULE_LABELS, chart, pixel_image_figure, selection_bars_figure, selection_figure,
@@ -96,9 +97,22 @@ bound_note = ("W has rank <= r here, so the black line bounds every rank-k solut
               if refs["weight_numerical_rank"] <= weight_rank else
               f"W's numerical rank is {refs['weight_numerical_rank']} > r = {weight_rank}, so the black line is "
               "not a proven bound here; raise r to make it one.")
+support = refs["support_rank"]
+proven = refs["relative_selection_bound"][1:largest + 1] > 0
+if support <= 1:
+    selection_note = f"No choice of s {axis} beats the dotted best rank-s approximation of W o A."
+elif proven.any():
+    selection_note = (f"W has zeros, in a pattern of rank m = {support}: css's W o X is that pattern times a "
+                      f"rank-s matrix, so what is proven is that no s {axis} beat the dotted best rank-{support}s "
+                      f"approximation of W o A (drawn up to s = {int(np.flatnonzero(proven)[-1]) + 1}).")
+else:
+    selection_note = (f"W has zeros, in a pattern of rank m = {support}: css's W o X is that pattern times a rank-s "
+                      f"matrix, which can match W o A once m·s reaches its rank, so no lower bound on the "
+                      "selections is proven here.")
 chart(selection_figure(series, selections, refs, largest=largest, axis=axis, rank=rank, weight_rank=weight_rank),
-      f"CSS loss as more {axis} are kept (mean ± std over trials for the random rules); Corollary 1.3 "
-      f"says O(rk/eps) {axis} come within 1 + eps of the black line. " + bound_note, key="fs-curve")
+      f"Column subset selection (CSS) loss as more {axis} are kept (mean ± std over trials for the random rules); "
+      f"Corollary 1.3 says O(rk/eps) {axis} come within 1 + eps of the black line. " + selection_note + " "
+      + bound_note, key="fs-curve")
 
 st.subheader("Which ones are chosen")
 m1, m2, m3 = st.columns(3)
