@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._compression_text import method_label, percent
+from app_pages._compression_text import method_label, percent, shown_warnings
 from app_pages._views import REFINE_STARTS, HeatmapView, Series, SpectrumView, TeachingExample
 from wlra_core.compression import WEIGHT_TRANSFORMS, row_accuracy
 from wlra_core.result import WLRAResult
@@ -147,15 +147,20 @@ def integer_ticks(cells: int, most: int = 10) -> list[int]:
 # --- Marks ------------------------------------------------------------------------------------
 
 
+FLAGGED = "flagged (!)"
+
+
 def flag_rings(fig, name: str, x, y, warnings) -> None:
-    """Black rings on the points of ``name`` that carry warnings, with the warning on hover."""
+    """Black rings on the points of ``name`` that carry warnings, with the method and its
+    warning on hover; one legend entry, "flagged (!)", for every method's rings."""
     flagged = np.array([bool(w) for w in warnings], dtype=bool)
     if not flagged.any():
         return
+    first = not any(trace.legendgroup == FLAGGED for trace in fig.data)
     fig.add_trace(go.Scatter(
-        x=np.asarray(x)[flagged], y=np.asarray(y)[flagged], mode="markers", name=f"{name}: flagged (!)",
-        marker=dict(size=15, symbol="circle-open", color="black", line=dict(width=2)),
-        text=[w for w in warnings if w], hovertemplate="%{text}<extra></extra>",
+        x=np.asarray(x)[flagged], y=np.asarray(y)[flagged], mode="markers", name=FLAGGED, legendgroup=FLAGGED,
+        showlegend=first, marker=dict(size=15, symbol="circle-open", color="black", line=dict(width=2)),
+        text=[f"{name}: {w}" for w in warnings if w], hovertemplate="%{text}<extra></extra>",
     ))
 
 
@@ -392,11 +397,13 @@ def compression_figure(rows: list[ResultRow], several: bool, reference: float | 
             line=dict(color=style["color"], dash=TRANSFORM_DASHES.get(group[0].problem, "solid")),
             marker=dict(size=8, symbol=style["symbol"], color=style["color"]),
             customdata=[[r.rank, r.n_params, r.evaluation["compression_ratio"],
-                         f"accuracy {percent(row_accuracy(r))}" + (f"<br>! {r.warnings}" if r.warnings else "")]
+                         f"accuracy {percent(row_accuracy(r))}" + (f"<br>! {shown_warnings(r)}" if shown_warnings(r)
+                                                                   else "")]
                         for r in group],
             hovertemplate=COMPRESSION_HOVER,
         ))
-        flag_rings(fig, label, [r.value(x) for r in group], [r.value(y) for r in group], [r.warnings for r in group])
+        flag_rings(fig, label, [r.value(x) for r in group], [r.value(y) for r in group],
+                   [shown_warnings(r) for r in group])
     if front:
         fig.add_trace(go.Scatter(
             x=[r.value(x) for r in front], y=[r.value(y) for r in front], name="Pareto front", mode="lines",

@@ -8,6 +8,7 @@ The Dask scheduler's address never enters the URL: a link must not make the serv
 import streamlit as st
 
 from app_pages._charts import chart, series_figure
+from app_pages._flags import show_flagged
 from app_pages._links import ignored_values
 from app_pages._runs import cached_run_status, option_key, option_widgets, result_cache, run_live, show_failed
 from app_pages._state import linked_values, loaded_problem, problem_summary
@@ -163,11 +164,7 @@ if not rows:
     st.stop()
 
 show_failed(rows, "shown as gaps in the charts", trials=True)
-flagged = [r for r in rows if r.warnings and not r.failed]
-if flagged:
-    st.warning("Flagged results (black rings in the charts):  \n" + "  \n".join(
-        f"**{r.method}** rank {r.rank} trial {r.trial + 1}: {r.warnings}" for r in flagged[:12])
-        + (f"  \n... and {len(flagged) - 12} more (see the CSV)." if len(flagged) > 12 else ""))
+show_flagged(rows)
 
 st.subheader("At ranks 5, 10 and 20 (the paper's Tables 3-5)")
 tab_loss, tab_time = st.tabs(["Relative loss" if value == "relative_loss" else "Loss", "Seconds"])

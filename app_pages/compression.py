@@ -3,7 +3,9 @@ measure test accuracy per stored number -- which method compresses this model be
 import streamlit as st
 
 from app_pages._charts import chart, compression_figure
-from app_pages._compression_text import correlation_verdict, headline, pareto_front, percent, why_not_entrywise
+from app_pages._compression_text import (correlation_verdict, headline, method_label, pareto_front, percent,
+                                         shown_warnings, unflagged_losses, why_not_entrywise)
+from app_pages._flags import show_flagged
 from app_pages._runs import cached_run_status, result_cache, run_live, show_failed
 from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
 from wlra_core import ALGORITHMS, Problem, get_algorithm
@@ -139,6 +141,9 @@ with headline_slot:
 draw(rows, base, several, slots, tag="final")
 
 show_failed(rows, "left out of the charts", trials=False)
+show_flagged(rows, label=lambda r: method_label(r, several), warnings=shown_warnings)
+if unflagged := unflagged_losses(rows):
+    st.caption(unflagged)
 
 st.subheader("Every result")
 table = [base] + rows
@@ -147,7 +152,7 @@ st.dataframe(
       "compression ratio": r.evaluation["compression_ratio"], "accuracy": row_accuracy(r),
       "relative loss": r.relative_loss, "loss": r.loss,
       "largest |entry|": float("nan") if r.max_abs is None else r.max_abs, "seconds": r.seconds,
-      "flags": r.warnings or r.message} for r in table],
+      "flags": shown_warnings(r) or r.message} for r in table],
     hide_index=True,
     column_config={
         "accuracy": st.column_config.NumberColumn(format="percent"),
