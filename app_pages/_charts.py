@@ -138,6 +138,14 @@ def count_axis(largest: int) -> dict:
     return dict(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
 
 
+def index_axis(count: int, most: int = 10) -> dict:
+    """Linear-axis settings for the indices 1..``count``: whole-number ticks only (at most
+    ``most``, every 1, 2, 5, 10, ... indices) and half an index of room at each end -- plotly
+    labels a single point's axis 0.5, 1, 1.5."""
+    step = next(step for step in _one_two_five() if count <= step * most)
+    return dict(tickvals=sorted({1, *range(step, count + 1, step)}), range=[0.5, count + 0.5])
+
+
 def integer_ticks(cells: int, most: int = 10) -> list[int]:
     """At most ``most`` ticks on the cell indices 0 .. cells - 1, every 1, 2, 5, 10, 20, ... cells."""
     step = next(step for step in _one_two_five() if cells <= step * most)
@@ -252,7 +260,7 @@ def singular_values_figure(spec: SpectrumView, rank: int) -> go.Figure:
     fig = go.Figure(go.Scatter(x=np.arange(1, rank + 1), y=shown, mode="lines+markers", marker=dict(size=4)))
     layout(fig, "Singular values of W", 360)
     fig.update_yaxes(title="singular value", **decade_axis(shown))
-    fig.update_xaxes(title="index i")
+    fig.update_xaxes(title="index i", **index_axis(rank))
     return fig
 
 

@@ -107,7 +107,7 @@ elif source == "synthetic":
     generators = list(SYNTHETIC)
     generator = st.selectbox("Generator", generators, key="synthetic-generator", persist_state="session",
                              index=generators.index(link.generator) if isinstance(link, SyntheticLink) else 0)
-    st.markdown(doc_description(SYNTHETIC[generator]))
+    description = st.empty()  # filled once the parameters are read: it names their values
     linked = dict(link.params) if isinstance(link, SyntheticLink) and link.generator == generator else {}
     params = {}
     columns = st.columns(4)
@@ -125,6 +125,7 @@ elif source == "synthetic":
                 text = st.text_input(name, value="" if start is None else str(start), key=widget_key,
                                      help=f"empty: default ({default!r})", persist_state="session")
                 params[name] = parse_option_text(text, default)
+    description.markdown(doc_description(SYNTHETIC[generator], params))
     if st.button("Generate", type="primary", key="load-synthetic"):
         try_load(lambda: synthetic_problem(generator, params), generator,
                  lambda _: SyntheticLink.of(generator, params))

@@ -64,7 +64,8 @@ rank = int(c2.number_input("Rank k", min_value=1, max_value=min(n, d), value=min
                            persist_state="session", help="svd_w's rank, and the rank of the leverage scores."))
 weight_rank = int(c3.number_input("Weight rank r", min_value=1, max_value=min(n, d), value=1, step=1,
                                   key="fs-weight-rank", persist_state="session",
-                                  help="The lower bound ||(W o A)_{-rk}||² assumes rank(W) <= r."))
+                                  help="The lower bound ||(W o A)_{-rk}||², the error of the best rank-r·k approximation of W o A, "
+                                       "assumes rank(W) <= r."))
 limit = max_selected(problem.shape, axis)
 c4, c5, c6 = st.columns(3)
 largest = int(c4.number_input(f"Largest number of {axis}", min_value=1, max_value=limit,
