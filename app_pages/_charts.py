@@ -30,7 +30,8 @@ from wlra_core.tables import ResultRow
 
 MARGIN = dict(l=10, r=10, t=50, b=10)
 # Legends under the charts: beside them they took 40% of the width with 11 methods.
-LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, x=0, font=dict(size=11))
+# Anchored below the x axis title (y in the plot's height: the title sits above -0.2).
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0, font=dict(size=11))
 
 
 def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> None:
@@ -90,7 +91,8 @@ def log_axis(values) -> dict:
     decades = math.log10(max(finite) / min(finite))
     # Minor-tick labels (2, 3, 5, ...) only where there is room for them; SI suffixes for counts.
     dtick = "D1" if decades < 1.2 else "D2" if decades < 3 else None
-    tickformat = "~s" if min(finite) >= 1000 else (".2~g" if dtick else None)
+    # Short labels: "500", "2k", "50k" for counts (plotly's own "5e+2" ran into each other).
+    tickformat = "~s" if min(finite) >= 100 else (".2~g" if dtick else None)
     return dict(type="log", dtick=dtick, tickformat=tickformat, exponentformat="power")
 
 
@@ -292,12 +294,29 @@ def _image_axes(fig: go.Figure) -> None:
 # --- Compare ----------------------------------------------------------------------------------
 
 
+def same_curve(series: dict[str, Series], order, x: str) -> dict[str, str]:
+    """Method -> the earlier method (in ``order``) whose curve it repeats: the same points
+    along ``x`` and means equal to 6 digits. Drawn on top, it hides the other."""
+    drawn, out = [], {}
+    for name in (n for n in order if n in series):
+        s = series[name]
+        xs = getattr(s, x)
+        twin = next((other for other in drawn if np.array_equal(getattr(series[other], x), xs)
+                     and np.allclose(series[other].mean, s.mean, rtol=1e-6, atol=0)), None)
+        if twin is not None and xs.size:
+            out[name] = twin
+        drawn.append(name)
+    return out
+
+
 def series_figure(series: dict[str, Series], order, *, x: str, value: str, title: str, y_title: str,
-                  log_y: bool, log_x: bool = False) -> go.Figure:
-    """Mean and min-max band over trials per method, in ``order``; ``x`` is ``"rank"`` or
-    ``"n_params"``: the :class:`~app_pages._views.Series` field along the x axis."""
+                  log_y: bool, log_x: bool = False, bands: bool = True) -> go.Figure:
+    """Mean and (with ``bands``) min-max band over trials per method, in ``order``; ``x`` is
+    ``"rank"`` or ``"n_params"``: the :class:`~app_pages._views.Series` field along the x axis.
+    A method whose curve repeats an earlier one's (:func:`same_curve`) says so in its legend."""
     fig = go.Figure()
     shown = []
+    twins = same_curve(series, order, x)
     for name in (n for n in order if n in series):
         s = series[name]
         xs = getattr(s, x)
@@ -305,11 +324,13 @@ def series_figure(series: dict[str, Series], order, *, x: str, value: str, title
         label = name
         if s.failed_ranks.size:
             label += f" (failed at rank {', '.join(map(str, s.failed_ranks))})"
+        if name in twins:
+            label += f" (same curve as {twins[name]}, drawn over it)"
         spread = s.max > s.min
-        if spread.any():  # min-max band over trials: never below the data on a log axis
+        if bands and spread.any():  # min-max band over trials: never below the data on a log axis
             fig.add_trace(go.Scatter(
                 x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([s.max, s.min[::-1]]),
-                fill="toself", fillcolor=style["color"], opacity=0.15, line=dict(width=0),
+                fill="toself", fillcolor=style["color"], opacity=0.08, line=dict(width=0),
                 hoverinfo="skip", showlegend=False, name=f"{name} min-max",
             ))
         warnings = [w or "" for w in s.warnings]
@@ -368,7 +389,8 @@ def refine_figure(histories: dict[str, dict], *, x: str, x_title: str, rank: int
         fig.add_trace(go.Scatter(x=history[x], y=history["relative_loss"], name=label,
                                  mode="lines+markers", **START_STYLES[label]))
     layout(fig, f"Relative loss vs {x} (rank {rank})", 420)
-    fig.update_yaxes(title="relative loss", type="log", exponentformat="power")
+    losses = np.concatenate([h["relative_loss"] for h in histories.values()] or [np.ones(1)])
+    fig.update_yaxes(title="relative loss", **(decade_axis(losses) if np.any(losses > 0) else dict(type="log")))
     fig.update_xaxes(title=x_title)
     return fig
 

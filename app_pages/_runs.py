@@ -47,6 +47,31 @@ def live_runs() -> LiveRuns:
     return LiveRuns()
 
 
+# The ranks slider spans 1..SLIDER_TOP (the paper's range) until the user raises its top.
+SLIDER_TOP = 20
+
+
+def rank_range(slot, top_slot, max_rank: int, key: str, *, bind: bool = False) -> tuple[int, int]:
+    """The ranks to run, ``(low, high)`` as the user set them (a link may order them high
+    to low): a slider over 1..20 in ``slot`` and, when the problem has more ranks, a "Highest
+    rank" input in ``top_slot`` that extends the slider up to ``max_rank`` -- a slider over
+    1..427 left 1-20 a sliver of its track. With ``bind`` the slider is kept in the URL under
+    ``key``, and a link's ranks beyond 20 raise the top to them.
+    """
+    if max_rank <= 1:
+        slot.markdown("**Rank 1** -- the only rank of a problem with a single row or column.")
+        return 1, 1
+    top = max_rank
+    if max_rank > SLIDER_TOP:
+        linked = [int(v) for v in st.query_params.get_all(key) if v.isdigit()] if bind else []
+        start = min(max_rank, max([SLIDER_TOP, *linked]))
+        top = int(top_slot.number_input("Highest rank", min_value=2, max_value=max_rank, value=start, step=1,
+                                        key=f"{key}-top", persist_state="session",
+                                        help=f"The slider's top: up to {max_rank}, the problem's largest rank."))
+    bound = {"bind": "query-params"} if bind else {}
+    return slot.slider("Ranks", 1, top, (1, min(SLIDER_TOP, top)), key=key, persist_state="session", **bound)
+
+
 def option_widget(label: str, option: Option, key: str, shape: tuple[int, int]):
     """The widget an option's declaration calls for; returns the chosen value.
 

@@ -10,7 +10,8 @@ import streamlit as st
 from app_pages._charts import chart, series_figure
 from app_pages._flags import show_flagged
 from app_pages._links import ignored_values
-from app_pages._runs import cached_run_status, option_key, option_widgets, result_cache, run_live, show_failed
+from app_pages._runs import (cached_run_status, option_key, option_widgets, rank_range, result_cache, run_live,
+                             show_failed)
 from app_pages._state import linked_values, loaded_problem, problem_summary
 from app_pages._views import curves
 from wlra_core import ALGORITHMS, get_algorithm
@@ -19,28 +20,32 @@ from wlra_core.tables import ResultRow, rank_table, rows_to_csv
 
 STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
+# Min-max bands are drawn for up to this many methods unless asked for: ten overlapping
+# bands turned the runtime chart into one block.
+BANDS_UP_TO = 4
 
 
-def draw(rows: list[ResultRow], order, slots, *, value: str, log_y: bool, tag: str) -> None:
-    """Fill the three chart slots from ``rows`` (mean and min-max over trials)."""
+def draw(rows: list[ResultRow], order, slots, *, value: str, log_y: bool, bands: bool, tag: str) -> None:
+    """Fill the three chart slots from ``rows`` (mean over trials, and min-max bands when ``bands``)."""
     loss_label = "relative loss ||W o (A - X)||² / ||W o A||²" if value == "relative_loss" else "loss ||W o (A - X)||²"
     losses, seconds = curves(rows, value), curves(rows, "seconds")
     with slots[0].container():
         chart(series_figure(losses, order, x="rank", value=value, title="Weighted loss vs rank",
-                            y_title=loss_label, log_y=log_y),
-              "Weighted loss of each algorithm's rank-k solution (mean over trials, band: min to max); "
+                            y_title=loss_label, log_y=log_y, bands=bands),
+              "Weighted loss of each algorithm's rank-k solution (mean over trials"
+              + ("; band: min to max); " if bands else "; the Min-max bands toggle shows their spread); ") +
               "lower is better -- look for svd_w close to the slow em/als at a fraction of their time. "
               "A black ring marks a flagged result (hover for why).",
               key=f"loss-{tag}")
     with slots[1].container():
         chart(series_figure(seconds, order, x="rank", value="seconds", title="Runtime vs rank",
-                            y_title="seconds", log_y=True),
+                            y_title="seconds", log_y=True, bands=bands),
               "Wall time per solution (the svd family computes one SVD for all ranks and counts it "
               "in each); look for the orders of magnitude between one-shot and iterative methods.",
               key=f"time-{tag}")
     with slots[2].container():
         chart(series_figure(losses, order, x="n_params", value=value, title="Weighted loss vs stored numbers",
-                            y_title=loss_label, log_y=log_y, log_x=True),
+                            y_title=loss_label, log_y=log_y, log_x=True, bands=bands),
               "The same losses against the entries of the arrays each solution keeps. svd_w and css divide "
               "by W itself, so they must store all n·d weights too: on a Fisher-weighted kernel that puts "
               "them far to the right of svd, at more numbers than the matrix has.",
@@ -66,13 +71,8 @@ algorithms = st.multiselect(
     persist_state="session", bind="query-params",
     help="adam is off by default: it trains with TensorFlow and is slow. whiten and kfac need the calibration "
          "moments of a problem made from an MLP.")
-col_ranks, col_trials, col_seed = st.columns([3, 1, 1])
-if max_rank > 1:
-    low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=ranks_key,
-                                 persist_state="session", bind="query-params")
-else:
-    low = high = 1
-    col_ranks.markdown("**Rank 1** -- the only rank of a problem with a single row or column.")
+col_ranks, col_top, col_trials, col_seed = st.columns([3, 1, 1, 1])
+low, high = rank_range(col_ranks, col_top, max_rank, ranks_key, bind=True)
 trials = int(col_trials.number_input(
     "Trials", min_value=1, max_value=20, value=1, step=1, key="compare-trials", persist_state="session",
     bind="query-params",
@@ -134,7 +134,7 @@ except ValueError as err:
 
 cache = result_cache("compare")
 rows = sweep.rows(cache)
-col_run, col_clear, col_rel, col_log = st.columns([1, 1, 1, 1])
+col_run, col_clear, col_rel, col_log, col_bands = st.columns(5)
 run = col_run.button("Run", type="primary", icon=":material/play_arrow:", key="compare-run")
 if col_clear.button("Forget cached results", key="compare-clear",
                     help="Forget every cached Compare result on this server: the results of every session "
@@ -144,6 +144,9 @@ if col_clear.button("Forget cached results", key="compare-clear",
 value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative",
                                           persist_state="session", bind="query-params") else "loss"
 log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session", bind="query-params")
+bands = len(algorithms) <= BANDS_UP_TO or col_bands.toggle(
+    "Min-max bands", value=False, key="compare-bands", persist_state="session",
+    help=f"The spread over trials as a band per method; drawn by default for up to {BANDS_UP_TO} methods.")
 
 status = st.empty()
 stop_slot = st.empty()
@@ -155,11 +158,11 @@ order = [m.label for m in sweep.methods]
 if run:
     rows = run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
                     stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, value=value,
-                                                                         log_y=log_y, tag=tag))
+                                                                         log_y=log_y, bands=bands, tag=tag))
 
 # Without results the charts are drawn empty: the browser loads the chart library before
 # Run, so the first points appear at once.
-draw(rows, order, slots, value=value, log_y=log_y, tag="final")
+draw(rows, order, slots, value=value, log_y=log_y, bands=bands, tag="final")
 if not rows:
     st.stop()
 

@@ -6,7 +6,7 @@ from app_pages._charts import chart, compression_figure
 from app_pages._compression_text import (correlation_verdict, headline, method_label, pareto_front, percent,
                                          shown_warnings, unflagged_losses, why_not_entrywise)
 from app_pages._flags import show_flagged
-from app_pages._runs import cached_run_status, result_cache, run_live, show_failed
+from app_pages._runs import cached_run_status, rank_range, result_cache, run_live, show_failed
 from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
 from wlra_core import ALGORITHMS, Problem, get_algorithm
 from wlra_core.compression import (WEIGHT_TRANSFORMS, compression_plan, require_model, row_accuracy, uncompressed_row,
@@ -81,14 +81,9 @@ except ValueError as err:
 algorithms = st.multiselect("Methods", ALGORITHMS, default=DEFAULT_ALGORITHMS, key="compression-algorithms",
                             persist_state="session",
                             help="Each one's solution at every rank is put back into the network.")
-col_ranks, col_transform, col_floor, col_seed = st.columns([3, 2, 1, 1])
+col_ranks, col_top, col_transform, col_floor, col_seed = st.columns([3, 1, 3, 2, 1])
 max_rank = min(n, d)
-if max_rank > 1:
-    low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=f"compression-ranks-{max_rank}",
-                                 persist_state="session")
-else:
-    low = high = 1
-    col_ranks.markdown("**Rank 1** only.")
+low, high = rank_range(col_ranks, col_top, max_rank, f"compression-ranks-{max_rank}")
 transforms = col_transform.multiselect(
     "Weights W from the Fisher information F", list(WEIGHT_TRANSFORMS), default=["F"], key="compression-transforms",
     persist_state="session", help="  \n".join(f"{k}: {v}" for k, v in WEIGHT_TRANSFORMS.items()))
