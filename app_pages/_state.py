@@ -153,6 +153,15 @@ def problem_summary(problem: Problem) -> str:
     return "  \n".join(lines)
 
 
+def page_header(title: str) -> Problem:
+    """A page's title and, under it, the loaded problem (:func:`problem_summary`); returns
+    the problem (:func:`loaded_problem`)."""
+    problem = loaded_problem()
+    st.title(title)
+    st.markdown(problem_summary(problem))
+    return problem
+
+
 def show_sidebar(slot) -> None:
     """Write the loaded-problem box into ``slot`` (an ``st.sidebar.empty()``)."""
     with slot.container():

@@ -12,7 +12,7 @@ from app_pages._flags import show_flagged
 from app_pages._links import ignored_values
 from app_pages._runs import (cached_run_status, option_key, option_widgets, rank_range, result_cache, run_live,
                              show_failed)
-from app_pages._state import linked_values, loaded_problem, problem_summary
+from app_pages._state import linked_values, page_header
 from app_pages._views import curves
 from wlra_core import ALGORITHMS, get_algorithm
 from wlra_core.sweep import make_sweep
@@ -52,10 +52,8 @@ def draw(rows: list[ResultRow], order, slots, *, value: str, log_y: bool, bands:
               key=f"params-{tag}")
 
 
-problem = loaded_problem()
+problem = page_header("Compare")
 n, d = problem.shape
-st.title("Compare")
-st.markdown(problem_summary(problem))
 if n * d >= LARGE_PROBLEM:
     shared = [name for name in ALGORITHMS if get_algorithm(name).prepare is not None]
     st.info(f"A large problem ({n} x {d}): {', '.join(shared)} compute one SVD for all ranks and take "

@@ -7,7 +7,7 @@ from app_pages._compression_text import (correlation_verdict, headline, method_l
                                          shown_warnings, unflagged_losses, why_not_entrywise)
 from app_pages._flags import show_flagged
 from app_pages._runs import cached_run_status, rank_range, result_cache, run_live, show_failed
-from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._state import BY_FINGERPRINT, page_header
 from wlra_core import ALGORITHMS, Problem, get_algorithm
 from wlra_core.compression import (WEIGHT_TRANSFORMS, compression_plan, require_model, row_accuracy, uncompressed_row,
                                    weight_transform)
@@ -63,10 +63,8 @@ def draw(rows, base, several, slots, tag):
               "fall on one decreasing curve." + correlation_verdict(rows), key=f"acc-loss-{tag}")
 
 
-problem = loaded_problem()
+problem = page_header("Compression")
 n, d = problem.shape
-st.title("Compression")
-st.markdown(problem_summary(problem))
 st.markdown("Each method's rank-k approximation replaces the hidden kernel A of the MLP the problem came from; "
             "the network is then evaluated on the stored test set (numpy forward pass through the stored "
             "factors). `whiten` and `kfac` use calibration moments of the training data instead of W.")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_pages._charts import (RULE_LABELS, chart, pixel_image_figure, selection_bars_figure, selection_figure,
                                selection_mask_figure)
-from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._state import BY_FINGERPRINT, page_header
 from app_pages._views import pixel_image
 from wlra_core import Problem
 from wlra_core.feature_selection import (
@@ -44,10 +44,8 @@ def chosen(problem: Problem, n_selected: int, selection: str, axis: str, rank: i
     return result.extra[axis], result.relative_loss
 
 
-problem = loaded_problem()
+problem = page_header("Feature selection")
 n, d = problem.shape
-st.title("Feature selection")
-st.markdown(problem_summary(problem))
 st.markdown("Weighted column subset selection (the paper's Corollary 1.3): choose s columns of W o A, "
             "approximate W o A by its projection onto them, divide by W. The answer keeps A's own "
             "columns -- a feature selection with a weighted objective.")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages._charts import chart, cumulative_mass_figure, matrix_figure, pixel_image_figure, singular_values_figure
-from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._state import BY_FINGERPRINT, page_header
 from app_pages._views import HeatmapView, heatmap_view, pixel_image, weight_facts
 from wlra_core import Problem
 
@@ -13,9 +13,7 @@ def heatmaps(problem: Problem, log: bool) -> dict[str, HeatmapView]:
     return {"W": heatmap_view(W, log=log), "A": heatmap_view(A, log=log), "W o A": heatmap_view(W * A, log=log)}
 
 
-problem = loaded_problem()
-st.title("Weights")
-st.markdown(problem_summary(problem))
+problem = page_header("Weights")
 
 spec, info = weight_facts(problem)
 paper = problem.meta.get("paper_first_singular_mass")
