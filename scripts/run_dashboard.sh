@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install (first time) and start the dashboard on http://127.0.0.1:${PORT:-8501}
+# Install (first time) and start the dashboard (serve.py: app.py behind its deep-link
+# middleware) on http://127.0.0.1:${PORT:-8501}
 # (server settings: .streamlit/config.toml; loopback only). Streamlit options pass through,
 # e.g. --server.port 8611; the address printed is the one the server will listen on.
 set -euo pipefail
@@ -17,4 +18,4 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   esac
 done
 echo "WLRA Explorer: open http://${address}:${port}"
-exec .venv/bin/python -m streamlit run app.py --server.port "${PORT:-8501}" "$@"
+exec .venv/bin/python -m streamlit run serve.py --server.port "${PORT:-8501}" "$@"
