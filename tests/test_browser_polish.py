@@ -6,58 +6,24 @@ mid-word, tick labels do not overlap, and legends keep clear of the axis titles.
 Never ``playwright install``: the test uses /usr/bin/chromium (scripts/run_tests.sh installs it).
 """
 import contextlib
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-ROOT = Path(__file__).resolve().parents[1]
+from apptest_helpers import streamlit_server
+
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 120_000
-# serve.py under streamlit's CLI, with the pipeline's disk cache in a temporary folder (argv[1]).
-SERVE = ("import sys; from wlra_core.datasets import pipeline; "
-         "pipeline.DEFAULT_CACHE_DIR = sys.argv.pop(1); "
-         "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
-
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not at /usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """``streamlit run serve.py`` on a free port: yields its URL; stopped by its PID."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log_path = tmp_path_factory.mktemp("serve") / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(tmp_path_factory.mktemp("pipeline-cache")), "run", "serve.py",
-             "--server.port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"serve.py did not start:\n{log_path.read_text()}")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """``streamlit run serve.py``, as scripts/run_dashboard.sh starts it."""
+    with streamlit_server(tmp_path_factory, "serve.py") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
