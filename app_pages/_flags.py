@@ -49,6 +49,6 @@ def show_flagged(rows: Iterable[ResultRow], *, note: str = "", **how) -> None:
     lines = flag_lines(rows, **how)
     if lines:
         more = len(lines) - MOST_LINES
-        st.warning("Flagged results (black rings in the charts; hover a ring for its note):  \n"
+        st.warning("Flagged results (black rings in the charts):  \n"
                    + "  \n".join(lines[:MOST_LINES])
                    + (f"  \n... and {more} more (see the CSV)." if more > 0 else "") + (f"  \n{note}" if note else ""))
