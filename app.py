@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages._preload import page_modules
-from app_pages._state import keep_link_in_url, loaded_problem, show_link_notice, show_sidebar
+from app_pages._state import keep_link_in_url, loaded_problem, open_linked_page, show_link_notice, show_sidebar
 
 # A shipped file, served by this server: a :material/...: favicon is fetched from the web.
 st.set_page_config(page_title="WLRA Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"),
@@ -40,6 +40,7 @@ page = st.navigation({
     ],
 })
 problem_box = st.sidebar.empty()
+open_linked_page()  # a deep link that serve.py sent here: its page, on the session's first run
 loaded_problem()  # a session's first run: the problem the URL names
 keep_link_in_url()  # a page switch clears the URL's problem parameters
 notice_box = st.empty()

@@ -21,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._compression_text import method_label, percent
+from app_pages._compression_text import method_label, percent, shown_warnings
 from app_pages._views import REFINE_STARTS, HeatmapView, Series, SpectrumView, TeachingExample
 from wlra_core.compression import WEIGHT_TRANSFORMS, row_accuracy
 from wlra_core.result import WLRAResult
@@ -31,7 +31,8 @@ from wlra_core.tables import ResultRow
 
 MARGIN = dict(l=10, r=10, t=50, b=10)
 # Legends under the charts: beside them they took 40% of the width with 11 methods.
-LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, x=0, font=dict(size=11))
+# Anchored below the x axis title (y in the plot's height: the title sits above -0.2).
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0, font=dict(size=11))
 
 
 def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> None:
@@ -89,9 +90,11 @@ def log_axis(values) -> dict:
     if not finite:
         return dict(type="log", exponentformat="power")
     decades = math.log10(max(finite) / min(finite))
-    # Minor-tick labels (2, 3, 5, ...) only where there is room for them; SI suffixes for counts.
-    dtick = "D1" if decades < 1.2 else "D2" if decades < 3 else None
-    tickformat = "~s" if min(finite) >= 1000 else (".2~g" if dtick else None)
+    # Minor-tick labels 2 and 5 under three decades (every digit ran together on a half-width
+    # chart at 1024 px); SI suffixes for counts.
+    dtick = "D2" if decades < 3 else None
+    # Short labels: "500", "2k", "50k" for counts (plotly's own "5e+2" ran into each other).
+    tickformat = "~s" if min(finite) >= 100 else (".2~g" if dtick else None)
     return dict(type="log", dtick=dtick, tickformat=tickformat, exponentformat="power")
 
 
@@ -139,6 +142,14 @@ def count_axis(largest: int) -> dict:
     return dict(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
 
 
+def index_axis(count: int, most: int = 10) -> dict:
+    """Linear-axis settings for the indices 1..``count``: whole-number ticks only (at most
+    ``most``, every 1, 2, 5, 10, ... indices) and half an index of room at each end -- plotly
+    labels a single point's axis 0.5, 1, 1.5."""
+    step = next(step for step in _one_two_five() if count <= step * most)
+    return dict(tickvals=sorted({1, *range(step, count + 1, step)}), range=[0.5, count + 0.5])
+
+
 def integer_ticks(cells: int, most: int = 10) -> list[int]:
     """At most ``most`` ticks on the cell indices 0 .. cells - 1, every 1, 2, 5, 10, 20, ... cells."""
     step = next(step for step in _one_two_five() if cells <= step * most)
@@ -148,15 +159,20 @@ def integer_ticks(cells: int, most: int = 10) -> list[int]:
 # --- Marks ------------------------------------------------------------------------------------
 
 
+FLAGGED = "flagged (!)"
+
+
 def flag_rings(fig, name: str, x, y, warnings) -> None:
-    """Black rings on the points of ``name`` that carry warnings, with the warning on hover."""
+    """Black rings on the points of ``name`` that carry warnings, with the method and its
+    warning on hover; one legend entry, "flagged (!)", for every method's rings."""
     flagged = np.array([bool(w) for w in warnings], dtype=bool)
     if not flagged.any():
         return
+    first = not any(trace.legendgroup == FLAGGED for trace in fig.data)
     fig.add_trace(go.Scatter(
-        x=np.asarray(x)[flagged], y=np.asarray(y)[flagged], mode="markers", name=f"{name}: flagged (!)",
-        marker=dict(size=15, symbol="circle-open", color="black", line=dict(width=2)),
-        text=[w for w in warnings if w], hovertemplate="%{text}<extra></extra>",
+        x=np.asarray(x)[flagged], y=np.asarray(y)[flagged], mode="markers", name=FLAGGED, legendgroup=FLAGGED,
+        showlegend=first, marker=dict(size=15, symbol="circle-open", color="black", line=dict(width=2)),
+        text=[f"{name}: {w}" for w in warnings if w], hovertemplate="%{text}<extra></extra>",
     ))
 
 
@@ -248,7 +264,7 @@ def singular_values_figure(spec: SpectrumView, rank: int) -> go.Figure:
     fig = go.Figure(go.Scatter(x=np.arange(1, rank + 1), y=shown, mode="lines+markers", marker=dict(size=4)))
     layout(fig, "Singular values of W", 360)
     fig.update_yaxes(title="singular value", **decade_axis(shown))
-    fig.update_xaxes(title="index i")
+    fig.update_xaxes(title="index i", **index_axis(rank))
     return fig
 
 
@@ -298,12 +314,29 @@ def _image_axes(fig: go.Figure) -> None:
 # --- Compare ----------------------------------------------------------------------------------
 
 
+def same_curve(series: dict[str, Series], order, x: str) -> dict[str, str]:
+    """Method -> the earlier method (in ``order``) whose curve it repeats: the same points
+    along ``x`` and means equal to 6 digits. Drawn on top, it hides the other."""
+    drawn, out = [], {}
+    for name in (n for n in order if n in series):
+        s = series[name]
+        xs = getattr(s, x)
+        twin = next((other for other in drawn if np.array_equal(getattr(series[other], x), xs)
+                     and np.allclose(series[other].mean, s.mean, rtol=1e-6, atol=0)), None)
+        if twin is not None and xs.size:
+            out[name] = twin
+        drawn.append(name)
+    return out
+
+
 def series_figure(series: dict[str, Series], order, *, x: str, value: str, title: str, y_title: str,
-                  log_y: bool, log_x: bool = False) -> go.Figure:
-    """Mean and min-max band over trials per method, in ``order``; ``x`` is ``"rank"`` or
-    ``"n_params"``: the :class:`~app_pages._views.Series` field along the x axis."""
+                  log_y: bool, log_x: bool = False, bands: bool = True) -> go.Figure:
+    """Mean and (with ``bands``) min-max band over trials per method, in ``order``; ``x`` is
+    ``"rank"`` or ``"n_params"``: the :class:`~app_pages._views.Series` field along the x axis.
+    A method whose curve repeats an earlier one's (:func:`same_curve`) says so in its legend."""
     fig = go.Figure()
     shown = []
+    twins = same_curve(series, order, x)
     for name in (n for n in order if n in series):
         s = series[name]
         xs = getattr(s, x)
@@ -311,11 +344,13 @@ def series_figure(series: dict[str, Series], order, *, x: str, value: str, title
         label = name
         if s.failed_ranks.size:
             label += f" (failed at rank {', '.join(map(str, s.failed_ranks))})"
+        if name in twins:
+            label += f" (same curve as {twins[name]}, drawn over it)"
         spread = s.max > s.min
-        if spread.any():  # min-max band over trials: never below the data on a log axis
+        if bands and spread.any():  # min-max band over trials: never below the data on a log axis
             fig.add_trace(go.Scatter(
                 x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([s.max, s.min[::-1]]),
-                fill="toself", fillcolor=style["color"], opacity=0.15, line=dict(width=0),
+                fill="toself", fillcolor=style["color"], opacity=0.08, line=dict(width=0),
                 hoverinfo="skip", showlegend=False, name=f"{name} min-max",
             ))
         warnings = [w or "" for w in s.warnings]
@@ -374,7 +409,8 @@ def refine_figure(histories: dict[str, dict], *, x: str, x_title: str, rank: int
         fig.add_trace(go.Scatter(x=history[x], y=history["relative_loss"], name=label,
                                  mode="lines+markers", **START_STYLES[label]))
     layout(fig, f"Relative loss vs {x} (rank {rank})", 420)
-    fig.update_yaxes(title="relative loss", type="log", exponentformat="power")
+    losses = np.concatenate([h["relative_loss"] for h in histories.values()] or [np.ones(1)])
+    fig.update_yaxes(title="relative loss", **(decade_axis(losses) if np.any(losses > 0) else dict(type="log")))
     fig.update_xaxes(title=x_title)
     return fig
 
@@ -411,11 +447,13 @@ def compression_figure(rows: list[ResultRow], several: bool, reference: float | 
             line=dict(color=style["color"], dash=TRANSFORM_DASHES.get(group[0].problem, "solid")),
             marker=dict(size=8, symbol=style["symbol"], color=style["color"]),
             customdata=[[r.rank, r.n_params, r.evaluation["compression_ratio"],
-                         f"accuracy {percent(row_accuracy(r))}" + (f"<br>! {r.warnings}" if r.warnings else "")]
+                         f"accuracy {percent(row_accuracy(r))}" + (f"<br>! {shown_warnings(r)}" if shown_warnings(r)
+                                                                   else "")]
                         for r in group],
             hovertemplate=COMPRESSION_HOVER,
         ))
-        flag_rings(fig, label, [r.value(x) for r in group], [r.value(y) for r in group], [r.warnings for r in group])
+        flag_rings(fig, label, [r.value(x) for r in group], [r.value(y) for r in group],
+                   [shown_warnings(r) for r in group])
     if front:
         fig.add_trace(go.Scatter(
             x=[r.value(x) for r in front], y=[r.value(y) for r in front], name="Pareto front", mode="lines",
@@ -440,6 +478,14 @@ RULE_LABELS = {"leverage": "leverage-score sampling", "pivoted_qr": "pivoted QR"
                "uniform": "uniform random (baseline)"}
 
 
+def selection_bound_label(support_rank: int) -> str:
+    """The legend of :func:`wlra_core.feature_selection.references`' selection bound for a W
+    whose nonzero pattern has rank ``support_rank``."""
+    if support_rank <= 1:
+        return "best rank-s of W o A (no s-subset beats it)"
+    return f"best rank-{support_rank}s of W o A (no s-subset beats it: W's zero pattern has rank {support_rank})"
+
+
 def selection_figure(series: dict, selections: list[str], refs: dict, *, largest: int, axis: str, rank: int,
                      weight_rank: int) -> go.Figure:
     """CSS loss against the number of selected ``axis`` per rule (mean and std over trials,
@@ -457,9 +503,11 @@ def selection_figure(series: dict, selections: list[str], refs: dict, *, largest
             hovertemplate=f"{RULE_LABELS[selection]}<br>%{{x}} {axis}: relative loss %{{y:.4g}}<extra></extra>",
         ))
     grid = np.arange(1, largest + 1)
-    fig.add_trace(go.Scatter(x=grid, y=refs["relative_best_rank_s"][grid],
-                             name="best rank-s of W o A (no s-subset beats it)", mode="lines",
-                             line=dict(color="gray", dash="dot")))
+    bound = refs["relative_selection_bound"][grid]
+    grid, bound = grid[bound > 0], bound[bound > 0]  # 0: nothing proven at that s
+    if grid.size:
+        fig.add_trace(go.Scatter(x=grid, y=bound, name=selection_bound_label(refs["support_rank"]), mode="lines",
+                                 line=dict(color="gray", dash="dot")))
     lines = [refs["relative_lower_bound"]]
     if refs["svd_w_meets_bound"]:
         reference_line(fig, lines[0], "black", f"svd_w at rank {rank} = ||(W o A)_-rk||², rk = {refs['rk']}",
@@ -476,7 +524,7 @@ def selection_figure(series: dict, selections: list[str], refs: dict, *, largest
     fig.update_yaxes(title="relative loss ||W o (A - X)||² / ||W o A||²", type="log", exponentformat="power")
     # The y range spans what is drawn (means +- std, the dotted curve, the dashed lines), in decades.
     drawn = np.concatenate([np.concatenate([series[sel].mean - series[sel].std, series[sel].mean + series[sel].std])
-                            for sel in selections] + [refs["relative_best_rank_s"][grid], lines])
+                            for sel in selections] + [bound, lines])
     y_range = log_range(drawn, margin=0.05)
     if y_range is not None:
         fig.update_yaxes(range=y_range)

@@ -4,11 +4,14 @@ loss predicts accuracy, and why entrywise Fisher weighting does not win -- the n
 the run's rows, and the Markdown the page shows."""
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 
+from app_pages._flags import rank_span, warning_notes
 from wlra_core.compression import row_accuracy, uses_weights
 from wlra_core.problem import Problem
 from wlra_core.tables import ResultRow
@@ -25,6 +28,34 @@ def method_label(row: ResultRow, with_transform: bool = True) -> str:
     if with_transform and uses_weights(row.algorithm):
         return f"{row.method} (W = {row.problem})"
     return row.method
+
+
+# The note of a result whose relative weighted loss exceeds 1 (wlra_core.api).
+UNMINIMISED_LOSS = re.compile(r"relative loss \S+ > 1: worse than returning zeros")
+
+
+def shown_warnings(row: ResultRow) -> str:
+    """The warnings the Compression page shows for ``row``: all of them, except "relative
+    loss > 1" for a method that does not minimise the weighted loss (``uses_weights`` false:
+    svd, whiten, kfac), which on this page would flag it for a loss it never aimed at."""
+    if not row.warnings or uses_weights(row.algorithm):
+        return row.warnings
+    return "; ".join(note for note in warning_notes(row.warnings) if not UNMINIMISED_LOSS.fullmatch(note))
+
+
+def unflagged_losses(rows: Iterable[ResultRow]) -> str:
+    """The sentence naming the results :func:`shown_warnings` does not flag for a relative
+    weighted loss above 1, and why ("" when there are none)."""
+    ranks: dict[str, list[int]] = {}
+    for row in rows:
+        if not row.failed and not uses_weights(row.algorithm) and any(
+                UNMINIMISED_LOSS.fullmatch(note) for note in warning_notes(row.warnings)):
+            ranks.setdefault(row.method, []).append(row.rank)
+    if not ranks:
+        return ""
+    named = [f"{method} at {rank_span(r)}" for method, r in ranks.items()]
+    return (f"Not flagged: {', '.join(named)} {'has' if len(named) == 1 else 'have'} a relative weighted loss "
+            "above 1, but these methods do not use W, so they do not minimise that loss; accuracy judges them.")
 
 
 def pareto_front(rows: Iterable[ResultRow]) -> list[ResultRow]:
@@ -131,14 +162,18 @@ class EntrywiseFacts:
 
     ``row`` is svd_w's with W = F at the largest rank run; ``kernel_entries`` and
     ``kernel_max_abs`` the size and largest entry of the trained kernel;
-    ``smallest_weight`` the smallest nonzero weight over the largest; ``best_other`` the
-    most accurate other method's row at that rank (None without one).
+    ``smallest_weight`` the smallest nonzero weight over the largest; ``weight_floor`` the
+    row's own option and ``smallest_divisor`` the smallest nonzero number svd_w divided by,
+    ``max(W, weight_floor * max W)``, over the largest weight; ``best_other`` the most
+    accurate other method's row at that rank (None without one).
     """
 
     row: ResultRow
     kernel_entries: int
     kernel_max_abs: float
     smallest_weight: float
+    weight_floor: float
+    smallest_divisor: float
     best_other: ResultRow | None
 
 
@@ -157,8 +192,10 @@ def entrywise_weighting_facts(rows: Iterable[ResultRow], problem: Problem) -> En
     row = max(mine, key=lambda r: r.rank)
     others = [r for r in rows if r.rank == row.rank and r.method not in ("svd_w", "uncompressed")]
     W = problem.W
+    smallest = float(W[W > 0].min() / W.max())
+    floor = float(json.loads(row.options or "{}").get("weight_floor", 0.0))
     return EntrywiseFacts(row=row, kernel_entries=W.size, kernel_max_abs=float(np.max(np.abs(problem.A))),
-                          smallest_weight=float(W[W > 0].min() / W.max()),
+                          smallest_weight=smallest, weight_floor=floor, smallest_divisor=max(smallest, floor),
                           best_other=max(others, key=row_accuracy) if others else None)
 
 
@@ -169,6 +206,9 @@ def why_not_entrywise(rows: list[ResultRow], problem: Problem) -> str | None:
     if facts is None:
         return None
     row, other = facts.row, facts.best_other
+    divides = ("svd_w divides by it" if facts.weight_floor <= facts.smallest_weight else
+               f"svd_w divides by max(W, {facts.weight_floor:g} x max W) (weight_floor = {facts.weight_floor:g}), "
+               f"by numbers down to {facts.smallest_divisor:.2g} of the largest weight")
     comparison = ("" if other is None else
                   f" At the same rank {other.method} reaches {percent(row_accuracy(other))} with a weighted loss "
                   f"of {other.relative_loss:.3g}.")
@@ -177,7 +217,7 @@ def why_not_entrywise(rows: list[ResultRow], problem: Problem) -> str | None:
         f"the lowest Fisher-weighted loss it can get ({row.relative_loss:.3g} relative), yet the network "
         f"scores {percent(row_accuracy(row))}.{comparison} The Fisher information weights each kernel entry "
         f"alone and spans many orders of magnitude (the smallest nonzero weight is "
-        f"{facts.smallest_weight:.2g} of the largest); svd_w divides by it, so its kernel has entries up to "
+        f"{facts.smallest_weight:.2g} of the largest); {divides}, so its kernel has entries up to "
         f"{row.max_abs:.3g} where the trained kernel's largest is {facts.kernel_max_abs:.3g}, and "
         f"rebuilding it needs W itself: {row.n_params:,} stored numbers for a {facts.kernel_entries:,}-entry "
         "kernel. A tiny Fisher weight means the entry's input pixel was almost always dark in training, so "

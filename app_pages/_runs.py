@@ -47,18 +47,44 @@ def live_runs() -> LiveRuns:
     return LiveRuns()
 
 
+# The ranks slider spans 1..SLIDER_TOP (the paper's range) until the user raises its top.
+SLIDER_TOP = 20
+
+
+def rank_range(slot, top_slot, max_rank: int, key: str, *, bind: bool = False) -> tuple[int, int]:
+    """The ranks to run, ``(low, high)`` as the user set them (a link may order them high
+    to low): a slider over 1..20 in ``slot`` and, when the problem has more ranks, a "Highest
+    rank" input in ``top_slot`` that extends the slider up to ``max_rank`` -- a slider over
+    1..427 left 1-20 a sliver of its track. With ``bind`` the slider is kept in the URL under
+    ``key``, and a link's ranks beyond 20 raise the top to them.
+    """
+    if max_rank <= 1:
+        slot.markdown("**Rank 1** -- the only rank of a problem with a single row or column.")
+        return 1, 1
+    top = max_rank
+    if max_rank > SLIDER_TOP:
+        linked = [int(v) for v in st.query_params.get_all(key) if v.isdigit()] if bind else []
+        start = min(max_rank, max([SLIDER_TOP, *linked]))
+        top = int(top_slot.number_input("Highest rank", min_value=2, max_value=max_rank, value=start, step=1,
+                                        key=f"{key}-top", persist_state="session",
+                                        help=f"The slider's top: up to {max_rank}, the problem's largest rank."))
+    bound = {"bind": "query-params"} if bind else {}
+    return slot.slider("Ranks", 1, top, (1, min(SLIDER_TOP, top)), key=key, persist_state="session", **bound)
+
+
 def option_widget(label: str, option: Option, key: str, shape: tuple[int, int]):
     """The widget an option's declaration calls for; returns the chosen value.
 
     Choices -> select box; integers and numbers -> number input bounded by the declared
     interval (and the problem-dependent limit); an option that may be None -> an empty
-    number input meaning the default.
+    number input meaning the default. The widget is bound to the URL under ``key``, so a
+    shared link restores the option.
     """
     help_text = f"{option.help}. Must be {option.describe()}."
     if option.choices is not None:
         return st.selectbox(label, option.choices, index=option.choices.index(option.default)
                             if option.default in option.choices else 0, key=key, help=help_text,
-                            persist_state="session")
+                            persist_state="session", bind="query-params")
     interval = option.interval
     if interval is None:
         raise ValueError(f"no widget for option {label!r} ({option.describe()})")
@@ -69,20 +95,26 @@ def option_widget(label: str, option: Option, key: str, shape: tuple[int, int]):
         value = st.number_input(label, min_value=None if interval.low is None else int(interval.low),
                                 max_value=None if high is None else int(high),
                                 value=option.default, step=1, key=key, help=help_text, persist_state="session",
-                                placeholder="empty: the default" if option.allows_none else None)
+                                bind="query-params", placeholder="empty: the default" if option.allows_none else None)
         return None if value is None else int(value)
     # Open ends (learning_rate > 0) are left to the declared check: its message says why.
     value = st.number_input(label, min_value=None if interval.low is None else float(interval.low),
                             max_value=None if high is None else float(high), value=option.default,
-                            format="%g", key=key, help=help_text, persist_state="session")
+                            format="%g", key=key, help=help_text, persist_state="session",
+                            bind="query-params")
     return None if value is None else float(value)
+
+
+def option_key(algorithm: str, name: str, key_prefix: str = "opt") -> str:
+    """The widget (and URL) key of ``algorithm``'s option ``name``."""
+    return f"{key_prefix}-{algorithm}-{name}"
 
 
 def option_widgets(algorithm: str, shape: tuple[int, int], key_prefix: str = "opt") -> dict:
     """One widget per declared option of ``algorithm``; returns the values that differ from defaults."""
     chosen = {}
     for name, option in get_algorithm(algorithm).options.items():
-        value = option_widget(name, option, f"{key_prefix}-{algorithm}-{name}", shape)
+        value = option_widget(name, option, option_key(algorithm, name, key_prefix), shape)
         if value != option.default:
             chosen[name] = value
     return chosen

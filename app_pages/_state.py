@@ -16,6 +16,7 @@ from __future__ import annotations
 from operator import attrgetter
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from app_pages._links import PROBLEM_KEYS, LinkError, Notice, ProblemLink, ShippedLink, is_widget_key, parse_link
 from wlra_core import Problem
@@ -25,6 +26,10 @@ PROBLEM = "problem"
 LINK = "problem_link"
 # What a link asked for that could not be loaded: a Notice.
 NOTICE = "link_notice"
+# The query key by which serve.py's DeepLinks hands a link's page to the session (it has a
+# dash, so no problem link reads it).
+OPEN_PAGE = "open-page"
+PAGES_FOLDER = "app_pages"
 # ``hash_funcs`` of every cached function taking a problem: its content's fingerprint,
 # computed once per problem, instead of hashing its matrices on every call.
 BY_FINGERPRINT = {Problem: attrgetter("fingerprint")}
@@ -80,6 +85,22 @@ def show_in_url(link: ProblemLink, drop=()) -> None:
 def keep_link_in_url() -> None:
     """Put the problem back into the URL: switching pages clears its unbound parameters."""
     show_in_url(st.session_state[LINK])
+
+
+def open_linked_page() -> None:
+    """On a session's first run, switch to the page a link named (``open-page=data``: a
+    deep link ``/data?...`` that ``serve.py`` sent to ``/``), keeping the rest of its query;
+    an unknown page name is dropped and the session stays where it is."""
+    if PROBLEM in st.session_state or OPEN_PAGE not in st.query_params:
+        return
+    page = st.query_params[OPEN_PAGE]
+    rest = {key: st.query_params.get_all(key) for key in st.query_params if key != OPEN_PAGE}
+    del st.query_params[OPEN_PAGE]
+    if page.isidentifier() and not page.startswith("_"):
+        try:
+            st.switch_page(f"{PAGES_FOLDER}/{page}.py", query_params=rest)
+        except StreamlitAPIException:  # not one of the pages
+            pass
 
 
 def follow_link() -> None:
@@ -151,6 +172,15 @@ def problem_summary(problem: Problem) -> str:
     if accuracy is not None:
         lines.append(f"MLP test accuracy {100 * float(accuracy):.2f}%")
     return "  \n".join(lines)
+
+
+def page_header(title: str) -> Problem:
+    """A page's title and, under it, the loaded problem (:func:`problem_summary`); returns
+    the problem (:func:`loaded_problem`)."""
+    problem = loaded_problem()
+    st.title(title)
+    st.markdown(problem_summary(problem))
+    return problem
 
 
 def show_sidebar(slot) -> None:

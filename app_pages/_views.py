@@ -502,18 +502,23 @@ def _role_text(match: re.Match) -> str:
     return f"`{target.rsplit('.', 1)[-1] if tilde else target}`"
 
 
-def doc_description(obj) -> str:
+def doc_description(obj, values: dict | None = None) -> str:
     """The description in ``obj``'s docstring, as Markdown for a reader who never saw the code.
 
     The text before the first numpydoc section (``Parameters``, ``Returns``, ...), with
     Sphinx roles reduced to their text as inline code (``:class:`~pkg.Name``` becomes
-    ```Name```) and reST literals (````x````) turned into Markdown ones (```x```).
+    ```Name```) and reST literals (````x````) turned into Markdown ones (```x```). A
+    parameter named in ``values`` right after "rank-" or "rank " reads as its value: "Planted
+    rank-`rank` A" becomes "Planted rank-5 A".
     """
     text = inspect.getdoc(obj) or ""
     section = _DOC_SECTION.search(text)
     if section is not None:
         text = text[:section.start()]
-    return _SPHINX_ROLE.sub(_role_text, text).replace("``", "`").strip()
+    text = _SPHINX_ROLE.sub(_role_text, text).replace("``", "`").strip()
+    for name, value in (values or {}).items():
+        text = re.sub(rf"(?<=rank[- ])`{re.escape(name)}`", f"{value:g}" if isinstance(value, float) else str(value), text)
+    return text
 
 
 # --- The landing page's example ---------------------------------------------------------------

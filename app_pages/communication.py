@@ -110,8 +110,9 @@ def protocol_results(table: list[dict], messages: list[dict], summary: dict) -> 
     c = st.columns(4)
     c[0].metric("Protocol bits (serialized)", f"{summary['bits']:,}", help=f"{summary['bytes']:,} bytes on the wire")
     c[1].metric("Columns sent |S|", summary["selected"])
-    c[2].metric("Coordinator's loss / ||(W o A)_-rk||²", f"{summary['ratio']:.3f}",
-                help="An upper bound on the true approximation factor (the optimum is at least the "
+    c[2].metric("Loss / lower bound", f"{summary['ratio']:.3f}",
+                help="The coordinator's loss over ||(W o A)_-rk||², the best rank-r·k approximation's error: "
+                     "an upper bound on the true approximation factor (the optimum is at least the "
                      "denominator when rank W <= r); Corollary 1.3 promises at most 1 + eps for good selections.")
     c[3].metric("Numerical rank of W", summary["weight_rank"])
     chart(bits_bars(table),
@@ -206,7 +207,8 @@ def lower_bound_tab():
 st.title("Communication")
 st.markdown("The columns of an integer n x d matrix A (at most s nonzeros per column) are split among m "
             "servers; everyone knows the integer rank-r weights W; a coordinator must output a rank-k WLRA. "
-            "The CSS protocol (Theorem 3.1) sends |S| = ceil(rk/eps) columns of A and the |S| x d "
+            "The column subset selection (CSS) protocol (Theorem 3.1) sends |S| = ceil(rk/eps) columns of A "
+            "(rk = r·k, the weight rank times the target rank) and the |S| x d "
             "coefficients X. Every message below is serialized to bytes and the coordinator rebuilds its "
             "answer from those bytes and W alone.")
 

@@ -1,16 +1,18 @@
 """Compare: every algorithm over a range of ranks, charts filling in live as results arrive.
 
-The selection (algorithms, ranks, trials, seed, where to run) is kept in the URL by
-Streamlit's ``bind="query-params"`` under the widgets' keys, so a reload or a shared link
-starts from it; the results come back only from this server's cache (Run computes them).
+The selection (algorithms, ranks, trials, seed, where to run), each algorithm's options and
+the Relative loss / Log y axis toggles are kept in the URL by Streamlit's
+``bind="query-params"`` under the widgets' keys, so a reload or a shared link starts from it; the results come back only from this server's cache (Run computes them).
 The Dask scheduler's address never enters the URL: a link must not make the server connect.
 """
 import streamlit as st
 
 from app_pages._charts import chart, picture_rgb, series_figure
+from app_pages._flags import show_flagged
 from app_pages._links import ignored_values
-from app_pages._runs import cached_run_status, option_widgets, result_cache, run_live, show_failed
-from app_pages._state import linked_values, loaded_problem, problem_summary
+from app_pages._runs import (cached_run_status, option_key, option_widgets, rank_range, result_cache, run_live,
+                             show_failed)
+from app_pages._state import linked_values, page_header
 from app_pages._views import WeightAdvice, curves, held_out_split, image_layout, pictures, weight_advice
 from wlra_core import ALGORITHMS, get_algorithm
 from wlra_core.heldout import HELDOUT_COLUMN, MISSING_COLUMN, entry_errors
@@ -21,19 +23,23 @@ STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
 # The charts in page order (two per line; an odd last one takes the whole width).
 CHARTS = ("loss", HELDOUT_COLUMN, MISSING_COLUMN, "time", "params")
+# Min-max bands are drawn for up to this many methods unless asked for: ten overlapping
+# bands turned the runtime chart into one block.
+BANDS_UP_TO = 4
 
 
-def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, tag: str, advice: WeightAdvice,
-         held_out: bool) -> None:
-    """Fill the chart slots from ``rows`` (mean and min-max over trials)."""
+def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, bands: bool, tag: str,
+         advice: WeightAdvice, held_out: bool) -> None:
+    """Fill the chart slots from ``rows`` (mean over trials, and min-max bands when ``bands``)."""
     loss_label = "relative loss ||W o (A - X)||² / ||W o A||²" if value == "relative_loss" else "loss ||W o (A - X)||²"
     losses, seconds = curves(rows, value), curves(rows, "seconds")
     fitted = " on the entries each method was fitted to" + (" (the fit part)" if held_out else "")
     with slots["loss"].container():
         chart(series_figure(losses, order, x="rank", value=value, title="Weighted loss vs rank",
-                            y_title=loss_label, log_y=log_y),
-              f"Weighted loss of each algorithm's rank-k solution{fitted} (mean over trials, band: min to "
-              "max); lower is better"
+                            y_title=loss_label, log_y=log_y, bands=bands),
+              f"Weighted loss of each algorithm's rank-k solution{fitted} (mean over trials"
+              + ("; band: min to max); " if bands else "; the Min-max bands toggle shows their spread); ")
+              + "lower is better"
               + (", but it always rewards higher ranks: the held-out error beside it says how well the "
                  "entries a method did not see are filled. " if held_out
                  else " -- look for svd_w close to the slow em/als at a fraction of their time. ")
@@ -43,7 +49,7 @@ def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, 
         with slots[HELDOUT_COLUMN].container():
             chart(series_figure(curves(rows, HELDOUT_COLUMN), order, x="rank", value=HELDOUT_COLUMN,
                                 title="Held-out error vs rank", y_title="weighted RMSE on the held-out entries",
-                                log_y=log_y),
+                                log_y=log_y, bands=bands),
                   "Error on the observed entries held out of every fit (weighted RMSE; the RMSE for a 0/1 "
                   "mask): lower is better. It rises where a method starts to fit noise -- pick the rank at "
                   "its minimum.",
@@ -52,20 +58,20 @@ def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, 
         with slots[MISSING_COLUMN].container():
             chart(series_figure(curves(rows, MISSING_COLUMN), order, x="rank", value=MISSING_COLUMN,
                                 title="True error on the missing entries vs rank",
-                                y_title="RMSE on the missing entries", log_y=log_y),
+                                y_title="RMSE on the missing entries", log_y=log_y, bands=bands),
                   "This problem keeps the truth behind its missing entries: the error on them, which no "
                   "method saw -- the number filling is for. A method that fills nothing sits at the RMS of "
                   "the missing values.",
                   key=f"missing-{tag}")
     with slots["time"].container():
         chart(series_figure(seconds, order, x="rank", value="seconds", title="Runtime vs rank",
-                            y_title="seconds", log_y=True),
+                            y_title="seconds", log_y=True, bands=bands),
               "Wall time per solution (the svd family computes one SVD for all ranks and counts it "
               "in each); look for the orders of magnitude between one-shot and iterative methods.",
               key=f"time-{tag}")
     with slots["params"].container():
         chart(series_figure(losses, order, x="n_params", value=value, title="Weighted loss vs stored numbers",
-                            y_title=loss_label, log_y=log_y, log_x=True),
+                            y_title=loss_label, log_y=log_y, log_x=True, bands=bands),
               f"The same losses against the entries of the arrays each solution keeps. {', '.join(advice.dividers)} "
               "divide by W itself, so they must store all n·d weights too"
               + (": with this W that puts them at more numbers than the matrix has, and they fill none of its "
@@ -87,10 +93,8 @@ def chart_slots(names) -> dict:
     return slots
 
 
-problem = loaded_problem()
+problem = page_header("Compare")
 n, d = problem.shape
-st.title("Compare")
-st.markdown(problem_summary(problem))
 advice = weight_advice(problem)
 st.markdown(advice.text())
 if n * d >= LARGE_PROBLEM:
@@ -108,13 +112,8 @@ algorithms = st.multiselect(
     persist_state="session", bind="query-params",
     help="adam is off by default: it trains with TensorFlow and is slow. whiten and kfac need the calibration "
          "moments of a problem made from an MLP.")
-col_ranks, col_trials, col_seed = st.columns([3, 1, 1])
-if max_rank > 1:
-    low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=ranks_key,
-                                 persist_state="session", bind="query-params")
-else:
-    low = high = 1
-    col_ranks.markdown("**Rank 1** -- the only rank of a problem with a single row or column.")
+col_ranks, col_top, col_trials, col_seed = st.columns([3, 1, 1, 1])
+low, high = rank_range(col_ranks, col_top, max_rank, ranks_key, bind=True)
 trials = int(col_trials.number_input(
     "Trials", min_value=1, max_value=20, value=1, step=1, key="compare-trials", persist_state="session",
     bind="query-params",
@@ -175,11 +174,17 @@ if on_cluster:
 options = {}
 if algorithms:
     st.markdown("**Settings per algorithm**")
+    option_keys = [option_key(a, o) for a in algorithms for o in get_algorithm(a).options]
+    linked_options = linked_values(option_keys)
     columns = st.columns(3)
     for i, name in enumerate(algorithms):
         with columns[i % 3], st.expander(name):
             st.caption(get_algorithm(name).summary)
             options[name] = option_widgets(name, problem.shape)
+    ignored_options = ignored_values(linked_options, {key: [f"{st.session_state[key]:g}" if isinstance(
+        st.session_state[key], float) else str(st.session_state[key])] for key in option_keys})
+    if ignored_options:
+        st.warning(f"Not used from the link: {', '.join(ignored_options)}.", icon=":material/link_off:")
 
 try:
     sweep = make_sweep({problem.name: problem if split is None else split.fit}, algorithms, range(low, high + 1),
@@ -190,7 +195,7 @@ except ValueError as err:
 
 cache = result_cache("compare")
 rows = sweep.rows(cache)
-col_run, col_clear, col_rel, col_log = st.columns([1, 1, 1, 1])
+col_run, col_clear, col_rel, col_log, col_bands = st.columns(5)
 run = col_run.button("Run", type="primary", icon=":material/play_arrow:", key="compare-run")
 if col_clear.button("Forget cached results", key="compare-clear",
                     help="Forget every cached Compare result on this server: the results of every session "
@@ -198,8 +203,11 @@ if col_clear.button("Forget cached results", key="compare-clear",
     cache.clear()
     rows = []
 value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative",
-                                          persist_state="session") else "loss"
-log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session")
+                                          persist_state="session", bind="query-params") else "loss"
+log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session", bind="query-params")
+bands = len(algorithms) <= BANDS_UP_TO or col_bands.toggle(
+    "Min-max bands", value=False, key="compare-bands", persist_state="session",
+    help=f"The spread over trials as a band per method; drawn by default for up to {BANDS_UP_TO} methods.")
 
 status = st.empty()
 stop_slot = st.empty()
@@ -208,7 +216,7 @@ slots = chart_slots(name for name in CHARTS if name in ("loss", "time", "params"
 
 cached_run_status(status, rows, sweep.size, run, STOPPED)
 order = [m.label for m in sweep.methods]
-settings = dict(value=value, log_y=log_y, advice=advice, held_out=split is not None)
+settings = dict(value=value, log_y=log_y, bands=bands, advice=advice, held_out=split is not None)
 if run:
     rows = run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
                     stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, tag=tag,
@@ -221,14 +229,7 @@ if not rows:
     st.stop()
 
 show_failed(rows, "shown as gaps in the charts", trials=True)
-flagged = {}
-for r in rows:
-    if r.warnings and not r.failed:
-        flagged.setdefault(r.method, []).append(r)
-if flagged:  # one line per method: a mask flags every rank of the svd_w family
-    st.warning("Flagged results (black rings in the charts):  \n" + "  \n".join(
-        f"**{method}** at rank{'s' if len(mine) > 1 else ''} {', '.join(map(str, dict.fromkeys(r.rank for r in mine)))}"
-        f" -- at rank {mine[-1].rank}: {mine[-1].warnings}" for method, mine in flagged.items()))
+show_flagged(rows)
 
 TABLES = {value: "Relative loss" if value == "relative_loss" else "Loss", HELDOUT_COLUMN: "Held-out error",
           MISSING_COLUMN: "True error on the missing entries", "seconds": "Seconds"}

@@ -3,9 +3,11 @@ measure test accuracy per stored number -- which method compresses this model be
 import streamlit as st
 
 from app_pages._charts import chart, compression_figure
-from app_pages._compression_text import correlation_verdict, headline, pareto_front, percent, why_not_entrywise
-from app_pages._runs import cached_run_status, result_cache, run_live, show_failed
-from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._compression_text import (correlation_verdict, headline, method_label, pareto_front, percent,
+                                         shown_warnings, unflagged_losses, why_not_entrywise)
+from app_pages._flags import show_flagged
+from app_pages._runs import cached_run_status, rank_range, result_cache, run_live, show_failed
+from app_pages._state import BY_FINGERPRINT, page_header
 from wlra_core import ALGORITHMS, Problem, get_algorithm
 from wlra_core.compression import (WEIGHT_TRANSFORMS, compression_plan, require_model, row_accuracy, uncompressed_row,
                                    weight_transform)
@@ -61,10 +63,8 @@ def draw(rows, base, several, slots, tag):
               "fall on one decreasing curve." + correlation_verdict(rows), key=f"acc-loss-{tag}")
 
 
-problem = loaded_problem()
+problem = page_header("Compression")
 n, d = problem.shape
-st.title("Compression")
-st.markdown(problem_summary(problem))
 st.markdown("Each method's rank-k approximation replaces the hidden kernel A of the MLP the problem came from; "
             "the network is then evaluated on the stored test set (numpy forward pass through the stored "
             "factors). `whiten` and `kfac` use calibration moments of the training data instead of W.")
@@ -79,14 +79,9 @@ except ValueError as err:
 algorithms = st.multiselect("Methods", ALGORITHMS, default=DEFAULT_ALGORITHMS, key="compression-algorithms",
                             persist_state="session",
                             help="Each one's solution at every rank is put back into the network.")
-col_ranks, col_transform, col_floor, col_seed = st.columns([3, 2, 1, 1])
+col_ranks, col_top, col_transform, col_floor, col_seed = st.columns([3, 1, 3, 2, 1])
 max_rank = min(n, d)
-if max_rank > 1:
-    low, high = col_ranks.slider("Ranks", 1, max_rank, (1, min(20, max_rank)), key=f"compression-ranks-{max_rank}",
-                                 persist_state="session")
-else:
-    low = high = 1
-    col_ranks.markdown("**Rank 1** only.")
+low, high = rank_range(col_ranks, col_top, max_rank, f"compression-ranks-{max_rank}")
 transforms = col_transform.multiselect(
     "Weights W from the Fisher information F", list(WEIGHT_TRANSFORMS), default=["F"], key="compression-transforms",
     persist_state="session", help="  \n".join(f"{k}: {v}" for k, v in WEIGHT_TRANSFORMS.items()))
@@ -139,6 +134,9 @@ with headline_slot:
 draw(rows, base, several, slots, tag="final")
 
 show_failed(rows, "left out of the charts", trials=False)
+show_flagged(rows, label=lambda r: method_label(r, several), warnings=shown_warnings)
+if unflagged := unflagged_losses(rows):
+    st.caption(unflagged)
 
 st.subheader("Every result")
 table = [base] + rows
@@ -147,7 +145,7 @@ st.dataframe(
       "compression ratio": r.evaluation["compression_ratio"], "accuracy": row_accuracy(r),
       "relative loss": r.relative_loss, "loss": r.loss,
       "largest |entry|": float("nan") if r.max_abs is None else r.max_abs, "seconds": r.seconds,
-      "flags": r.warnings or r.message} for r in table],
+      "flags": shown_warnings(r) or r.message} for r in table],
     hide_index=True,
     column_config={
         "accuracy": st.column_config.NumberColumn(format="percent"),

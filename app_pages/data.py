@@ -116,7 +116,7 @@ elif source in ("synthetic", "demo"):
                              key=f"{source}-generator", persist_state="session",
                              index=generators.index(link.generator) if isinstance(link, kind)
                              and link.generator in generators else 0)
-    st.markdown(doc_description(kind.generators[generator]))
+    description = st.empty()  # filled once the parameters are read: it names their values
     linked = dict(link.params) if isinstance(link, kind) and link.generator == generator else {}
     params = {}
     columns = st.columns(4)
@@ -137,6 +137,7 @@ elif source in ("synthetic", "demo"):
                 text = st.text_input(name, value="" if start is None else str(start), key=widget_key,
                                      help=f"empty: default ({default!r})", persist_state="session")
                 params[name] = parse_option_text(text, default)
+    description.markdown(doc_description(kind.generators[generator], params))
     if st.button("Generate" if source == "synthetic" else "Load the demo", type="primary", key=f"load-{source}"):
         try_load(lambda: synthetic_problem(generator, params), generator, lambda _: kind.of(generator, params))
 

@@ -1,10 +1,11 @@
 """Feature selection (Corollary 1.3): keep s columns (or rows) of W o A, fit the rest by least
 squares, divide by W -- and see how close that gets to svd_w and to the lower bound."""
+import numpy as np
 import streamlit as st
 
 from app_pages._charts import (RULE_LABELS, chart, pixel_image_figure, selection_bars_figure, selection_figure,
                                selection_mask_figure)
-from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._state import BY_FINGERPRINT, page_header
 from app_pages._views import pixel_image
 from wlra_core import Problem
 from wlra_core.feature_selection import (
@@ -43,10 +44,8 @@ def chosen(problem: Problem, n_selected: int, selection: str, axis: str, rank: i
     return result.extra[axis], result.relative_loss
 
 
-problem = loaded_problem()
+problem = page_header("Feature selection")
 n, d = problem.shape
-st.title("Feature selection")
-st.markdown(problem_summary(problem))
 st.markdown("Weighted column subset selection (the paper's Corollary 1.3): choose s columns of W o A, "
             "approximate W o A by its projection onto them, divide by W. The answer keeps A's own "
             "columns -- a feature selection with a weighted objective.")
@@ -63,7 +62,8 @@ rank = int(c2.number_input("Rank k", min_value=1, max_value=min(n, d), value=min
                            persist_state="session", help="svd_w's rank, and the rank of the leverage scores."))
 weight_rank = int(c3.number_input("Weight rank r", min_value=1, max_value=min(n, d), value=1, step=1,
                                   key="fs-weight-rank", persist_state="session",
-                                  help="The lower bound ||(W o A)_{-rk}||² assumes rank(W) <= r."))
+                                  help="The lower bound ||(W o A)_{-rk}||², the error of the best rank-r·k approximation of W o A, "
+                                       "assumes rank(W) <= r."))
 limit = max_selected(problem.shape, axis)
 c4, c5, c6 = st.columns(3)
 largest = int(c4.number_input(f"Largest number of {axis}", min_value=1, max_value=limit,
@@ -96,9 +96,22 @@ bound_note = ("W has rank <= r here, so the black line bounds every rank-k solut
               if refs["weight_numerical_rank"] <= weight_rank else
               f"W's numerical rank is {refs['weight_numerical_rank']} > r = {weight_rank}, so the black line is "
               "not a proven bound here; raise r to make it one.")
+support = refs["support_rank"]
+proven = refs["relative_selection_bound"][1:largest + 1] > 0
+if support <= 1:
+    selection_note = f"No choice of s {axis} beats the dotted best rank-s approximation of W o A."
+elif proven.any():
+    selection_note = (f"W has zeros, in a pattern of rank m = {support}: css's W o X is that pattern times a "
+                      f"rank-s matrix, so what is proven is that no s {axis} beat the dotted best rank-{support}s "
+                      f"approximation of W o A (drawn up to s = {int(np.flatnonzero(proven)[-1]) + 1}).")
+else:
+    selection_note = (f"W has zeros, in a pattern of rank m = {support}: css's W o X is that pattern times a rank-s "
+                      f"matrix, which can match W o A once m·s reaches its rank, so no lower bound on the "
+                      "selections is proven here.")
 chart(selection_figure(series, selections, refs, largest=largest, axis=axis, rank=rank, weight_rank=weight_rank),
-      f"CSS loss as more {axis} are kept (mean ± std over trials for the random rules); Corollary 1.3 "
-      f"says O(rk/eps) {axis} come within 1 + eps of the black line. " + bound_note, key="fs-curve")
+      f"Column subset selection (CSS) loss as more {axis} are kept (mean ± std over trials for the random rules); "
+      f"Corollary 1.3 says O(rk/eps) {axis} come within 1 + eps of the black line. " + selection_note + " "
+      + bound_note, key="fs-curve")
 
 st.subheader("Which ones are chosen")
 m1, m2, m3 = st.columns(3)

@@ -16,7 +16,8 @@ alternating least squares, gradient descent).
 The paper behind this dashboard (Woodruff & Yasuda, *Reweighted solutions for weighted
 low rank approximation*) observes that real weights are often nearly **low rank** -- the
 Fisher information of a neural network layer has >95% of its mass in one singular value --
-and that then one SVD suffices: approximate $W \circ A$ at rank $rk$ and divide by $W$
+and that then one SVD suffices: approximate $W \circ A$ at rank $rk$ (the rank $r$ of $W$ times the
+target rank $k$) and divide by $W$
 (`svd_w`). Its running example, and this dashboard's default problem, compresses the hidden
 layer of an MLP trained on Fashion-MNIST with the Fisher information as the weights.
 """

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages._charts import chart, refine_figure
-from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._state import BY_FINGERPRINT, page_header
 from app_pages._views import refine_sweep, relative_history
 from wlra_core import Problem
 from wlra_core.sweep import ResultCache, run_all
@@ -20,10 +20,8 @@ def cached_refine(problem: Problem, rank: int, n_iter: int, seed: int):
     return runs, errors
 
 
-problem = loaded_problem()
+problem = page_header("Refine")
 n, d = problem.shape
-st.title("Refine")
-st.markdown(problem_summary(problem))
 st.markdown(
     "The paper's Figure 4: `svd_w` is a one-SVD solution; a few EM iterations started from it "
     "(`svd_w_em`) reach a loss that EM from zero needs many iterations -- and much more time -- "

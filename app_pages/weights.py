@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages._charts import chart, cumulative_mass_figure, matrix_figure, pixel_image_figure, singular_values_figure
-from app_pages._state import BY_FINGERPRINT, loaded_problem, problem_summary
+from app_pages._state import BY_FINGERPRINT, page_header
 from app_pages._views import HeatmapView, heatmap_view, pixel_image, weight_advice, weight_facts
 from wlra_core import Problem
 
@@ -13,9 +13,7 @@ def heatmaps(problem: Problem, log: bool) -> dict[str, HeatmapView]:
     return {"W": heatmap_view(W, log=log), "A": heatmap_view(A, log=log), "W o A": heatmap_view(W * A, log=log)}
 
 
-problem = loaded_problem()
-st.title("Weights")
-st.markdown(problem_summary(problem))
+problem = page_header("Weights")
 
 spec, info = weight_facts(problem)
 advice = weight_advice(problem)
@@ -57,11 +55,13 @@ rank = max(spec.numerical_rank, 1)
 not_drawn = spec.singular_values.size - rank
 left, right = st.columns(2)
 with left:
-    cut = (f" The other {not_drawn} are below s_1 · eps · max(n, d) = {spec.round_off:.1e}: round-off "
-           "of zero, not drawn." if not_drawn else "")
+    cut = (f" The other {not_drawn if not_drawn > 1 else 'one'} {'are' if not_drawn > 1 else 'is'} below "
+           f"s_1 · eps · max(n, d) = {spec.round_off:.1e}: round-off of zero, not drawn." if not_drawn else "")
     chart(singular_values_figure(spec, rank),
-          f"W's {rank} numerically nonzero singular values on a log scale; a steep drop after the "
-          f"first means W is nearly rank 1, the case where svd_w is provably good.{cut}")
+          (f"W's {rank} numerically nonzero singular values on a log scale; a steep drop after the first "
+           "means W is nearly rank 1" if rank > 1 else
+           "W's only numerically nonzero singular value: W has rank 1")
+          + f", the case where svd_w is provably good.{cut}")
 with right:
     chart(cumulative_mass_figure(spec, rank),
           "Share of ||W||_F^2 held by the first i singular values; the first point is the "

@@ -1,13 +1,21 @@
 """What the AppTest suites share: opening a page with a given problem, and reading plotly
-figures back from their specs (arrays arrive as base64 ``bdata``)."""
+figures back from their specs (arrays arrive as base64 ``bdata``); and, for the browser
+suites, a freshly started server (:func:`streamlit_server`)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +64,51 @@ def method_traces(figure: dict) -> dict[str, dict]:
 
 def xy(trace: dict) -> tuple[np.ndarray, np.ndarray]:
     return decode(trace["x"]).astype(float), decode(trace["y"]).astype(float)
+
+
+# ``python -m streamlit`` with the pipeline's disk cache in a temporary folder (argv[1]), as the
+# AppTest suites do: training in a browser test must neither read nor write the checkout's data/cache.
+SERVER = ("import sys; from wlra_core.datasets import pipeline; "
+          "pipeline.DEFAULT_CACHE_DIR = sys.argv.pop(1); "
+          "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(tmp_path_factory, script: str = "app.py"):
+    """A freshly started ``streamlit run script`` (``app.py``, or ``serve.py`` as the launcher
+    serves it) on a free local port: yields its URL and its log's path; stopped by its PID."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    cache_dir = tmp_path_factory.mktemp("pipeline-cache")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(cache_dir), "run", script, "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from apptest_helpers import streamlit_server
 from wlra_core.datasets.io import default_problem
 from wlra_core.sweep import blas_threads
 from wlra_core.tables import ResultRow
@@ -63,53 +64,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 90_000
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# ``python -m streamlit`` with the pipeline's disk cache in a temporary folder (argv[1]), as the
-# AppTest suites do: training in the walk must neither read nor write the checkout's data/cache.
-SERVER = ("import sys; from wlra_core.datasets import pipeline; "
-          "pipeline.DEFAULT_CACHE_DIR = sys.argv.pop(1); "
-          "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
-
-
-@contextlib.contextmanager
-def streamlit_server(tmp_path_factory):
-    """A freshly started server: yields its URL and its log's path; stopped by its PID."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    cache_dir = tmp_path_factory.mktemp("pipeline-cache")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(cache_dir), "run", "app.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port),
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -198,7 +198,7 @@ def test_a_reload_keeps_the_problem_and_the_compare_selection(page):
     page.wait_for_function("() => location.search.includes('compare-trials=2')")
     page.reload()
     page.get_by_role("heading", name="Compare", level=1).wait_for()
-    expect(page.locator(".st-key-compare-trials input")).to_have_value("2")  # the frontend may show 1 first
+    expect(page.locator(".st-key-compare-trials input")).to_have_value("2", timeout=TIMEOUT_MS)  # may show 1 first
     wait_idle(page)
     assert "planted rank 5, rank-2 W" in sidebar_problem(page)
     assert query(page) == {**expected, "compare-trials": ["2"]}

@@ -72,7 +72,7 @@ def test_no_selection_beats_the_best_rank_s_approximation():
     assert {(r.selection, r.row.trial) for r in rows} == {
         ("leverage", 0), ("leverage", 1), ("pivoted_qr", 0), ("uniform", 0), ("uniform", 1)}
     for run in rows:
-        assert run.row.loss >= refs["best_rank_s"][run.n_selected] * (1 - 1e-9)
+        assert run.row.loss >= refs["selection_bound"][run.n_selected] * (1 - 1e-9)
         assert run.row.relative_loss == pytest.approx(run.row.loss / refs["reference"])
     curve = summarize_curve(rows)
     leverage = [r.row.relative_loss for r in rows if r.selection == "leverage" and r.n_selected == 3]

@@ -63,7 +63,8 @@ def test_ratios_are_honest_and_flags_are_shown(shipped_run):
     assert kfac["stored numbers"] == 10 * (784 + 128) and kfac["compression ratio"] == pytest.approx(100352 / 9120)
     # Losses stay full precision (not rounded to 0.0001), with a scientific format.
     assert table["loss"].min() < 1e-3 and len(set(table["loss"].round(12))) > 20
-    rings = [t for t in figures(at)["Test accuracy vs rank"]["data"] if t["name"] == "svd_w: flagged (!)"]
+    rings = [t for t in figures(at)["Test accuracy vs rank"]["data"]
+             if t["name"] == "flagged (!)" and t["text"][0].startswith("svd_w:")]
     assert len(rings) == 1 and xy(rings[0])[0].size == 10
 
 

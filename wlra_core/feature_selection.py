@@ -8,8 +8,11 @@ references that say how good they are:
 * ``svd_w`` at rank k with weight rank r (Algorithm 1);
 * ``||(W o A)_{-rk}||_F^2`` -- by Lemma 2.1 a lower bound on every rank-k solution when
   rank(W) <= r, and exactly svd_w's loss then (Theorem 1.2);
-* ``||(W o A)_{-s}||_F^2`` for each s -- no choice of s columns can beat the best rank-s
-  approximation of ``W o A`` (valid for every W).
+* ``||(W o A)_{-ms}||_F^2`` for each s, where m is the rank of W's nonzero pattern
+  (:func:`support_rank`; 1 when W has no zero): css's ``W o X`` is the pattern times a
+  rank-s matrix, of rank at most m s, so no choice of s columns beats the best rank-ms
+  approximation of ``W o A``. Without zeros that is the best rank-s approximation; with a
+  zero pattern of high rank (a random mask) the bound is 0 -- nothing is proven.
 
 For an MLP kernel the rows of A are input pixels, so selecting rows picks pixels; the
 chosen ones can be shown as an image mask (:func:`selection_mask`).
@@ -42,6 +45,7 @@ __all__ = [
     "SelectionSeries",
     "summarize_curve",
     "references",
+    "support_rank",
     "selection_mask",
 ]
 
@@ -171,6 +175,21 @@ def summarize_curve(runs: list[SelectionRun], value: str = "relative_loss") -> d
     return out
 
 
+def support_rank(W: np.ndarray) -> int:
+    """Rank of W's nonzero pattern ``1[W != 0]`` (1 when W has no zero, 0 when W is 0).
+
+    Computed on the pattern's distinct rows and columns, which have the same rank: few
+    when the zeros are whole rows or columns (dead units, pixels never lit).
+    """
+    nonzero = np.asarray(W) != 0
+    if nonzero.all():
+        return 1
+    if not nonzero.any():
+        return 0
+    distinct = np.unique(np.unique(nonzero, axis=0), axis=1)
+    return numerical_rank(distinct.astype(np.float64))
+
+
 def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", seed: int = 0) -> dict:
     """The lines to compare CSS with, as absolute and relative losses.
 
@@ -181,13 +200,15 @@ def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", 
     -------
     dict
         ``svd_w_loss`` (svd_w at rank k, weight rank r), ``lower_bound``
-        (``||(W o A)_{-rk}||_F^2``), ``best_rank_s`` (array: ``||(W o A)_{-s}||_F^2`` for
-        s = 0 .. number of candidates; no s-column selection does better),
+        (``||(W o A)_{-rk}||_F^2``), ``selection_bound`` (array: ``||(W o A)_{-ms}||_F^2``
+        for s = 0 .. number of candidates, m = ``support_rank``; no s-column selection does
+        better, and 0 where ms reaches the rank of ``W o A``: nothing proven there),
         ``reference`` (``||W o A||_F^2``, the denominator of relative losses), the same
         three lines divided by it as ``relative_svd_w``, ``relative_lower_bound`` and
-        ``relative_best_rank_s``, ``weight_numerical_rank`` (the lower bound is proven only
-        when it is <= r), ``rk``, and ``svd_w_meets_bound``: whether svd_w's relative loss
-        equals the lower bound's up to :data:`MEETS_BOUND_RTOL` (one line can then show both).
+        ``relative_selection_bound``, ``support_rank`` (m, :func:`support_rank`),
+        ``weight_numerical_rank`` (the lower bound is proven only when it is <= r), ``rk``,
+        and ``svd_w_meets_bound``: whether svd_w's relative loss equals the lower bound's up
+        to :data:`MEETS_BOUND_RTOL` (one line can then show both).
     """
     problem = A if isinstance(A, Problem) else Problem(A, W, name="problem")
     rank = validate_rank(rank, problem.shape)
@@ -195,23 +216,28 @@ def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", 
     weighted = scaled.W * scaled.A
     rk = min(weight_rank * rank, min(problem.shape))
     energy = spectrum(weighted) ** 2
-    # best_rank_s[s] = sum of the squared singular values after the s-th (0 past the rank).
+    # tails[j] = sum of the squared singular values after the j-th (0 past the rank).
     tails = np.zeros(max_selected(problem.shape, axis) + 1)
     tails[:energy.size] = np.cumsum(energy[::-1])[::-1]
+    pattern_rank = support_rank(problem.W)
+    bound_rank = pattern_rank * np.arange(tails.size)
+    selection_bound = np.where(bound_rank < tails.size, tails[np.minimum(bound_rank, tails.size - 1)], 0.0)
     reference = float(scaled.reference)
     svd_w = solve("svd_w", problem, rank=rank, seed=seed, weight_rank=weight_rank)
     with np.errstate(over="ignore"):  # beyond float64: inf, as the loss itself reads then
         absolute = np.ldexp(tails, scaled.loss_exponent)
+        absolute_selection_bound = np.ldexp(selection_bound, scaled.loss_exponent)
     relative_lower_bound = tails[rk] / reference if reference > 0 else 0.0
     meets = abs(svd_w.relative_loss - relative_lower_bound) <= MEETS_BOUND_RTOL * max(relative_lower_bound, 1e-300)
     return {
         "svd_w_loss": svd_w.loss,
         "lower_bound": float(absolute[rk]),
-        "best_rank_s": absolute,
+        "selection_bound": absolute_selection_bound,
         "reference": weighted_mass(problem.A, problem.W),
         "relative_svd_w": svd_w.relative_loss,
         "relative_lower_bound": relative_lower_bound,
-        "relative_best_rank_s": tails / reference if reference > 0 else np.zeros_like(tails),
+        "relative_selection_bound": selection_bound / reference if reference > 0 else np.zeros_like(tails),
+        "support_rank": pattern_rank,
         "weight_numerical_rank": numerical_rank(problem.W),
         "rk": rk,
         "svd_w_meets_bound": bool(meets),
