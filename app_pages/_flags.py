@@ -31,16 +31,34 @@ def rank_span(ranks: Iterable[int]) -> str:
     return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(runs)
 
 
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+def _merged(notes: list[str]) -> str:
+    """Notes of one shape (the same words, other numbers) as one: each number that differs
+    between them becomes its range ("stores 402–528 numbers")."""
+    words = _NUMBER.split(notes[0])
+    columns = zip(*(_NUMBER.findall(note) for note in notes))
+    spans = []
+    for column in columns:
+        values = sorted(set(column), key=lambda text: float(text.replace(",", "")))
+        spans.append(values[0] if len(values) == 1 else f"{values[0]}–{values[-1]}")
+    return "".join(word + span for word, span in zip(words, spans + [""]))
+
+
 def flag_lines(rows: Iterable[ResultRow], *, label: Callable[[ResultRow], str] = lambda r: r.method,
                warnings: Callable[[ResultRow], str] = lambda r: r.warnings) -> list[str]:
-    """One Markdown line per method (``label``) and note, with the ranks where its results
-    carry that note (``warnings`` gives a row's warnings); failed rows are left out."""
-    groups: dict[tuple[str, str], set[int]] = {}
+    """One Markdown line per method (``label``) and kind of note, with the ranks where its
+    results carry it (``warnings`` gives a row's warnings); failed rows are left out. Notes
+    that differ only in their numbers are one kind, shown with each number's range."""
+    groups: dict[tuple[str, str], tuple[set[int], list[str]]] = {}
     for row in rows:
         if not row.failed:
             for note in warning_notes(warnings(row)):
-                groups.setdefault((label(row), note), set()).add(row.rank)
-    return [f"**{method}** at {rank_span(ranks)}: {note}" for (method, note), ranks in groups.items()]
+                ranks, notes = groups.setdefault((label(row), _NUMBER.sub("#", note)), (set(), []))
+                ranks.add(row.rank)
+                notes.append(note)
+    return [f"**{method}** at {rank_span(ranks)}: {_merged(notes)}" for (method, _), (ranks, notes) in groups.items()]
 
 
 def show_flagged(rows: Iterable[ResultRow], *, note: str = "", **how) -> None:

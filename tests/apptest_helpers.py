@@ -56,8 +56,8 @@ def figures(at: AppTest) -> dict[str, dict]:
 
 def method_traces(figure: dict) -> dict[str, dict]:
     """The traces of a chart that draw one method each (not bands, rings or reference lines),
-    by name without its "(failed at ...)" note."""
-    return {re.sub(r" \(failed at .*\)$", "", t["name"]): t for t in figure["data"]
+    by name without its "(failed at ...)" and "(same curve as ...)" notes."""
+    return {re.sub(r"( \((failed at|same curve as) [^)]*\))+$", "", t["name"]): t for t in figure["data"]
             if t.get("name") and t.get("showlegend", True) is not False
             and not t["name"].endswith("flagged (!)") and t["name"] != "Pareto front"}
 
