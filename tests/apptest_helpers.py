@@ -1,14 +1,20 @@
-"""What the AppTest suites share: opening a page with a given problem, and reading plotly
-figures back from their specs (arrays arrive as base64 ``bdata``)."""
+"""What the test modules share: opening a page with a given problem, reading plotly
+figures back from their specs (arrays arrive as base64 ``bdata``), and uploads as the loader
+sees them."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from streamlit.testing.v1 import AppTest
+
+if TYPE_CHECKING:  # streamlit's import is left to the tests that open the app
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")  # AppTest resolves relative paths against the test file's folder
@@ -18,6 +24,8 @@ TIMEOUT = 120  # first runs import plotly/scipy; the machine may be shared
 def open_page(page: str | None = None, problem=None, *, timeout: float = TIMEOUT) -> AppTest:
     """A fresh session of the app on ``page`` (e.g. ``"app_pages/compare.py"``), with
     ``problem`` loaded into it when given; fails on an exception element."""
+    from streamlit.testing.v1 import AppTest
+
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.run()
     if problem is not None:
@@ -56,3 +64,12 @@ def method_traces(figure: dict) -> dict[str, dict]:
 
 def xy(trace: dict) -> tuple[np.ndarray, np.ndarray]:
     return decode(trace["x"]).astype(float), decode(trace["y"]).astype(float)
+
+
+class Upload(io.BytesIO):
+    """What Streamlit's UploadedFile offers to the loader: a BytesIO with a name."""
+
+    def __init__(self, name: str, data: bytes):
+        super().__init__(data)
+        self.name = name
+

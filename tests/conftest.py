@@ -1,4 +1,6 @@
 """Fixtures the test modules share."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -44,3 +46,30 @@ def make_row():
         return ResultRow(**{**placeholders, **fields})
 
     return make
+
+
+class CorpusFiles:
+    """The hostile corpus's files, each written to disk the first time a test asks for it
+    (in its own folder under ``root``): ``files[name]`` is ``(file, weights file or None)``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.written: dict[str, tuple[Path, Path | None]] = {}
+
+    def __getitem__(self, name: str) -> tuple[Path, Path | None]:
+        from hostile_corpus import CASES_BY_NAME, write_case
+
+        if name not in self.written:
+            self.written[name] = write_case(CASES_BY_NAME[name], self.root / f"{len(self.written):03d}")
+        return self.written[name]
+
+    def __contains__(self, name: str) -> bool:
+        from hostile_corpus import CASES_BY_NAME
+
+        return name in CASES_BY_NAME and CASES_BY_NAME[name].on_disk
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> CorpusFiles:
+    """The hostile corpus's on-disk files, each written when a test first asks for it."""
+    return CorpusFiles(tmp_path_factory.mktemp("hostile"))
