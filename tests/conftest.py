@@ -73,3 +73,30 @@ class CorpusFiles:
 def corpus(tmp_path_factory) -> CorpusFiles:
     """The hostile corpus's on-disk files, each written when a test first asks for it."""
     return CorpusFiles(tmp_path_factory.mktemp("hostile"))
+
+
+# The digits MLP the tests share, trained once per session (per xdist worker: the tests that
+# use it share an xdist group, so one worker trains it).
+DIGITS_SETTINGS = dict(hidden=6, epochs=2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_trained(tmp_path_factory):
+    """``(problem, cache_dir)``: the scikit-learn digits MLP of :data:`DIGITS_SETTINGS` and the
+    pipeline cache folder it was saved to by :func:`fisher_problem`."""
+    pytest.importorskip("tensorflow")
+    from wlra_core.datasets import fisher_problem
+
+    cache = tmp_path_factory.mktemp("digits-cache")
+    return fisher_problem("digits", **DIGITS_SETTINGS, cache_dir=cache), cache
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``--dist loadgroup``), keep on one worker the tests that would
+    otherwise each start their own copy of something costly: the browser tests (a Streamlit
+    server and Chromium) and the users of the trained digits network."""
+    for item in items:
+        if item.path.name.startswith("test_browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif "digits_trained" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("digits"))

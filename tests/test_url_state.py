@@ -1,4 +1,4 @@
-"""Issue 12 item 11: the page state lives in the URL, so a reload or a shared link restores it.
+"""The page state lives in the URL, so a reload or a shared link restores it.
 
 Each problem source is loaded in one AppTest session; a NEW session opened with the query
 parameters that session wrote must hold the same problem (same fingerprint) and name it in

@@ -1,17 +1,9 @@
-"""AppTest of the Feature selection and Communication pages: they render from a
-fresh session and what they plot equals what wlra_core computes for the same inputs."""
-import sys
-from pathlib import Path
-
+"""The Communication page: the bits of a real protocol run, the sweep and its choice, the
+lower-bound tab, labels and ticks that fit, and every setting its widgets allow."""
 import numpy as np
-import pytest
 
 from apptest_helpers import decode, figures, open_page, xy
 from wlra_core.communication import Setting, lower_bound_instance, make_instance, run_protocol, sweep_values
-from wlra_core.feature_selection import references, selection_curve, size_grid
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_compression import mlp_problem  # noqa: E402  (the same small MLP problem)
 
 
 def trace(figure: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -19,34 +11,6 @@ def trace(figure: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
         if t.get("name") == name:
             return xy(t)
     raise KeyError(f"no trace {name!r} in {[t.get('name') for t in figure['data']]}")
-
-
-def test_feature_selection_page_curve_and_pixel_mask():
-    problem = mlp_problem()
-    at = open_page("app_pages/feature_selection.py", problem)
-    charts = figures(at)
-    curve = charts["Weighted loss vs number of selected rows"]
-    n = problem.shape[0]
-    sizes = size_grid(min(n, 20), 12)
-    rows, errors = selection_curve(problem.A, problem.W, sizes, selections=["pivoted_qr"], axis="rows", rank=5,
-                                   weight_rank=1)
-    assert errors == []
-    x, y = trace(curve, "pivoted QR")
-    np.testing.assert_array_equal(x, sizes)
-    np.testing.assert_allclose(y, [r.row.relative_loss for r in rows], rtol=1e-12)
-    refs = references(problem.A, problem.W, 5, 1, axis="rows")
-    lines = [s["y0"] for s in curve["layout"]["shapes"] if s["type"] == "line" and s["y0"] == s["y1"]]
-    # svd_w's loss is ||(W o A)_{-rk}||^2 here (W's zeros form a whole row, where (W o A)_rk is 0
-    # too), so the page draws one line for both.
-    assert refs["svd_w_loss"] == pytest.approx(refs["lower_bound"], rel=1e-9)
-    np.testing.assert_allclose(lines, [refs["lower_bound"] / refs["reference"]], rtol=1e-9)
-    mask = charts["16 selected pixels"]
-    z = decode(mask["data"][0]["z"]).astype(float)
-    assert z.shape == (4, 4) and z.sum() == 16  # 16 of the 16 pixels: every row selected
-    # Switch to columns (hidden units): the bars mark the chosen columns.
-    at.radio(key="fs-axis").set_value("columns").run()
-    assert not at.exception
-    assert "Weighted loss vs number of selected columns" in figures(at)
 
 
 def test_communication_page_counts_the_bits_of_a_real_run():
@@ -75,7 +39,6 @@ def test_communication_page_counts_the_bits_of_a_real_run():
     assert any("cannot exceed n=200" in e.value for e in at.error)
     assert "Mask W (Definition 3.2)" in figures(at)
 
-
 def test_communication_sweep_choice_survives_an_invalid_setting():
     at = open_page("app_pages/communication.py")
     at.selectbox(key="comm-sweep").set_value("d").run()
@@ -93,7 +56,6 @@ def test_communication_sweep_choice_survives_an_invalid_setting():
     values, _ = trace(charts["Bits vs columns d"], "CSS protocol (this run)")
     np.testing.assert_array_equal(values, sweep_values(Setting(200, 200, 100, 2, 2, 0.5), "d"))
 
-
 def test_communication_bar_labels_fit_in_the_plot():
     at = open_page("app_pages/communication.py")
     bars = figures(at)["Bits to get a WLRA to the coordinator"]
@@ -108,7 +70,6 @@ def test_communication_bar_labels_fit_in_the_plot():
     assert start < np.log10(bits.min())  # the shortest bar has a length
     # A quarter of the axis is left free right of the longest bar for its label.
     assert end - np.log10(bits.max()) >= 0.25 * (end - start) - 1e-12
-
 
 def test_communication_protocol_line_is_drawn_above_its_bound():
     at = open_page("app_pages/communication.py")
@@ -129,7 +90,6 @@ def test_communication_protocol_line_is_drawn_above_its_bound():
         "send A raw (dense)", "send A raw (sparse)", "CSS protocol (this run)", "CSS protocol bound, our constants",
         "(msrk/eps + rkd) log2(nd)", "lower bound srk"]
 
-
 def test_communication_two_column_heatmaps_tick_integer_columns():
     at = open_page("app_pages/communication.py")
     charts = figures(at)
@@ -139,7 +99,6 @@ def test_communication_two_column_heatmaps_tick_integer_columns():
         assert figure["layout"]["xaxis"]["tickvals"] == [0, 1]  # columns 0 and 1, no -0.5 or 1.5
         assert figure["layout"]["yaxis"]["tickvals"] == [0, 2, 4, 6, 8, 10]
     assert charts["Mask W (Definition 3.2)"]["layout"]["xaxis"]["tickvals"] == [0, 5, 10, 15, 20]
-
 
 # Every widget of the page at its extremes (one at a time from the defaults), and
 # combinations the page refuses: an exception box never, one error line at most.
@@ -158,7 +117,6 @@ COMMUNICATION_SETTINGS = [
     {"lb-block": 40, "lb-r": 10, "lb-s": 40, "lb-k": 40, "lb-method": "em"},
     {"lb-block": 1, "lb-s": 1, "lb-k": 1, "lb-method": "als"},
 ]
-
 
 def test_communication_page_handles_every_setting_its_widgets_allow():
     at = open_page("app_pages/communication.py")
@@ -187,79 +145,3 @@ def test_communication_page_handles_every_setting_its_widgets_allow():
             assert any("Not run, more than this page runs: columns d = [8000]." in c.value for c in at.caption)
         if setting == {"comm-n": 2000, "comm-d": 2000}:
             assert errors == ["n x d = 4,000,000 entries is more than this page runs (1,000,000): lower n or d."]
-
-
-def test_feature_selection_draws_css_and_svd_w_in_their_colours():
-    from wlra_core import Problem
-    from app_pages._charts import algorithm_style
-
-    # A 0/1 mask of rank > 1: svd_w's loss is not the line ||(W o A)_-rk||², so both are drawn.
-    rng = np.random.default_rng(4)
-    problem = Problem(rng.standard_normal((30, 12)), (rng.random((30, 12)) > 0.3).astype(float), name="mask")
-    at = open_page("app_pages/feature_selection.py", problem)
-    assert not at.error, [e.value for e in at.error]
-    curve = figures(at)["Weighted loss vs number of selected columns"]
-    css = algorithm_style("css")
-    rules = [t for t in curve["data"] if t["name"] in ("leverage-score sampling", "pivoted QR",
-                                                       "uniform random (baseline)")]
-    assert len(rules) == 3
-    for t in rules:  # every rule runs css: its colour and marker shape, a dash and a fill per rule
-        assert t["line"]["color"] == t["marker"]["color"] == css["color"]
-        assert t["marker"]["symbol"].startswith(css["symbol"])
-    assert len({(t["line"].get("dash", "solid"), t["marker"]["symbol"]) for t in rules}) == 3
-    refs = references(problem.A, problem.W, 5, 1)
-    assert not refs["svd_w_meets_bound"]
-    lines = {s["line"]["color"]: s["y0"] for s in curve["layout"]["shapes"] if s.get("yref") == "y"}
-    assert lines[algorithm_style("svd_w")["color"]] == pytest.approx(refs["relative_svd_w"], rel=1e-9)
-    assert lines["black"] == pytest.approx(refs["relative_lower_bound"], rel=1e-9)
-    bars = next(f for title, f in figures(at).items() if " selected columns (" in title)["data"][0]
-    assert bars["marker"]["color"] == css["color"]
-
-
-def test_weights_and_feature_selection_show_one_pixel_importance_map():
-    from app_pages._views import pixel_importance
-
-    problem = mlp_problem()
-    at = open_page("app_pages/feature_selection.py", problem)
-    on_feature_selection = figures(at)["Pixel importance: row sums of W"]
-    at.switch_page("app_pages/weights.py").run()
-    assert not at.exception
-    on_weights = figures(at)["Pixel importance: row sums of W"]
-    for figure in (on_feature_selection, on_weights):
-        heatmap = figure["data"][0]
-        np.testing.assert_array_equal(decode(heatmap["z"]).astype(float), pixel_importance(problem))
-        assert heatmap["colorbar"]["title"]["text"] == "row sum of W"
-    assert on_feature_selection["data"] == on_weights["data"]
-
-
-def test_feature_selection_and_communication_settings_survive_a_page_switch():
-    problem = mlp_problem()
-    at = open_page("app_pages/feature_selection.py", problem)
-    chosen = {"fs-rank": 3, "fs-weight-rank": 2, "fs-largest": 6, "fs-trials": 3, "fs-seed": 7, "fs-mask-size": 5}
-    at.radio(key="fs-axis").set_value("columns")
-    for key, value in chosen.items():
-        at.number_input(key=key).set_value(value)
-    at.multiselect(key="fs-selections").set_value(["pivoted_qr", "uniform"]).run()
-    at.selectbox(key="fs-mask-rule").set_value("uniform").run()
-    at.switch_page("app_pages/communication.py").run()
-    assert not at.exception
-    comm = {"comm-n": 150, "comm-eps": 0.25, "comm-noise": 3, "lb-r": 2, "lb-seed": 9}
-    for key, value in comm.items():
-        at.number_input(key=key).set_value(value)
-    at.selectbox(key="comm-bits").set_value(16)
-    at.selectbox(key="comm-selection").set_value("leverage")
-    at.radio(key="lb-method").set_value("em").run()
-    at.selectbox(key="comm-sweep").set_value("d").run()
-    at.switch_page("app_pages/feature_selection.py").run()
-    assert not at.exception
-    assert at.radio(key="fs-axis").value == "columns"
-    assert {key: at.number_input(key=key).value for key in chosen} == chosen
-    assert at.multiselect(key="fs-selections").value == ["pivoted_qr", "uniform"]
-    assert at.selectbox(key="fs-mask-rule").value == "uniform"
-    assert "Weighted loss vs number of selected columns" in figures(at)
-    at.switch_page("app_pages/communication.py").run()
-    assert not at.exception
-    assert {key: at.number_input(key=key).value for key in comm} == comm
-    assert at.selectbox(key="comm-bits").value == 16 and at.selectbox(key="comm-selection").value == "leverage"
-    assert at.radio(key="lb-method").value == "em" and at.selectbox(key="comm-sweep").value == "d"
-    assert "Bits vs columns d" in figures(at)
