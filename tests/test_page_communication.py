@@ -1,6 +1,7 @@
 """The Communication page: the bits of a real protocol run, the sweep and its choice, the
 lower-bound tab, labels and ticks that fit, and every setting its widgets allow."""
 import numpy as np
+import pytest
 
 from apptest_helpers import decode, figures, open_page, xy
 from wlra_core.communication import Setting, lower_bound_instance, make_instance, run_protocol, sweep_values
@@ -11,6 +12,12 @@ def trace(figure: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
         if t.get("name") == name:
             return xy(t)
     raise KeyError(f"no trace {name!r} in {[t.get('name') for t in figure['data']]}")
+
+
+@pytest.fixture(scope="module")
+def default_charts() -> dict[str, dict]:
+    """The charts of the page as a fresh session renders it (default settings), by title."""
+    return figures(open_page("app_pages/communication.py"))
 
 
 def test_communication_page_counts_the_bits_of_a_real_run():
@@ -56,9 +63,8 @@ def test_communication_sweep_choice_survives_an_invalid_setting():
     values, _ = trace(charts["Bits vs columns d"], "CSS protocol (this run)")
     np.testing.assert_array_equal(values, sweep_values(Setting(200, 200, 100, 2, 2, 0.5), "d"))
 
-def test_communication_bar_labels_fit_in_the_plot():
-    at = open_page("app_pages/communication.py")
-    bars = figures(at)["Bits to get a WLRA to the coordinator"]
+def test_communication_bar_labels_fit_in_the_plot(default_charts):
+    bars = default_charts["Bits to get a WLRA to the coordinator"]
     bar = bars["data"][0]
     assert bar["textposition"] == "outside"
     assert bar["cliponaxis"] is False  # a label past the axis is drawn, not cut
@@ -71,9 +77,8 @@ def test_communication_bar_labels_fit_in_the_plot():
     # A quarter of the axis is left free right of the longest bar for its label.
     assert end - np.log10(bits.max()) >= 0.25 * (end - start) - 1e-12
 
-def test_communication_protocol_line_is_drawn_above_its_bound():
-    at = open_page("app_pages/communication.py")
-    sweep = figures(at)["Bits vs column sparsity s"]
+def test_communication_protocol_line_is_drawn_above_its_bound(default_charts):
+    sweep = default_charts["Bits vs column sparsity s"]
     names = [t["name"] for t in sweep["data"]]
     run, bound = (sweep["data"][names.index(name)]
                   for name in ("CSS protocol (this run)", "CSS protocol bound, our constants"))
@@ -90,9 +95,8 @@ def test_communication_protocol_line_is_drawn_above_its_bound():
         "send A raw (dense)", "send A raw (sparse)", "CSS protocol (this run)", "CSS protocol bound, our constants",
         "(msrk/eps + rkd) log2(nd)", "lower bound srk"]
 
-def test_communication_two_column_heatmaps_tick_integer_columns():
-    at = open_page("app_pages/communication.py")
-    charts = figures(at)
+def test_communication_two_column_heatmaps_tick_integer_columns(default_charts):
+    charts = default_charts
     for title in ("Planted A_dense (sr x k)", "A_dense read from the solution"):  # 12 x 2 by default
         figure = charts[title]
         assert decode(figure["data"][0]["z"]).shape == (12, 2)
