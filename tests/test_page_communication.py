@@ -122,30 +122,37 @@ COMMUNICATION_SETTINGS = [
     {"lb-block": 1, "lb-s": 1, "lb-k": 1, "lb-method": "als"},
 ]
 
-def test_communication_page_handles_every_setting_its_widgets_allow():
-    at = open_page("app_pages/communication.py")
+def setting_id(setting: dict) -> str:
+    return ",".join(f"{key}={value}" for key, value in setting.items())
+
+
+@pytest.mark.parametrize("setting", COMMUNICATION_SETTINGS, ids=map(setting_id, COMMUNICATION_SETTINGS))
+def test_communication_page_handles_every_setting_its_widgets_allow(setting):
+    """One setting applied to a fresh session, every other widget at its default (one test per
+    setting, so that the costly ones run in parallel). The largest settings take seconds of
+    work; the timeout only guards against a hang on a loaded machine."""
+    at = open_page("app_pages/communication.py", timeout=600)
     widgets = {"comm-bits": at.selectbox, "comm-selection": at.selectbox, "comm-sweep": at.selectbox,
                "lb-method": at.radio}
     defaults = {key: widgets.get(key, at.number_input)(key=key).value
-                for setting in COMMUNICATION_SETTINGS for key in setting}
-    for setting in COMMUNICATION_SETTINGS:
-        wanted = {**defaults, **setting}
-        sweep = wanted.pop("comm-sweep")
-        for key, value in wanted.items():
-            widgets.get(key, at.number_input)(key=key).set_value(value)
-        at.run()
-        if not at.selectbox(key="comm-sweep").disabled and at.selectbox(key="comm-sweep").value != sweep:
-            at.selectbox(key="comm-sweep").set_value(sweep).run()  # enabled only for valid settings
-        assert not at.exception, (setting, [e.value for e in at.exception])
-        errors = [e.value for e in at.error if "bits of A_dense wrong" not in e.value]
-        assert len(errors) <= 1 and all("\n" not in e for e in errors), (setting, errors)
-        charts = figures(at)
-        protocol_ok = "Bits to get a WLRA to the coordinator" in charts
-        lower_bound_ok = "Mask W (Definition 3.2)" in charts
-        assert protocol_ok + lower_bound_ok == 2 - len(errors), (setting, errors, list(charts))
-        if setting == {"comm-d": 2000, "comm-sweep": "d"}:
-            values, _ = trace(charts["Bits vs columns d"], "send A raw (dense)")
-            np.testing.assert_array_equal(values, [2, 7, 21, 70, 229, 748, 2446])
-            assert any("Not run, more than this page runs: columns d = [8000]." in c.value for c in at.caption)
-        if setting == {"comm-n": 2000, "comm-d": 2000}:
-            assert errors == ["n x d = 4,000,000 entries is more than this page runs (1,000,000): lower n or d."]
+                for other in COMMUNICATION_SETTINGS for key in other}
+    wanted = {**defaults, **setting}
+    sweep = wanted.pop("comm-sweep")
+    for key, value in wanted.items():
+        widgets.get(key, at.number_input)(key=key).set_value(value)
+    at.run()
+    if not at.selectbox(key="comm-sweep").disabled and at.selectbox(key="comm-sweep").value != sweep:
+        at.selectbox(key="comm-sweep").set_value(sweep).run()  # enabled only for valid settings
+    assert not at.exception, (setting, [e.value for e in at.exception])
+    errors = [e.value for e in at.error if "bits of A_dense wrong" not in e.value]
+    assert len(errors) <= 1 and all("\n" not in e for e in errors), (setting, errors)
+    charts = figures(at)
+    protocol_ok = "Bits to get a WLRA to the coordinator" in charts
+    lower_bound_ok = "Mask W (Definition 3.2)" in charts
+    assert protocol_ok + lower_bound_ok == 2 - len(errors), (setting, errors, list(charts))
+    if setting == {"comm-d": 2000, "comm-sweep": "d"}:
+        values, _ = trace(charts["Bits vs columns d"], "send A raw (dense)")
+        np.testing.assert_array_equal(values, [2, 7, 21, 70, 229, 748, 2446])
+        assert any("Not run, more than this page runs: columns d = [8000]." in c.value for c in at.caption)
+    if setting == {"comm-n": 2000, "comm-d": 2000}:
+        assert errors == ["n x d = 4,000,000 entries is more than this page runs (1,000,000): lower n or d."]
