@@ -84,9 +84,10 @@ def page_signature(problem) -> str:
     return json.dumps([fingerprint(problem), meta, model], sort_keys=True, default=str)
 
 
+@pytest.fixture(scope="module")
 def distinct_loaded_problems() -> dict[str, object]:
     """One loaded problem per distinct problem of the corpus (UTF-16, CR-only, v3 ...
-    variants of one matrix render the same pages), by file name."""
+    variants of one matrix render the same pages), by file name; built when first asked for."""
     seen, problems = set(), {}
     for case in CASES:
         if case.loads and case.on_disk:
@@ -99,19 +100,20 @@ def distinct_loaded_problems() -> dict[str, object]:
     return problems
 
 
-def test_every_page_renders_every_distinct_loaded_file():
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_every_distinct_loaded_file(page, distinct_loaded_problems):
     """Each distinct problem the loader accepts is put into one session (the upload itself is
-    tested above) and every page is rendered: no exception element."""
+    tested above) and the page is rendered: no exception element. One test per page, so that
+    the pages render in parallel."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = AppTest.from_file(APP, default_timeout=600)  # the timeout guards against a hang only
     at.run()
     failures = []
-    for name, problem in distinct_loaded_problems().items():
+    for name, problem in distinct_loaded_problems.items():
         at.session_state["problem"] = problem
-        for page in PAGES:
-            at.switch_page(f"app_pages/{page}.py").run()
-            if at.exception:
-                failures.append(f"{name} on {page}: {' '.join(str(at.exception[0].value).split())[:300]}")
-            assert at.session_state["problem"] is problem
+        at.switch_page(f"app_pages/{page}.py").run()
+        if at.exception:
+            failures.append(f"{name} on {page}: {' '.join(str(at.exception[0].value).split())[:300]}")
+        assert at.session_state["problem"] is problem
     assert not failures, failures
