@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need (venv; as root on Debian also the real Fashion-MNIST
-# files and Chromium for the browser test), then run the whole pytest suite.
+# files and Chromium for the browser test), then run the whole pytest suite on every core
+# (pytest-xdist; the browser tests, and the users of the trained digits network, each stay on
+# one worker: tests/conftest.py groups them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh
@@ -13,4 +15,4 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 fi
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q -n auto --dist loadgroup "$@"

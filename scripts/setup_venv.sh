@@ -13,7 +13,9 @@ fi
 echo "Installing Python packages into .venv/ (first run takes about a minute)..."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+# --no-compile: byte-compiling every installed module (tensorflow's thousands) costs more CPU
+# than the install itself; Python compiles the modules actually imported on first use.
+.venv/bin/python -m pip install --quiet --no-compile --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 # --no-deps: requirements.txt pinned every dependency. The output is shown only on failure:
 # setuptools warns on every editable install that ./wlra_core shadows the installed one,
 # which here is the very same folder.

@@ -1,10 +1,11 @@
-"""What the AppTest suites share: opening a page with a given problem, and reading plotly
-figures back from their specs (arrays arrive as base64 ``bdata``); and, for the browser
-suites, a freshly started server (:func:`streamlit_server`)."""
+"""What the test modules share: opening a page with a given problem, reading plotly
+figures back from their specs (arrays arrive as base64 ``bdata``), uploads as the loader
+sees them, and, for the browser suites, a freshly started server (:func:`streamlit_server`)."""
 from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import re
 import socket
@@ -13,10 +14,15 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
+
+from wlra_core.problem import Problem
+
+if TYPE_CHECKING:  # streamlit's import is left to the tests that open the app
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")  # AppTest resolves relative paths against the test file's folder
@@ -26,6 +32,8 @@ TIMEOUT = 120  # first runs import plotly/scipy; the machine may be shared
 def open_page(page: str | None = None, problem=None, *, timeout: float = TIMEOUT) -> AppTest:
     """A fresh session of the app on ``page`` (e.g. ``"app_pages/compare.py"``), with
     ``problem`` loaded into it when given; fails on an exception element."""
+    from streamlit.testing.v1 import AppTest
+
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.run()
     if problem is not None:
@@ -45,13 +53,34 @@ def decode(array) -> np.ndarray:
     return np.asarray(array)
 
 
+def charts(at: AppTest) -> list[dict]:
+    """Every plotly chart of the page, in page order."""
+    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
+
+
 def figures(at: AppTest) -> dict[str, dict]:
     """Every plotly chart of the page by its title."""
-    out = {}
-    for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        out[spec["layout"]["title"]["text"]] = spec
-    return out
+    return {spec["layout"]["title"]["text"]: spec for spec in charts(at)}
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def svg_panels(at: AppTest) -> list[str]:
+    """The home page's example panels: SVG images sent as base64 data URLs."""
+    return [base64.b64decode(image.proto.imgs[0].url.split(",", 1)[1]).decode() for image in at.get("image")]
+
+
+def generate(generator: str, **params) -> AppTest:
+    """The Data page after Generate with ``generator`` and these number inputs."""
+    at = open_page("app_pages/data.py")
+    at.radio(key="data-source").set_value("synthetic").run()
+    at.selectbox(key="synthetic-generator").set_value(generator).run()
+    for name, value in params.items():
+        at.number_input(key=f"synthetic-{generator}-{name}").set_value(value)
+    at.button(key="load-synthetic").click().run()
+    return at
 
 
 def method_traces(figure: dict) -> dict[str, dict]:
@@ -112,3 +141,41 @@ def streamlit_server(tmp_path_factory, script: str = "app.py"):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class Upload(io.BytesIO):
+    """What Streamlit's UploadedFile offers to the loader: a BytesIO with a name."""
+
+    def __init__(self, name: str, data: bytes):
+        super().__init__(data)
+        self.name = name
+
+
+# The small trained-MLP problem of mlp_problem: 4 x 4 images, 8 hidden units, 3 classes.
+IMAGE_SHAPE = (4, 4, 1)
+HIDDEN, CLASSES, N_TEST = 8, 3, 400
+SCALE = 1 / 255
+
+
+def mlp_problem(seed=0, name="tiny_mlp"):
+    """A small trained-MLP problem whose labels mostly agree with the network."""
+    rng = np.random.default_rng(seed)
+    n_inputs = int(np.prod(IMAGE_SHAPE))
+    kernel = 2 * rng.standard_normal((n_inputs, HIDDEN))
+    model = {
+        "hidden_bias": -0.5 * kernel.sum(axis=0),  # centres the pre-activations
+        "output_kernel": rng.standard_normal((HIDDEN, CLASSES)),
+        "output_bias": rng.standard_normal(CLASSES) / 10,
+        "x_test": rng.integers(0, 256, size=(N_TEST, n_inputs)).astype(np.uint8),
+    }
+    x = model["x_test"] * SCALE
+    logits = np.maximum(x @ kernel + model["hidden_bias"], 0) @ model["output_kernel"] + model["output_bias"]
+    labels = np.argmax(logits, axis=1)
+    flip = rng.random(N_TEST) < 0.2
+    labels[flip] = rng.integers(0, CLASSES, size=int(flip.sum()))
+    model["y_test"] = labels
+    W = rng.random((n_inputs, 1)) @ rng.random((1, HIDDEN)) + 0.01 * rng.random((n_inputs, HIDDEN))
+    W[0] = 0.0  # a dead pixel: zero Fisher row
+    meta = {"input_scale": SCALE, "image_shape": list(IMAGE_SHAPE), "hidden": HIDDEN}
+    return Problem(kernel, W, name=name, meta=meta, model=model)
+

@@ -1,12 +1,6 @@
 """Fixtures the test modules share, and the helpers of the Chromium suites (test_browser*.py):
-a freshly started ``streamlit run app.py`` (:func:`streamlit_server`, the ``server`` fixture),
-Debian's Chromium driven by Playwright (``browser``), and what a walk does in a tab."""
-import contextlib
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+a freshly started ``streamlit run app.py`` (the ``server`` fixture), Debian's Chromium driven
+by Playwright (``browser``), and what a walk does in a tab."""
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +49,60 @@ def make_row():
         return ResultRow(**{**placeholders, **fields})
 
     return make
+
+
+class CorpusFiles:
+    """The hostile corpus's files, each written to disk the first time a test asks for it
+    (in its own folder under ``root``): ``files[name]`` is ``(file, weights file or None)``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.written: dict[str, tuple[Path, Path | None]] = {}
+
+    def __getitem__(self, name: str) -> tuple[Path, Path | None]:
+        from hostile_corpus import CASES_BY_NAME, write_case
+
+        if name not in self.written:
+            self.written[name] = write_case(CASES_BY_NAME[name], self.root / f"{len(self.written):03d}")
+        return self.written[name]
+
+    def __contains__(self, name: str) -> bool:
+        from hostile_corpus import CASES_BY_NAME
+
+        return name in CASES_BY_NAME and CASES_BY_NAME[name].on_disk
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> CorpusFiles:
+    """The hostile corpus's on-disk files, each written when a test first asks for it."""
+    return CorpusFiles(tmp_path_factory.mktemp("hostile"))
+
+
+# The digits MLP the tests share, trained once per session (per xdist worker: the tests that
+# use it share an xdist group, so one worker trains it).
+DIGITS_SETTINGS = dict(hidden=6, epochs=2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_trained(tmp_path_factory):
+    """``(problem, cache_dir)``: the scikit-learn digits MLP of :data:`DIGITS_SETTINGS` and the
+    pipeline cache folder it was saved to by :func:`fisher_problem`."""
+    pytest.importorskip("tensorflow")
+    from wlra_core.datasets import fisher_problem
+
+    cache = tmp_path_factory.mktemp("digits-cache")
+    return fisher_problem("digits", **DIGITS_SETTINGS, cache_dir=cache), cache
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``--dist loadgroup``), keep on one worker the tests that would
+    otherwise each start their own copy of something costly: the browser tests (a Streamlit
+    server and Chromium) and the users of the trained digits network."""
+    for item in items:
+        if item.path.name.startswith("test_browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif "digits_trained" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("digits"))
 
 
 # --- Chromium (Playwright) -----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""A corpus of hostile inputs for WLRA Explorer's loader, CLI and Data page (issue 11).
+"""A corpus of hostile inputs for WLRA Explorer's loader, CLI and Data page.
 
 Every file is generated when the tests run; nothing large is stored or written to disk.
 The "zip bombs" are *declared*: an .npy header (alone, or as an .npz member) claims a
@@ -444,7 +444,7 @@ CASES: list[Case] = [
          weights=("pair_pickle_w.npy", pickled), fault="pair_pickle_w.npy"),
     Case("pair_7tib.csv", const(GOOD_TEXT), r"array of shape \(1000000, 1000000\) has 1,000,000,000,000 entries",
          weights=("pair_7tib_w.npy", lambda: npy_raw(F8 % "(1000000, 1000000)")), fault="pair_7tib_w.npy"),
-    # --- readable files the loader used to refuse, and valid oddities: they load
+    # --- readable oddities: they load
     Case("npy_v3.npy", lambda: npy(GOOD, version=(3, 0)), shape=(3, 2)),
     Case("npy_v2.npy", lambda: npy(GOOD, version=(2, 0)), shape=(3, 2)),
     Case("npy_fortran.npy", lambda: npy(np.asfortranarray(GOOD)), shape=(3, 2)),
@@ -540,6 +540,49 @@ CASES: list[Case] = [
          shape=(3, 2), warnings=(r"array 'name' dropped: expected one line of 1 to 200 printable characters",
                                  r"array 'source' dropped: expected a single string")),
 ]
+
+
+CASES_BY_NAME: dict[str, Case] = {case.name: case for case in CASES}
+
+# One file per way a file is refused, for the layers above the loader (CLI, Data page): they
+# pass the loader's message on, so each class shows one message reaching the user.
+REFUSAL_CLASSES: dict[str, str] = {
+    "corrupt .npy header": "npy_header_unterminated.npy",
+    "truncated .npy data": "npy_truncated_data.npy",
+    "pickle": "npy_pickle.npy",
+    "object dtype": "npz_object_member.npz",
+    "not the declared format": "npy_is_a_zip.npy",
+    "unsupported file type": "data.pkl",
+    "declared size beyond the caps and the memory": "npy_7tib.npy",
+    "zip bomb": "npz_eight_50M_members.npz",
+    "zip directory too big": "npz_many_members.npz",
+    "corrupt archive": "npz_bad_crc.npz",
+    "no array A": "npz_without_A.npz",
+    "shape mismatch": "npz_shape_mismatch.npz",
+    "negative weights": "npz_negative_W.npz",
+    "NaN/Inf": "npy_inf.npy",
+    "non-numeric": "npy_strings.npy",
+    "not 2-D": "npy_1d.npy",
+    "empty": "csv_empty.csv",
+    "text that is not a number": "csv_header_row.csv",
+    "ragged text": "csv_ragged.csv",
+    "binary text": "csv_binary.csv",
+    "corrupt Matrix Market": "mtx_data_cut.mtx",
+    "control character in the name": "new\nline.csv",
+    "bad weights file": "pair_mismatch.npy",
+}
+
+# One file per way a file loads: plain, with NaN entries, 1 x 1, with a weights file, a
+# complete trained MLP, extras dropped with warnings, a model array dropped (no compression).
+LOADING_CLASSES: dict[str, str] = {
+    "plain": "npy_v3.npy",
+    "NaN entries": "csv_nan.csv",
+    "1 x 1": "npy_1x1.npy",
+    "weights file": "pair_good.csv",
+    "trained MLP": "mlp_complete.npz",
+    "meta fields dropped": "mlp_every_field_wrong.npz",
+    "model array dropped": "mlp_bad_hidden_bias.npz",
+}
 
 
 def case_id(case: Case) -> str:

@@ -346,8 +346,8 @@ def test_adam_history_and_dtype():
 
 
 def test_greedy_survives_a_gradient_where_lapack_gesdd_fails():
-    # Regression: LAPACK's gesdd did not converge on one of greedy's gradient matrices for
-    # this problem (single-threaded BLAS); truncated_svd now falls back to gesvd.
+    # LAPACK's gesdd does not converge on one of greedy's gradient matrices for this problem
+    # (single-threaded BLAS); truncated_svd falls back to gesvd.
     from threadpoolctl import threadpool_limits
 
     from wlra_core.datasets.fisher_like import FisherLike
@@ -360,9 +360,8 @@ def test_greedy_survives_a_gradient_where_lapack_gesdd_fails():
 
 
 def test_each_weight_floor_does_what_its_help_says():
-    """weight_floor's help used to say "divide by max(W, weight_floor * max W)" for every
-    method, true only of svd_w and css. Each method's help now names what it floors; each
-    is checked here against a numpy oracle of that sentence."""
+    """Each method's weight_floor help names what it floors ("divide by max(W, weight_floor *
+    max W)" is true only of svd_w and css); each sentence is checked against a numpy oracle."""
     rng = np.random.default_rng(16)
     A = rng.standard_normal((N, D))
     u, v = rng.uniform(0.5, 2, N), rng.uniform(0.5, 2, D)
@@ -408,7 +407,8 @@ def test_each_weight_floor_does_what_its_help_says():
 
 
 def test_an_option_beyond_the_float_range_is_a_clear_error():
-    """An integer too large for a float (e.g. from JSON) used to raise OverflowError."""
+    """An integer too large for a float (e.g. from JSON) is a ValueError naming the option, not
+    an OverflowError."""
     rng = np.random.default_rng(17)
     A, W = rng.standard_normal((N, D)), rng.random((N, D))
     with pytest.raises(ValueError, match=r"svd_w: invalid weight_floor=10+; weight_floor must be a number in \[0, 1\]"):

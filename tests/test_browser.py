@@ -3,7 +3,7 @@
 Starts ``streamlit run app.py`` on a free local port, walks Home -> Data (a bad upload) ->
 Weights -> Compare (run, live charts, Stop) -> Refine -> Compression (a run) -> the other
 "Beyond the paper" pages in one browser session, asserts the charts appear and the loaded
-problem survives, and saves screenshots (see SHOTS). Then the URL state (issue 12 item 11):
+problem survives, and saves screenshots (see SHOTS). Then the URL state:
 a reload keeps a generated problem and the Compare selection, the digits MLP trains twice
 in a row, and a direct URL to a page (with a problem in its link) opens it in a fresh
 browser context. Last, four visitors press Run on Compare together on a freshly started
@@ -228,7 +228,7 @@ def test_the_digits_mlp_trains_twice_in_a_row(page):
 
 
 def test_a_direct_url_opens_its_page_with_the_linked_problem(browser, server):
-    # Issue 13: a page's own URL works in a fresh browser; with a problem and a selection in it,
+    # A page's own URL works in a fresh browser; with a problem and a selection in it,
     # it is a link a teacher can send.
     tab = new_tab(browser, f"{server}/compare")
     try:
@@ -257,7 +257,7 @@ def test_a_direct_url_opens_its_page_with_the_linked_problem(browser, server):
         tab.context.close()
 
 
-# Four visitors press Run on Compare at once on a freshly started server (issue 19 item 1):
+# Four visitors press Run on Compare at once on a freshly started server:
 # the first to finish imports what its results table needs while the others still draw.
 COLD_SESSIONS = 4
 COLD_COMPARE = ("/compare?compare-algorithms=svd&compare-algorithms=svd_w&compare-algorithms=em"

@@ -170,7 +170,7 @@ def test_bad_rank_and_damping(rng):
 
 
 def test_issue_targets_on_the_shipped_problem():
-    """Issue 10's targets, on the regenerated shipped Fashion-MNIST problem (test accuracy)."""
+    """The calibrated methods' accuracy targets on the shipped Fashion-MNIST problem."""
     from wlra_core.compression import mlp_accuracy, network_inputs
     from wlra_core.datasets import default_problem
     from wlra_core.linalg import low_rank_approx

@@ -39,8 +39,8 @@ def test_parse_ranks():
 
 
 def test_parse_ranks_without_a_problem_names_its_bound_and_never_expands_a_huge_range():
-    """Without max_rank the message used to read "rank must be between 1, got 0", and
-    ``1-3000000`` built a list of three million ranks."""
+    """Without max_rank the message names the bound ("between 1 and <limit>"), and
+    ``1-3000000`` is refused from its bounds without building a list of three million ranks."""
     import tracemalloc
 
     from wlra_core.cli import RANK_LIMIT, UsageError

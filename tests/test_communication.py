@@ -71,8 +71,8 @@ def test_sparse_columns_and_floats_round_trip(width):
 
 @pytest.mark.parametrize("width", [16, 32])
 def test_sparse_column_values_outside_the_field_are_refused_not_wrapped(width):
-    """A value outside the signed ``width``-bit range used to be masked to ``width`` bits and
-    read back as another number (2**15 as -2**15 at 16 bits)."""
+    """A value outside the signed ``width``-bit range is refused: masked to ``width`` bits it
+    would read back as another number (2**15 as -2**15 at 16 bits)."""
     widths = field_widths(4, 3, width)
     low, high = -(2 ** (width - 1)), 2 ** (width - 1) - 1
     edge = np.zeros((4, 3), dtype=np.int64)

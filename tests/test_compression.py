@@ -3,35 +3,9 @@ import numpy as np
 import pytest
 
 import wlra_core
+from apptest_helpers import CLASSES, HIDDEN, IMAGE_SHAPE, SCALE, mlp_problem
 from wlra_core.compression import compression_sweep, mlp_accuracy, mlp_logits, uncompressed_row
 from wlra_core.sweep import ResultEvent
-
-IMAGE_SHAPE = (4, 4, 1)
-HIDDEN, CLASSES, N_TEST = 8, 3, 400
-SCALE = 1 / 255
-
-
-def mlp_problem(seed=0, name="tiny_mlp"):
-    """A small trained-MLP problem whose labels mostly agree with the network."""
-    rng = np.random.default_rng(seed)
-    n_inputs = int(np.prod(IMAGE_SHAPE))
-    kernel = 2 * rng.standard_normal((n_inputs, HIDDEN))
-    model = {
-        "hidden_bias": -0.5 * kernel.sum(axis=0),  # centres the pre-activations
-        "output_kernel": rng.standard_normal((HIDDEN, CLASSES)),
-        "output_bias": rng.standard_normal(CLASSES) / 10,
-        "x_test": rng.integers(0, 256, size=(N_TEST, n_inputs)).astype(np.uint8),
-    }
-    x = model["x_test"] * SCALE
-    logits = np.maximum(x @ kernel + model["hidden_bias"], 0) @ model["output_kernel"] + model["output_bias"]
-    labels = np.argmax(logits, axis=1)
-    flip = rng.random(N_TEST) < 0.2
-    labels[flip] = rng.integers(0, CLASSES, size=int(flip.sum()))
-    model["y_test"] = labels
-    W = rng.random((n_inputs, 1)) @ rng.random((1, HIDDEN)) + 0.01 * rng.random((n_inputs, HIDDEN))
-    W[0] = 0.0  # a dead pixel: zero Fisher row
-    meta = {"input_scale": SCALE, "image_shape": list(IMAGE_SHAPE), "hidden": HIDDEN}
-    return wlra_core.Problem(kernel, W, name=name, meta=meta, model=model)
 
 
 def keras_predictions(problem, kernel):
@@ -106,9 +80,9 @@ def test_accuracy_through_the_factors_equals_the_dense_kernel():
 
 def test_test_accuracy_is_safe_across_threads_and_shared_by_the_models_problems(monkeypatch):
     """The evaluation's inputs cache is used by a sweep's worker and measurer threads and by
-    every dashboard session at once; it used to be cleared and refilled without a lock and
-    read back by key (KeyError when another thread cleared it in between), and keyed by
-    the problem, so W = F and W = sqrt(F) of one model converted the test images twice."""
+    every dashboard session at once: it is filled under a lock (another thread clearing it
+    in between must not raise KeyError), and keyed by the model, so W = F and W = sqrt(F)
+    of one model convert the test images once."""
     import threading
 
     from wlra_core import compression
@@ -180,8 +154,8 @@ def test_float_test_images_are_not_rescaled_by_an_evaluation():
 
 
 def test_reweighted_kernels_are_rebuilt_once_per_evaluation(monkeypatch):
-    """x @ X through a Reweighted kernel rebuilds X block by block: it used to do so for every
-    batch of test images (every 4096 images on Fashion-MNIST's 10000)."""
+    """x @ X through a Reweighted kernel rebuilds X block by block, once per evaluation, not
+    once per batch of test images (every 4096 images on Fashion-MNIST's 10000)."""
     from wlra_core import compression
     from wlra_core.factors import Reweighted, row_blocks
 
@@ -199,8 +173,8 @@ def test_reweighted_kernels_are_rebuilt_once_per_evaluation(monkeypatch):
 
 
 def test_weight_transform_spellings_and_the_uncompressed_row_label(tmp_path, capsys):
-    """``--weights sqrt`` names W = sqrt(F): every row, the uncompressed reference included (it
-    used to be labelled F although F was not run)."""
+    """``--weights sqrt`` names W = sqrt(F) in every row, the uncompressed reference included
+    (F itself is not run, so no row may say F)."""
     import csv
 
     from wlra_core.cli import main

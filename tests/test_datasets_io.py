@@ -267,8 +267,8 @@ def test_bad_meta_is_dropped_with_a_warning():
 
 
 def test_a_load_checks_each_matrix_once(monkeypatch, tmp_path, matrices):
-    """The checks (NaN/Inf, sign, scale) are one pass over A and W together: A and W of a
-    67500 x 1024 problem used to be checked three times each on load."""
+    """The checks (NaN/Inf, sign, scale) are one pass over A and W together: each matrix of
+    a 67500 x 1024 problem is read once on load, not once per check."""
     from wlra_core import problem as problem_module
 
     A, W = matrices
@@ -291,8 +291,8 @@ def test_a_load_checks_each_matrix_once(monkeypatch, tmp_path, matrices):
 
 
 def test_a_huge_json_integer_in_meta_is_dropped_not_a_crash():
-    """JSON integers of hundreds of digits do not fit a float: checking one used to raise
-    OverflowError out of the loader (a traceback in the CLI)."""
+    """JSON integers of hundreds of digits do not fit a float: the field is dropped with a
+    warning, never an OverflowError out of the loader (a traceback in the CLI)."""
     huge = "1" + "0" * 400
     meta = '{"test_accuracy": %s, "input_scale": %s, "hidden": %s}' % (huge, huge, huge)
     problem = load_problem(Upload("huge.npz", npz_bytes(A=GOOD_A, meta=np.array(meta))))

@@ -117,8 +117,8 @@ def test_a_floor_bounds_the_largest_entry():
 
 
 def test_a_floored_rank_r_stand_in_stores_its_factors_and_one_number():
-    """svd_w_practical, r > 1, weight_floor > 0: it used to store the floored stand-in as a
-    dense n x d divisor (2800 numbers here instead of 601)."""
+    """svd_w_practical, r > 1, weight_floor > 0: the floored stand-in is stored as its factors
+    and the floor, not as a dense n x d divisor (601 numbers here, not 2800)."""
     n, d, k, r, floor = 60, 40, 4, 2, 0.01
     rng = np.random.default_rng(5)
     A = rng.standard_normal((n, d))

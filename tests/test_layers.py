@@ -1,6 +1,7 @@
 """The code's layers: importing every module of ``wlra_core`` loads nothing of the dashboard
 (tests/test_packaging.py reads its import statements), and the dashboard's pages share code
-through ``app_pages``'s shared modules, never by importing one another."""
+through ``app_pages``'s shared modules, never by importing one another; the tests likewise
+share code only through their helpers."""
 import ast
 import json
 import subprocess
@@ -49,3 +50,14 @@ def test_pages_do_not_import_each_other():
         imported_pages = {name.split(".")[1] for name in imported_modules(path)
                           if name.startswith("app_pages.") and name.split(".")[1] in pages}
         assert not imported_pages, f"{path.name} imports the page(s) {sorted(imported_pages)}"
+
+
+def test_test_modules_share_code_only_through_the_helpers():
+    """Tests share code through conftest.py, apptest_helpers.py and the hostile corpus's
+    module, never by importing another test module."""
+    tests = ROOT / "tests"
+    test_modules = {path.stem for path in tests.glob("test_*.py")}
+    assert len(test_modules) > 30
+    for path in sorted(tests.glob("*.py")):
+        imported = {name.split(".")[0] for name in imported_modules(path)} & (test_modules | {"conftest"})
+        assert not imported, f"{path.name} imports the test module(s) {sorted(imported)}"

@@ -1,20 +1,14 @@
 """The Compression page through AppTest: accuracy per method (whiten and kfac included) equals
 wlra_core's, ratios count what is stored, flags are shown, and the headline names the best
 method per stored number."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import wlra_core
-from apptest_helpers import figures, method_traces, open_page, xy
+from apptest_helpers import figures, method_traces, mlp_problem, open_page, xy
 from app_pages._compression_text import entrywise_weighting_facts
 from wlra_core.compression import mlp_accuracy
 from wlra_core.seeding import trial_seed
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_compression import mlp_problem  # noqa: E402  (a small trained-MLP problem)
 
 PAGE = "app_pages/compression.py"
 

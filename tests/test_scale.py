@@ -29,7 +29,7 @@ def random_problem(seed: int, n: int, d: int, zero_fraction: float):
 @pytest.mark.parametrize("name", [n for n in WEIGHTED if "weight_rank" in wlra_core.get_algorithm(n).options])
 def test_rank_two_stand_ins_do_not_change_when_w_is_scaled(name):
     # A rank-r stand-in for W (NMF for r > 1) stops where its own tolerance says; that point
-    # must not depend on W's scale (W x 3 used to move svd_w_practical's output by 26 %).
+    # must not depend on W's scale (W x 3 leaves svd_w_practical's output as it is).
     A, W = random_problem(5, 30, 12, 0.2)
     options = {**OPTIONS.get(name, {}), "weight_rank": 2}
     base = wlra_core.solve(name, A, W, 2, **options)

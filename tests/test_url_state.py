@@ -1,4 +1,4 @@
-"""Issue 12 item 11: the page state lives in the URL, so a reload or a shared link restores it.
+"""The page state lives in the URL, so a reload or a shared link restores it.
 
 Each problem source is loaded in one AppTest session; a NEW session opened with the query
 parameters that session wrote must hold the same problem (same fingerprint) and name it in
@@ -286,9 +286,14 @@ def test_an_upload_comes_back_while_the_server_keeps_it_and_is_said_gone_after(s
     assert not gone.warning
 
 
-def test_a_trained_problem_comes_back_and_an_untrained_one_waits_for_train(tmp_path, monkeypatch, shipped):
+def test_a_trained_problem_comes_back_and_an_untrained_one_waits_for_train(tmp_path, monkeypatch, shipped,
+                                                                          digits_trained):
+    import shutil
+
     from wlra_core.datasets import pipeline
 
+    trained, trained_cache = digits_trained
+    assert (trained.meta["hidden"], trained.meta["epochs"]) == (6, 2)
     monkeypatch.setattr(pipeline, "DEFAULT_CACHE_DIR", tmp_path)
     # A link to settings this server never trained: nothing trains, the Data page offers them.
     pending = session({"source": "digits", "hidden": "6", "epochs": "2"}, DATA)
@@ -302,17 +307,22 @@ def test_a_trained_problem_comes_back_and_an_untrained_one_waits_for_train(tmp_p
     assert problem_query(pending) == {"source": "digits", "hidden": "6", "epochs": "2"}  # a reload asks again
     pending.switch_page(COMPARE).run()
     assert pending.info[0].value == notice.value  # until the problem is loaded
-    # The preselected Train button trains it; the notice goes, the URL already names it.
+    # The preselected Train button gets it from the pipeline (whose disk cache now holds the
+    # session's network of these settings: the training itself is tested in
+    # test_cache_faults.py); the notice goes, the URL already names it.
+    for file in trained_cache.iterdir():
+        shutil.copy(file, tmp_path)
+    monkeypatch.setattr(pipeline, "train_mlp", lambda *args, **kwargs: pytest.fail("trained again"))
     pending.switch_page(DATA).run()
     pending.button(key="load-digits").click().run(timeout=180)
     assert not pending.exception and not pending.error and not pending.info
     problem = loaded(pending)
     assert problem.shape == (64, 6) and problem.source == "sklearn"
+    np.testing.assert_array_equal(problem.W, trained.W)
     assert problem_query(pending) == {"source": "digits", "hidden": "6", "epochs": "2"}
     # A reload finds it in memory, and after a server restart in the pipeline's disk cache.
     assert_same_problem(reload(pending, COMPARE), problem)
     st.cache_resource.clear()
-    monkeypatch.setattr(pipeline, "train_mlp", lambda *args, **kwargs: pytest.fail("a link retrained"))
     restarted = reload(pending)
     assert_same_problem(restarted, problem)
     assert not alerts(restarted)

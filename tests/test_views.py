@@ -8,6 +8,7 @@ import wlra_core
 from app_pages._views import (
     REFINE_STARTS,
     curves,
+    doc_description,
     heatmap_view,
     pixel_importance,
     refine_sweep,
@@ -216,3 +217,31 @@ def test_heatmap_colour_range_ignores_tiny_outliers():
     assert signed.color_range[0] == -signed.color_range[1]
     constant = heatmap_view(np.ones((3, 3)))
     assert constant.color_range[0] < 1 < constant.color_range[1]
+
+
+def described():
+    r"""Fit :class:`~wlra_core.problem.Problem` with :func:`wlra_core.solve` and ``rank``.
+
+    Uses :meth:`the solver <wlra_core.api.solve>` once.
+
+    Parameters
+    ----------
+    rank : int
+        Not part of the description.
+    """
+
+
+def test_doc_description_keeps_the_text_and_drops_the_markup():
+    assert doc_description(described) == (
+        "Fit `Problem` with `wlra_core.solve` and `rank`.\n\nUses `the solver` once."
+    )
+    assert doc_description(lambda: None) == ""
+
+
+def test_spectrum_view_round_off_is_numpys_rank_tolerance():
+    rng = np.random.default_rng(0)
+    for W in (np.kron(np.eye(4), np.ones((30, 30))), rng.random((50, 3)) @ rng.random((3, 40))):
+        view = spectrum_view(W)
+        s = np.linalg.svd(W, compute_uv=False)
+        assert view.round_off == pytest.approx(s[0] * np.finfo(np.float64).eps * max(W.shape), rel=1e-12)
+        assert view.numerical_rank == np.linalg.matrix_rank(W)
