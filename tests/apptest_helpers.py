@@ -179,3 +179,46 @@ def mlp_problem(seed=0, name="tiny_mlp"):
     meta = {"input_scale": SCALE, "image_shape": list(IMAGE_SHAPE), "hidden": HIDDEN}
     return Problem(kernel, W, name=name, meta=meta, model=model)
 
+
+# --- Chromium (Playwright): what a walk does in a tab ----------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 90_000
+
+
+
+def new_tab(browser, url: str):
+    """A tab in a fresh browser context (a new visitor: no cookies, a new Streamlit session) at ``url``."""
+    tab = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(url)
+    return tab
+
+
+def wait_idle(page) -> None:
+    """Wait until the script run finished (Streamlit shows its status widget while running)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=TIMEOUT_MS)
+
+
+def go_to_page(page, title: str) -> None:
+    """Click the page ``title`` in the sidebar and wait for it to finish running."""
+    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    wait_idle(page)
+
+
+def no_exception(page) -> None:
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, shown.all_inner_texts()
+
+
+def set_number(page, key: str, value) -> None:
+    """Type ``value`` into the number input with this widget key and commit it (Enter)."""
+    field = page.locator(f".st-key-{key} input")
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)

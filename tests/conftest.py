@@ -1,12 +1,12 @@
-"""Fixtures the test modules share, and the helpers of the Chromium suites (test_browser*.py):
-a freshly started ``streamlit run app.py`` (the ``server`` fixture), Debian's Chromium driven
-by Playwright (``browser``), and what a walk does in a tab."""
+"""Fixtures the test modules share, among them the Chromium suites' (test_browser*.py): a
+freshly started ``streamlit run app.py`` (``server``) and Debian's Chromium driven by Playwright
+(``browser``); what a walk does in a tab is in apptest_helpers."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from apptest_helpers import streamlit_server
+from apptest_helpers import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from wlra_core.datasets.io import default_problem
 from wlra_core.sweep import blas_threads
 from wlra_core.tables import ResultRow
@@ -105,13 +105,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("digits"))
 
 
-# --- Chromium (Playwright) -----------------------------------------------------------
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TIMEOUT_MS = 90_000
+# --- Chromium (Playwright): helpers in apptest_helpers --------------------------------
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -129,37 +123,3 @@ def browser():
             yield chromium
         finally:
             chromium.close()
-
-
-def new_tab(browser, url: str):
-    """A tab in a fresh browser context (a new visitor: no cookies, a new Streamlit session) at ``url``."""
-    tab = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
-    tab.set_default_timeout(TIMEOUT_MS)
-    tab.goto(url)
-    return tab
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run finished (Streamlit shows its status widget while running)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=TIMEOUT_MS)
-
-
-def open_page(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
-    page.get_by_role("heading", name=title, level=1).wait_for()
-    wait_idle(page)
-
-
-def no_exception(page) -> None:
-    shown = page.locator('[data-testid="stException"]')
-    assert shown.count() == 0, shown.all_inner_texts()
-
-
-def set_number(page, key: str, value) -> None:
-    """Type ``value`` into the number input with this widget key and commit it (Enter)."""
-    field = page.locator(f".st-key-{key} input")
-    field.fill(str(value))
-    field.press("Enter")
-    wait_idle(page)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from conftest import (CHROMIUM, TIMEOUT_MS, new_tab, no_exception, open_page, set_number, streamlit_server,
+from apptest_helpers import (CHROMIUM, TIMEOUT_MS, go_to_page, new_tab, no_exception, set_number, streamlit_server,
                       wait_idle)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_walk_the_dashboard(page, tmp_path):
     shoot(page, "home")
 
     # Data: the shipped problem's facts; a bad upload shows the loader's message and keeps it.
-    open_page(page, "Data")
+    go_to_page(page, "Data")
     page.get_by_text("zero rows of W").wait_for()
     page.get_by_text("Upload A and W").click()
     wait_idle(page)
@@ -95,14 +95,14 @@ def test_walk_the_dashboard(page, tmp_path):
     shoot(page, "data", anchor=error)
 
     # Weights: three heatmaps (tabs), spectrum, cumulative mass and the pixel image.
-    open_page(page, "Weights")
+    go_to_page(page, "Weights")
     charts(page).nth(4).wait_for()
     assert "%" in page.locator('[data-testid="stMetricValue"]').first.inner_text()
     no_exception(page)
     shoot(page, "weights", anchor=page.get_by_role("tab", name="W", exact=True))
 
     # Compare: Run fills the charts live; Stop keeps what finished.
-    open_page(page, "Compare")
+    go_to_page(page, "Compare")
     assert "fashion_mnist MLP" in sidebar_problem(page)
     charts(page).nth(2).wait_for()  # drawn empty until Run
     assert page.locator(".js-plotly-plot .legendtext").count() == 0
@@ -132,7 +132,7 @@ def test_walk_the_dashboard(page, tmp_path):
     shoot(page, "compare", anchor=page.locator(".st-key-compare-run"), top=True)
 
     # Refine: the paper's Figure 4.
-    open_page(page, "Refine")
+    go_to_page(page, "Refine")
     page.locator(".st-key-refine-run button").click()
     charts(page).nth(1).wait_for()
     wait_idle(page)
@@ -143,7 +143,7 @@ def test_walk_the_dashboard(page, tmp_path):
 
     # Compression: a Run with the default methods at ranks 1-20 puts each approximation back
     # into the MLP; the headline names the best method per stored number.
-    open_page(page, "Compression")
+    go_to_page(page, "Compression")
     methods = page.locator(".st-key-compression-algorithms").inner_text()
     for name in ("svd", "svd_w", "svd_w_practical", "fwsvd", "whiten", "kfac"):
         assert name in methods.split("\n")
@@ -159,7 +159,7 @@ def test_walk_the_dashboard(page, tmp_path):
 
     # The other pages beyond the paper render and still see the same problem.
     for title in ("Feature selection", "Communication"):
-        open_page(page, title)
+        go_to_page(page, title)
         no_exception(page)
         assert "fashion_mnist MLP" in sidebar_problem(page)
 
@@ -170,7 +170,7 @@ def query(page) -> dict[str, list[str]]:
 
 def test_a_reload_keeps_the_problem_and_the_compare_selection(page):
     # Generate a problem; the URL names it by its generator and parameters.
-    open_page(page, "Data")
+    go_to_page(page, "Data")
     page.locator(".st-key-data-source").get_by_text("Synthetic", exact=True).click()
     wait_idle(page)
     set_number(page, "synthetic-planted_low_rank-n", 60)
@@ -192,7 +192,7 @@ def test_a_reload_keeps_the_problem_and_the_compare_selection(page):
     no_exception(page)
     # Compare: a changed widget goes into the URL (the page switch kept the problem in it too),
     # and a reload starts from it -- without running anything.
-    open_page(page, "Compare")
+    go_to_page(page, "Compare")
     assert query(page) == expected
     set_number(page, "compare-trials", 2)
     page.wait_for_function("() => location.search.includes('compare-trials=2')")
@@ -208,7 +208,7 @@ def test_a_reload_keeps_the_problem_and_the_compare_selection(page):
 
 
 def test_the_digits_mlp_trains_twice_in_a_row(page):
-    open_page(page, "Data")
+    go_to_page(page, "Data")
     page.locator(".st-key-data-source").get_by_text("scikit-learn digits", exact=True).click()
     wait_idle(page)
     set_number(page, "digits-digits-hidden", 5)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import CHROMIUM, new_tab, no_exception, open_page, set_number, wait_idle
+from apptest_helpers import CHROMIUM, go_to_page, new_tab, no_exception, set_number, wait_idle
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -18,7 +18,7 @@ def test_inpainting_demo_walk(server, browser):
     page = new_tab(browser, server)
     page.get_by_role("heading", name="WLRA Explorer", level=1).wait_for()
     wait_idle(page)
-    open_page(page, "Data")
+    go_to_page(page, "Data")
     page.locator(".st-key-data-source").get_by_text("Missing entries (offline demos)", exact=True).click()
     wait_idle(page)
     set_number(page, "synthetic-masked_image-observed", 0.3)
