@@ -58,7 +58,6 @@ class _Setup:
             if isinstance(value, np.ndarray) and self.problem.a_exp:
                 self.options[key] = np.ldexp(as_float_matrix(value, f"{name} {key}"), -self.problem.a_exp)
         self.side = _required_arrays(self.algorithm, model or {}, meta)
-        self.has_zero_weights = float(self.problem.W.min()) == 0  # W >= 0: a zero weight is its minimum
 
     def fit_kwargs(self) -> dict:
         return {**self.options, **self.side}
@@ -317,9 +316,15 @@ def _history(setup: _Setup, monitor: Monitor) -> list[HistoryPoint]:
     return points
 
 
-def _zero_on_unweighted(W: np.ndarray, factors: Factorization) -> int:
-    """How many entries have W = 0 if X is 0 on every one of them, else 0 (X is formed one
-    row block at a time, and only until an entry with W = 0 and X != 0 turns up)."""
+def _zero_on_unweighted(problem: Normalized, factors: Factorization) -> int:
+    """How many entries have W = 0 if X is 0 on every one of them, else 0.
+
+    X divided by W itself is 0 there by construction (:class:`Reweighted`); any other X is
+    formed one row block at a time, and only until an entry with W = 0 and X != 0 turns up.
+    """
+    W = problem.W
+    if isinstance(factors, Reweighted) and factors.divides_by(W):
+        return problem.zero_weights
     n, d = W.shape
     count = 0
     for rows in row_blocks(n, d):
@@ -356,8 +361,8 @@ def _warnings(setup: _Setup, stats: ResidualStats, max_abs: float, relative: flo
     n, d = problem.shape
     if factors.n_params > n * d:
         notes.append(f"stores {factors.n_params:,} numbers, more than the {n * d:,} entries of A")
-    if setup.has_zero_weights:
-        unfilled = _zero_on_unweighted(problem.W, factors)
+    if problem.zero_weights:
+        unfilled = _zero_on_unweighted(problem, factors)
         if unfilled:
             notes.append(f"fills nothing: the approximation is 0 on all {unfilled:,} entries with W = 0")
     return notes

@@ -87,8 +87,8 @@ def _times_power_of_two(M: np.ndarray, exponent: int, out: np.ndarray | None = N
 @dataclass(frozen=True)
 class Scale:
     """What one pass over a validated A and W finds: the powers of two that bring them into
-    range (see :func:`normalize`), the largest magnitude of the scaled A and, when A needs
-    no scaling, ``||W o A||_F^2`` of the scaled arrays.
+    range (see :func:`normalize`), the largest magnitude of the scaled A, the zero weights
+    of the scaled W and, when A needs no scaling, ``||W o A||_F^2`` of the scaled arrays.
 
     Attributes
     ----------
@@ -99,18 +99,21 @@ class Scale:
     reference : SquareSum or None
         ``||W o A||_F^2`` of the scaled arrays; None when ``a_exp != 0`` (rare: it is then
         summed from the scaled arrays, so that it is the same sum for every scale of A).
+    zero_weights : int
+        Entries of the scaled W that are 0 (a tiny weight scaled down can become one).
     """
 
     a_exp: int
     w_exp: int
     a_max: float
     reference: SquareSum | None
+    zero_weights: int = 0
 
 
 def _scan(A: np.ndarray, W: np.ndarray | None, w_max: float,
           scaled_W: np.ndarray | None = None) -> tuple[Scale, float] | None:
-    """One pass over row blocks of A and W: A's extremes, W's least entry, and
-    ``||W' o A||_F^2`` with ``W' = W * 2**-w_exp`` (W None: all ones).
+    """One pass over row blocks of A and W: A's extremes, W's least entry, the zero entries
+    of ``W' = W * 2**-w_exp`` and ``||W' o A||_F^2`` (W None: all ones).
 
     Returns the :class:`Scale` and W's least entry, or None when A holds NaN or ±Inf. With
     ``scaled_W`` (an n x d buffer) it also writes ``W'`` there, so the scaled copy of W
@@ -125,24 +128,26 @@ def _scan(A: np.ndarray, W: np.ndarray | None, w_max: float,
         if not (math.isfinite(high) and math.isfinite(low)):
             return None
         if W is None:
-            return high, low, math.inf, square_sum(A_b)
+            return high, low, math.inf, 0, square_sum(A_b)
         W_b = W[rows]
         w_low = float(W_b.min())
         if w_exp and scaled_W is not None:
             W_b = _times_power_of_two(W_b, -w_exp, out=scaled_W[rows])
         elif w_exp:
             W_b = _times_power_of_two(W_b, -w_exp)
-        return high, low, w_low, square_sum(np.multiply(W_b, A_b))
+        # Zeros are counted only in blocks that hold one (a block's min is cheap: it is in cache).
+        zeros = int(np.count_nonzero(W_b == 0)) if w_low == 0 or (w_exp and float(W_b.min()) == 0) else 0
+        return high, low, w_low, zeros, square_sum(np.multiply(W_b, A_b))
 
     found = map_blocks(block, list(row_blocks(*A.shape, EVALUATION_BLOCK)))
     if any(result is None for result in found):
         return None
-    highs, lows, w_lows, sums = zip(*found)
+    highs, lows, w_lows, zeros, sums = zip(*found)
     # abs() turns an all-zero A's -0.0 into 0.0.
     a_max = abs(max(max(highs), -min(lows)))
     a_exp = _exponent(a_max) if not 2.0**-_SAFE_EXPONENT <= a_max <= 2.0**_SAFE_EXPONENT else 0
     reference = functools.reduce(operator.add, sums, SquareSum())
-    return Scale(a_exp, w_exp, math.ldexp(a_max, -a_exp), None if a_exp else reference), min(w_lows)
+    return Scale(a_exp, w_exp, math.ldexp(a_max, -a_exp), None if a_exp else reference, sum(zeros)), min(w_lows)
 
 
 def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.ndarray, Scale, np.ndarray | None]:
@@ -257,6 +262,8 @@ class Normalized:
         ``||W o A||_F^2`` of the scaled arrays (relative losses divide by it).
     a_max : float
         ``max |A|`` of the scaled A.
+    zero_weights : int
+        Entries of the scaled W that are 0.
     """
 
     A: np.ndarray
@@ -265,6 +272,7 @@ class Normalized:
     w_exp: int
     reference: SquareSum
     a_max: float
+    zero_weights: int
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -290,7 +298,7 @@ def normalize(A: np.ndarray, W: np.ndarray, scale: Scale | None = None, scaled_W
     W_n = W if not scale.w_exp else scaled_W if scaled_W is not None else _times_power_of_two(W, -scale.w_exp)
     A_n = _times_power_of_two(A, -scale.a_exp) if scale.a_exp else A
     reference = scale.reference if scale.reference is not None else weighted_square_sum(A_n, W_n)
-    return Normalized(A_n, W_n, scale.a_exp, scale.w_exp, reference, scale.a_max)
+    return Normalized(A_n, W_n, scale.a_exp, scale.w_exp, reference, scale.a_max, scale.zero_weights)
 
 
 def normalized_problem(A, W=None) -> tuple[np.ndarray, Normalized]:
