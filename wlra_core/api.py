@@ -18,7 +18,7 @@ import numpy as np
 from .algorithms import Algorithm, get_algorithm
 from .factors import Factorization, Reweighted, row_blocks
 from .linalg import ResidualStats, SquareSum, residual_stats, truncation_stats
-from .problem import Normalized, Problem, as_float_matrix, normalized_problem, validate_rank
+from .problem import Normalized, Problem, as_float_matrix, normalized_problem, validate_rank, weighted_problem
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
 from .seeding import as_seed_sequence, seed_label
 
@@ -48,8 +48,12 @@ class _Setup:
             self.problem: Normalized = A.normalized
             self.W = A.W
             model = A.model if model is None else model
+            self.weighted = None
+        elif self.algorithm.starts_from_weighted:
+            self.W, self.problem, self.weighted = weighted_problem(A, W)
         else:
             self.W, self.problem = normalized_problem(A, W)
+            self.weighted = None
         self.seed = as_seed_sequence(seed)
         self.options = self.algorithm.resolve_options(options, self.problem.shape)
         for key, value in self.options.items():
@@ -60,7 +64,11 @@ class _Setup:
         self.side = _required_arrays(self.algorithm, model or {}, meta)
 
     def fit_kwargs(self) -> dict:
-        return {**self.options, **self.side}
+        if not self.algorithm.starts_from_weighted:
+            return {**self.options, **self.side}
+        # W o A is handed over once: it is freed when the fit is done with it, not kept for the loss pass.
+        weighted, self.weighted = self.weighted, None
+        return {**self.options, **self.side, "weighted": weighted}
 
     def public_options(self) -> dict:
         # Arrays (e.g. an EM init matrix) are not echoed back into tables.

@@ -21,6 +21,7 @@ __all__ = [
     "pass_threads",
     "map_blocks",
     "ScaledMatrix",
+    "weighted_fits",
     "weighted_matrix",
     "weighted_product",
     "ONE_SHOT_OVERSAMPLES",
@@ -178,15 +179,21 @@ class ScaledMatrix:
         return out.T if self.transposed else out
 
 
+def weighted_fits(A: np.ndarray, memory_fraction: float = FORM_FRACTION) -> bool:
+    """Whether one more matrix of A's size takes at most ``memory_fraction`` of the memory
+    available (MemAvailable, or the cgroup's limit): the rule for forming ``W o A``."""
+    available = available_memory()
+    return available is not None and A.nbytes <= memory_fraction * available
+
+
 def weighted_matrix(A: np.ndarray, W: np.ndarray, *, memory_fraction: float = FORM_FRACTION
                     ) -> np.ndarray | ScaledMatrix:
-    """``W o A`` for :func:`truncated_svd`: formed when it takes at most ``memory_fraction``
-    of the memory available, so that the six products of a randomized SVD read one matrix
-    instead of two and do not multiply W by A each time; otherwise a :class:`ScaledMatrix`
-    that forms it one row block at a time for each product.
+    """``W o A`` for :func:`truncated_svd`: formed when :func:`weighted_fits`, so that the six
+    products of a randomized SVD read one matrix instead of two and do not multiply W by A
+    each time; otherwise a :class:`ScaledMatrix` that forms it one row block at a time for
+    each product.
     """
-    available = available_memory()
-    if available is None or A.nbytes > memory_fraction * available:
+    if not weighted_fits(A, memory_fraction):
         return ScaledMatrix(A, weights=W)
     return weighted_product(A, W)
 
