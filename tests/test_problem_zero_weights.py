@@ -31,3 +31,20 @@ def test_svd_w_fills_nothing_on_every_zero_weight():
     assert np.all(result.factors.dense()[W == 0] == 0)
     assert f"fills nothing: the approximation is 0 on all {int(np.sum(W == 0)):,} entries with W = 0" in result.warnings
     assert not any("fills nothing" in note for note in wlra_core.solve("svd", A, W, 2).warnings)
+
+
+def test_fills_nothing_is_found_without_forming_rows_whose_factor_is_zero():
+    # fwsvd and svd_w_practical give W's zero rows a zero left factor: X is 0 there. A zero
+    # weight in a row whose factor is not zero (X != 0 there) must still be seen.
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((90, 30))
+    W = np.outer(rng.uniform(0.2, 1.0, 90), rng.uniform(0.5, 1.5, 30))
+    W[[4, 50]] = 0.0
+    for name in ("fwsvd", "svd_w_practical"):
+        result = wlra_core.solve(name, A, W, 2)
+        assert np.all(result.factors.dense()[W == 0] == 0), name
+        assert "fills nothing: the approximation is 0 on all 60 entries with W = 0" in result.warnings, name
+    W[10, 3] = 0.0
+    result = wlra_core.solve("fwsvd", A, W, 2)
+    assert result.factors.dense()[10, 3] != 0
+    assert not any("fills nothing" in note for note in result.warnings)

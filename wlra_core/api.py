@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .algorithms import Algorithm, get_algorithm
-from .factors import Factorization, Reweighted, row_blocks
+from .factors import Factorization, LowRank, Reweighted, row_blocks
 from .linalg import ResidualStats, SquareSum, residual_stats, truncation_stats
 from .problem import Normalized, Problem, as_float_matrix, normalized_problem, validate_rank, weighted_problem
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
@@ -327,8 +327,10 @@ def _history(setup: _Setup, monitor: Monitor) -> list[HistoryPoint]:
 def _zero_on_unweighted(problem: Normalized, factors: Factorization) -> int:
     """How many entries have W = 0 if X is 0 on every one of them, else 0.
 
-    X divided by W itself is 0 there by construction (:class:`Reweighted`); any other X is
-    formed one row block at a time, and only until an entry with W = 0 and X != 0 turns up.
+    X divided by W itself is 0 there by construction (:class:`Reweighted`). Any other X is
+    formed one row block at a time, only on the rows holding a zero weight, and only until an
+    entry with W = 0 and X != 0 turns up; a low-rank X's row ``U[i] @ V`` is not formed where
+    ``U[i]`` is 0 (fwsvd and svd_w_practical on W's zero rows).
     """
     W = problem.W
     if isinstance(factors, Reweighted) and factors.divides_by(W):
@@ -337,10 +339,17 @@ def _zero_on_unweighted(problem: Normalized, factors: Factorization) -> int:
     count = 0
     for rows in row_blocks(n, d):
         zero = W[rows] == 0
-        if zero.any():
-            if np.any(factors.rows(rows)[zero]):
+        if not zero.any():
+            continue
+        held = np.flatnonzero(zero.any(axis=1))  # rows of the block holding a zero weight
+        if isinstance(factors, LowRank):
+            U = factors.U[rows][held]
+            formed = np.any(U != 0, axis=1)
+            if formed.any() and np.any((U[formed] @ factors.V)[zero[held[formed]]]):
                 return 0
-            count += int(np.count_nonzero(zero))
+        elif np.any(factors.rows(rows)[held][zero[held]]):
+            return 0
+        count += int(np.count_nonzero(zero))
     return count
 
 
