@@ -16,9 +16,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .algorithms import Algorithm, get_algorithm
-from .factors import Factorization, Reweighted, row_blocks
+from .factors import Factorization, LowRank, Reweighted, row_blocks
 from .linalg import ResidualStats, SquareSum, residual_stats, truncation_stats
-from .problem import Normalized, Problem, as_float_matrix, normalized_problem, validate_rank
+from .problem import Normalized, Problem, as_float_matrix, normalized_problem, validate_rank, weighted_problem
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
 from .seeding import as_seed_sequence, seed_label
 
@@ -48,8 +48,12 @@ class _Setup:
             self.problem: Normalized = A.normalized
             self.W = A.W
             model = A.model if model is None else model
+            self.weighted = None
+        elif self.algorithm.starts_from_weighted:
+            self.W, self.problem, self.weighted = weighted_problem(A, W)
         else:
             self.W, self.problem = normalized_problem(A, W)
+            self.weighted = None
         self.seed = as_seed_sequence(seed)
         self.options = self.algorithm.resolve_options(options, self.problem.shape)
         for key, value in self.options.items():
@@ -58,10 +62,13 @@ class _Setup:
             if isinstance(value, np.ndarray) and self.problem.a_exp:
                 self.options[key] = np.ldexp(as_float_matrix(value, f"{name} {key}"), -self.problem.a_exp)
         self.side = _required_arrays(self.algorithm, model or {}, meta)
-        self.has_zero_weights = float(self.problem.W.min()) == 0  # W >= 0: a zero weight is its minimum
 
     def fit_kwargs(self) -> dict:
-        return {**self.options, **self.side}
+        if not self.algorithm.starts_from_weighted:
+            return {**self.options, **self.side}
+        # W o A is handed over once: it is freed when the fit is done with it, not kept for the loss pass.
+        weighted, self.weighted = self.weighted, None
+        return {**self.options, **self.side, "weighted": weighted}
 
     def public_options(self) -> dict:
         # Arrays (e.g. an EM init matrix) are not echoed back into tables.
@@ -317,17 +324,32 @@ def _history(setup: _Setup, monitor: Monitor) -> list[HistoryPoint]:
     return points
 
 
-def _zero_on_unweighted(W: np.ndarray, factors: Factorization) -> int:
-    """How many entries have W = 0 if X is 0 on every one of them, else 0 (X is formed one
-    row block at a time, and only until an entry with W = 0 and X != 0 turns up)."""
+def _zero_on_unweighted(problem: Normalized, factors: Factorization) -> int:
+    """How many entries have W = 0 if X is 0 on every one of them, else 0.
+
+    X divided by W itself is 0 there by construction (:class:`Reweighted`). Any other X is
+    formed one row block at a time, only on the rows holding a zero weight, and only until an
+    entry with W = 0 and X != 0 turns up; a low-rank X's row ``U[i] @ V`` is not formed where
+    ``U[i]`` is 0 (fwsvd and svd_w_practical on W's zero rows).
+    """
+    W = problem.W
+    if isinstance(factors, Reweighted) and factors.divides_by(W):
+        return problem.zero_weights
     n, d = W.shape
     count = 0
     for rows in row_blocks(n, d):
         zero = W[rows] == 0
-        if zero.any():
-            if np.any(factors.rows(rows)[zero]):
+        if not zero.any():
+            continue
+        held = np.flatnonzero(zero.any(axis=1))  # rows of the block holding a zero weight
+        if isinstance(factors, LowRank):
+            U = factors.U[rows][held]
+            formed = np.any(U != 0, axis=1)
+            if formed.any() and np.any((U[formed] @ factors.V)[zero[held[formed]]]):
                 return 0
-            count += int(np.count_nonzero(zero))
+        elif np.any(factors.rows(rows)[held][zero[held]]):
+            return 0
+        count += int(np.count_nonzero(zero))
     return count
 
 
@@ -356,8 +378,8 @@ def _warnings(setup: _Setup, stats: ResidualStats, max_abs: float, relative: flo
     n, d = problem.shape
     if factors.n_params > n * d:
         notes.append(f"stores {factors.n_params:,} numbers, more than the {n * d:,} entries of A")
-    if setup.has_zero_weights:
-        unfilled = _zero_on_unweighted(problem.W, factors)
+    if problem.zero_weights:
+        unfilled = _zero_on_unweighted(problem, factors)
         if unfilled:
             notes.append(f"fills nothing: the approximation is 0 on all {unfilled:,} entries with W = 0")
     return notes

@@ -4,6 +4,7 @@ All functions are pure: explicit shapes in, arrays out, no hidden state.
 """
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ __all__ = [
     "pass_threads",
     "map_blocks",
     "ScaledMatrix",
+    "weighted_fits",
     "weighted_matrix",
     "weighted_product",
     "ONE_SHOT_OVERSAMPLES",
@@ -81,15 +83,22 @@ ONE_SHOT_OVERSAMPLES = 10
 FORM_FRACTION = 0.25
 
 
-def pass_threads() -> int:
-    """Threads a blockwise pass may use: as many as BLAS may use (1 under the sweep engine's
-    limit, or when threadpoolctl is not installed)."""
+@functools.cache
+def _blas_controllers() -> tuple:
+    """threadpoolctl's controllers of the BLAS libraries loaded (numpy's and scipy's, both
+    imported by this module), found once: the search reads the process's memory map, which
+    took 15-30 ms per call (a tenth of a second per solve of a 67 500 x 1024 problem)."""
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        return 1
-    counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
-    return max(1, min(counts, default=1))
+        return ()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+def pass_threads() -> int:
+    """Threads a blockwise pass may use: as many as BLAS may use now (1 under the sweep
+    engine's limit, or when threadpoolctl is not installed)."""
+    return max(1, min((library.num_threads for library in _blas_controllers()), default=1))
 
 
 def map_blocks(function: Callable, blocks: list, threads: int | None = None) -> list:
@@ -101,7 +110,7 @@ def map_blocks(function: Callable, blocks: list, threads: int | None = None) -> 
     numbers with any number of threads. ``function`` must not call multi-threaded BLAS.
     """
     if len(blocks) > 1 and threads is None:
-        threads = pass_threads()  # asked only here: it costs a millisecond or two
+        threads = pass_threads()
     threads = min(threads or 1, len(blocks))
     if threads <= 1:
         return [function(block) for block in blocks]
@@ -170,15 +179,21 @@ class ScaledMatrix:
         return out.T if self.transposed else out
 
 
+def weighted_fits(A: np.ndarray, memory_fraction: float = FORM_FRACTION) -> bool:
+    """Whether one more matrix of A's size takes at most ``memory_fraction`` of the memory
+    available (MemAvailable, or the cgroup's limit): the rule for forming ``W o A``."""
+    available = available_memory()
+    return available is not None and A.nbytes <= memory_fraction * available
+
+
 def weighted_matrix(A: np.ndarray, W: np.ndarray, *, memory_fraction: float = FORM_FRACTION
                     ) -> np.ndarray | ScaledMatrix:
-    """``W o A`` for :func:`truncated_svd`: formed when it takes at most ``memory_fraction``
-    of the memory available, so that the six products of a randomized SVD read one matrix
-    instead of two and do not multiply W by A each time; otherwise a :class:`ScaledMatrix`
-    that forms it one row block at a time for each product.
+    """``W o A`` for :func:`truncated_svd`: formed when :func:`weighted_fits`, so that the six
+    products of a randomized SVD read one matrix instead of two and do not multiply W by A
+    each time; otherwise a :class:`ScaledMatrix` that forms it one row block at a time for
+    each product.
     """
-    available = available_memory()
-    if available is None or A.nbytes > memory_fraction * available:
+    if not weighted_fits(A, memory_fraction):
         return ScaledMatrix(A, weights=W)
     return weighted_product(A, W)
 
@@ -607,17 +622,26 @@ def _quotient_maxima(W: np.ndarray, X: Reweighted, widths: list[int]) -> list[li
     Cauchy-Schwarz gives ``|X_ij| <= ||L_w,i|| c_j / W_ij`` with ``c_j = ||Q[j]||``, so one
     pass over W (a division and a row minimum per block) gives each row's bound
     ``||L_w,i|| h_i``, ``h_i = max_j c_j / W_ij`` over its positive weights
-    (:func:`_largest_by_bounds` forms the rows that can matter). The squares where W = 0
-    need the product on the rows holding zero weights.
+    (:func:`_largest_by_bounds` forms the rows that can matter). The few columns where c_j
+    is largest (:func:`_dominant_columns`: css's chosen columns, where c_j is about 1) are
+    left out of h and formed whole instead, so they do not loosen every row's bound. The
+    squares where W = 0 need the product on the rows holding zero weights (and on the
+    dominant columns).
     """
     n, d = W.shape
     lower, c = _orthonormal_rows(X.V)
+    dominant = _dominant_columns(c)
+    c_rest = c.copy()
+    c_rest[dominant] = 0.0  # W / 0 is inf (or NaN where W = 0): fmin ignores them
     least = np.empty(n)
+    W_dominant = np.empty((n, dominant.size))
 
     def block(rows: slice) -> None:
         # min_j W_ij / c_j, ignoring 0 / 0 (a zero column of V: X is 0 there whatever W is).
+        W_b = W[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
-            np.fmin.reduce(np.divide(W[rows], c), axis=1, out=least[rows])
+            np.fmin.reduce(np.divide(W_b, c_rest), axis=1, out=least[rows])
+        W_dominant[rows] = W_b[:, dominant]
 
     map_blocks(block, list(row_blocks(n, d, EVALUATION_BLOCK)))
     # A row whose least ratio is 0 holds a zero weight where V is not 0: the product is formed
@@ -628,17 +652,42 @@ def _quotient_maxima(W: np.ndarray, X: Reweighted, widths: list[int]) -> list[li
     for chosen in _row_groups(zero_rows, d):
         W_c = W[chosen]
         with np.errstate(divide="ignore", invalid="ignore"):
-            least[chosen] = np.fmin.reduce(np.where(W_c > 0, W_c / c, np.inf), axis=1)
+            least[chosen] = np.fmin.reduce(np.where(W_c > 0, W_c / c_rest, np.inf), axis=1)
     with np.errstate(divide="ignore"):
         h = 1.0 / least  # max_j c_j / W_ij over the row's positive weights (0 for a row of zeros)
+    # Zero weights on the dominant columns of the other rows: their squares come from those columns.
+    unweighted = W_dominant == 0
+    unweighted[zero_rows] = False
     totals = []
     for width in widths:
         outside = SquareSum()
         for chosen in _row_groups(zero_rows, d):
             product = X.U[chosen, :width] @ X.V[:width]
             outside = outside + square_sum(product[W[chosen] == 0])
-        totals.append([None, _largest_by_bounds(_row_norms(X.U, width, lower) * h, X, width, W), outside])
+        columns = X.U[:, :width] @ X.V[:width, dominant]
+        outside = outside + square_sum(columns[unweighted])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            columns /= W_dominant
+        columns[W_dominant == 0] = 0.0
+        exact = float(np.abs(columns).max(initial=0.0))
+        totals.append([None, _largest_by_bounds(_row_norms(X.U, width, lower) * h, X, width, W, exact), outside])
     return totals
+
+
+# At most this many columns are formed whole by _quotient_maxima (and at most an eighth of them).
+DOMINANT_COLUMNS = 64
+
+
+def _dominant_columns(c: np.ndarray) -> np.ndarray:
+    """Indices of the columns whose ``c_j`` exceeds twice the root mean square of c (at most
+    DOMINANT_COLUMNS, and an eighth of the columns: the largest ones)."""
+    limit = min(DOMINANT_COLUMNS, c.size // 8)
+    if limit == 0:
+        return np.zeros(0, dtype=np.intp)
+    candidates = np.flatnonzero(c**2 > 4 * np.mean(c**2))
+    if candidates.size > limit:
+        candidates = candidates[np.argpartition(c[candidates], -limit)[-limit:]]
+    return np.sort(candidates)
 
 
 def _orthonormal_rows(V: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
@@ -668,12 +717,13 @@ def _row_groups(rows: np.ndarray, d: int):
         yield rows[start:start + step]
 
 
-def _largest_by_bounds(bound: np.ndarray, X: Factorization, width: int, W: np.ndarray | None = None) -> float:
-    """``max |X|`` of X cut to ``width`` terms, given ``bound[i] >= max_j |X_ij|``: only the rows
-    whose bound beats the largest entry of the most promising rows are formed (on the 67 500 x
-    1024 Fisher-like problem, 3 % of svd_w's). With ``W``, X is ``P / W`` (0 where W = 0)."""
+def _largest_by_bounds(bound: np.ndarray, X: Factorization, width: int, W: np.ndarray | None = None,
+                       largest: float = 0.0) -> float:
+    """``max |X|`` of X cut to ``width`` terms, given ``largest``, the largest |entry| of some
+    columns, and ``bound[i] >= max_j |X_ij|`` over the others: only the rows whose bound beats
+    the largest entry found so far are formed (first the most promising ones; on the 67 500 x
+    1024 Fisher-like problem, 1 % of svd_w's). With ``W``, X is ``P / W`` (0 where W = 0)."""
     n, d = X.shape
-    largest = 0.0
     promising = np.argpartition(bound, -min(n, PROMISING_ROWS))[-PROMISING_ROWS:]
     for rows in (promising, np.flatnonzero(bound > 0)):
         rows = rows[bound[rows] > largest]

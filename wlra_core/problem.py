@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from .factors import row_blocks
-from .linalg import EVALUATION_BLOCK, SquareSum, map_blocks, square_sum, weighted_square_sum
+from .linalg import EVALUATION_BLOCK, SquareSum, map_blocks, square_sum, weighted_fits, weighted_square_sum
 
-__all__ = ["Problem", "Normalized", "Scale", "normalize", "normalized_problem", "fingerprint", "scan_problem",
-           "validate_problem", "validate_rank", "as_float_matrix"]
+__all__ = ["Problem", "Normalized", "Scale", "normalize", "normalized_problem", "weighted_problem", "fingerprint",
+           "scan_problem", "validate_problem", "validate_rank", "as_float_matrix"]
 
 
 def _converted(M, name: str) -> np.ndarray:
@@ -87,8 +87,8 @@ def _times_power_of_two(M: np.ndarray, exponent: int, out: np.ndarray | None = N
 @dataclass(frozen=True)
 class Scale:
     """What one pass over a validated A and W finds: the powers of two that bring them into
-    range (see :func:`normalize`), the largest magnitude of the scaled A and, when A needs
-    no scaling, ``||W o A||_F^2`` of the scaled arrays.
+    range (see :func:`normalize`), the largest magnitude of the scaled A, the zero weights
+    of the scaled W and, when A needs no scaling, ``||W o A||_F^2`` of the scaled arrays.
 
     Attributes
     ----------
@@ -99,22 +99,25 @@ class Scale:
     reference : SquareSum or None
         ``||W o A||_F^2`` of the scaled arrays; None when ``a_exp != 0`` (rare: it is then
         summed from the scaled arrays, so that it is the same sum for every scale of A).
+    zero_weights : int
+        Entries of the scaled W that are 0 (a tiny weight scaled down can become one).
     """
 
     a_exp: int
     w_exp: int
     a_max: float
     reference: SquareSum | None
+    zero_weights: int = 0
 
 
 def _scan(A: np.ndarray, W: np.ndarray | None, w_max: float,
-          scaled_W: np.ndarray | None = None) -> tuple[Scale, float] | None:
-    """One pass over row blocks of A and W: A's extremes, W's least entry, and
-    ``||W' o A||_F^2`` with ``W' = W * 2**-w_exp`` (W None: all ones).
+          scaled_W: np.ndarray | None = None, product: np.ndarray | None = None) -> tuple[Scale, float] | None:
+    """One pass over row blocks of A and W: A's extremes, W's least entry, the zero entries
+    of ``W' = W * 2**-w_exp`` and ``||W' o A||_F^2`` (W None: all ones).
 
     Returns the :class:`Scale` and W's least entry, or None when A holds NaN or ±Inf. With
     ``scaled_W`` (an n x d buffer) it also writes ``W'`` there, so the scaled copy of W
-    costs no pass of its own. The blocks' sums are added in block order: the same numbers
+    costs no pass of its own; with ``product`` (another), ``W' o A``. The blocks' sums are added in block order: the same numbers
     however many threads :func:`wlra_core.linalg.map_blocks` uses.
     """
     w_exp = _exponent(w_max) if math.isfinite(w_max) else 0
@@ -125,40 +128,47 @@ def _scan(A: np.ndarray, W: np.ndarray | None, w_max: float,
         if not (math.isfinite(high) and math.isfinite(low)):
             return None
         if W is None:
-            return high, low, math.inf, square_sum(A_b)
+            return high, low, math.inf, 0, square_sum(A_b)
         W_b = W[rows]
         w_low = float(W_b.min())
         if w_exp and scaled_W is not None:
             W_b = _times_power_of_two(W_b, -w_exp, out=scaled_W[rows])
         elif w_exp:
             W_b = _times_power_of_two(W_b, -w_exp)
-        return high, low, w_low, square_sum(np.multiply(W_b, A_b))
+        # Zeros are counted only in blocks that hold one (a block's min is cheap: it is in cache).
+        zeros = int(np.count_nonzero(W_b == 0)) if w_low == 0 or (w_exp and float(W_b.min()) == 0) else 0
+        return high, low, w_low, zeros, square_sum(np.multiply(W_b, A_b, out=None if product is None else product[rows]))
 
     found = map_blocks(block, list(row_blocks(*A.shape, EVALUATION_BLOCK)))
     if any(result is None for result in found):
         return None
-    highs, lows, w_lows, sums = zip(*found)
+    highs, lows, w_lows, zeros, sums = zip(*found)
     # abs() turns an all-zero A's -0.0 into 0.0.
     a_max = abs(max(max(highs), -min(lows)))
     a_exp = _exponent(a_max) if not 2.0**-_SAFE_EXPONENT <= a_max <= 2.0**_SAFE_EXPONENT else 0
     reference = functools.reduce(operator.add, sums, SquareSum())
-    return Scale(a_exp, w_exp, math.ldexp(a_max, -a_exp), None if a_exp else reference), min(w_lows)
+    return Scale(a_exp, w_exp, math.ldexp(a_max, -a_exp), None if a_exp else reference, sum(zeros)), min(w_lows)
 
 
-def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.ndarray, Scale, np.ndarray | None]:
+def scan_problem(A, W=None, *, scaled_W: bool = False, product: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray, Scale, np.ndarray | None, np.ndarray | None]:
     """:func:`validate_problem`, plus the :class:`Scale` its one pass over A and W found.
 
-    Returns ``(A, W, scale, W_scaled)``: ``W_scaled`` is ``W * 2**-w_exp`` when asked for
-    (``scaled_W=True``) and ``w_exp != 0``, written during the same pass; None otherwise.
+    Returns ``(A, W, scale, W_scaled, weighted)``: ``W_scaled`` is ``W * 2**-w_exp`` when
+    asked for (``scaled_W=True``) and ``w_exp != 0``, and ``weighted`` is ``W_scaled o A``
+    when asked for (``product=True``) and it fits in memory
+    (:func:`wlra_core.linalg.weighted_fits`), both written during the same pass; None otherwise.
     """
     A = _converted(A, "A")
     if W is not None:
         W = _converted(W, "W")
         if W.shape != A.shape:
             raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
+    product = product and weighted_fits(A)
     w_max = _largest(W) if W is not None else 1.0
     buffer = _scaled_buffer(A, W, w_max) if scaled_W else None
-    scan = _scan(A, W, w_max, buffer)
+    weighted = np.empty_like(A) if product and W is not None and math.isfinite(w_max) else None
+    scan = _scan(A, W, w_max, buffer, weighted)
     if scan is None:  # A holds NaN (a missing entry) or +-Inf somewhere
         as_float_matrix(A, "A", missing=True)  # refuses +-Inf
         if W is not None and not math.isfinite(w_max):
@@ -166,7 +176,8 @@ def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.n
         A, W = _without_missing(A, W)
         w_max = _largest(W)
         buffer = _scaled_buffer(A, W, w_max) if scaled_W else None
-        scan = _scan(A, W, w_max, buffer)
+        weighted = np.empty_like(A) if product else None
+        scan = _scan(A, W, w_max, buffer, weighted)
     if W is not None:
         if not math.isfinite(w_max):
             as_float_matrix(W, "W")  # raises, naming the first NaN/Inf
@@ -176,7 +187,8 @@ def scan_problem(A, W=None, *, scaled_W: bool = False) -> tuple[np.ndarray, np.n
             raise ValueError("W is all zeros: every entry would be ignored")
     else:
         W = np.ones_like(A)
-    return A, W, scan[0], buffer
+        weighted = A if product else None  # W o A with W all ones
+    return A, W, scan[0], buffer, weighted
 
 
 def _largest(W: np.ndarray) -> float:
@@ -209,7 +221,7 @@ def validate_problem(A, W=None) -> tuple[np.ndarray, np.ndarray]:
         NaN, a nonzero weight on a NaN of A, wrong dimension, shape mismatch, negative
         or all-zero weights.
     """
-    A, W, _, _ = scan_problem(A, W)
+    A, W, _, _, _ = scan_problem(A, W)
     return A, W
 
 
@@ -257,6 +269,8 @@ class Normalized:
         ``||W o A||_F^2`` of the scaled arrays (relative losses divide by it).
     a_max : float
         ``max |A|`` of the scaled A.
+    zero_weights : int
+        Entries of the scaled W that are 0.
     """
 
     A: np.ndarray
@@ -265,6 +279,7 @@ class Normalized:
     w_exp: int
     reference: SquareSum
     a_max: float
+    zero_weights: int
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -290,14 +305,23 @@ def normalize(A: np.ndarray, W: np.ndarray, scale: Scale | None = None, scaled_W
     W_n = W if not scale.w_exp else scaled_W if scaled_W is not None else _times_power_of_two(W, -scale.w_exp)
     A_n = _times_power_of_two(A, -scale.a_exp) if scale.a_exp else A
     reference = scale.reference if scale.reference is not None else weighted_square_sum(A_n, W_n)
-    return Normalized(A_n, W_n, scale.a_exp, scale.w_exp, reference, scale.a_max)
+    return Normalized(A_n, W_n, scale.a_exp, scale.w_exp, reference, scale.a_max, scale.zero_weights)
 
 
 def normalized_problem(A, W=None) -> tuple[np.ndarray, Normalized]:
     """Validate ``(A, W)`` and scale it: the validated W (of the caller's scale) and the
     :class:`Normalized` problem, from one pass over W and one over A and W together."""
-    A, W, scale, scaled_W = scan_problem(A, W, scaled_W=True)
+    A, W, scale, scaled_W, _ = scan_problem(A, W, scaled_W=True)
     return W, normalize(A, W, scale, scaled_W)
+
+
+def weighted_problem(A, W=None) -> tuple[np.ndarray, Normalized, np.ndarray | None]:
+    """:func:`normalized_problem`, plus ``W o A`` of the scaled arrays written during the same
+    pass when it fits in memory (:func:`wlra_core.linalg.weighted_fits`; None otherwise, or
+    when A itself needed scaling): svd_w and css start from it, and forming it on its own
+    would read A and W once more."""
+    A, W, scale, scaled_W, weighted = scan_problem(A, W, scaled_W=True, product=True)
+    return W, normalize(A, W, scale, scaled_W), None if scale.a_exp else weighted
 
 
 @dataclass
@@ -335,7 +359,7 @@ class Problem:
 
     def __post_init__(self):
         # What validation's pass found (the scale, ||W o A||^2) saves normalized a pass.
-        self.A, self.W, self._scale, _ = scan_problem(self.A, self.W)
+        self.A, self.W, self._scale, _, _ = scan_problem(self.A, self.W)
         if self.truth is not None:
             self.truth = as_float_matrix(self.truth, "truth")
             if self.truth.shape != self.A.shape:

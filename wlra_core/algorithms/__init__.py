@@ -58,6 +58,11 @@ class Algorithm:
     uses_weights : bool
         False for methods whose output does not depend on W (svd; whiten and kfac use
         calibration moments instead).
+    starts_from_weighted : bool
+        The method's first step is ``W o A``: its fit (or prepare) takes the keyword
+        ``weighted``, that product of the arrays it is given when :func:`wlra_core.solve`
+        formed it during validation's pass over A and W (which saves reading them again),
+        or None, and then forms it itself.
     """
 
     name: str
@@ -71,6 +76,7 @@ class Algorithm:
     requires: tuple[str, ...] = ()
     divides_by_weights: bool = False
     uses_weights: bool = True
+    starts_from_weighted: bool = False
 
     def __post_init__(self):
         self.check_keywords()
@@ -92,7 +98,12 @@ class Algorithm:
             raise TypeError(f"{self.name}: options may not be called {', '.join(clashes)}")
         keywords = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
         check_names(self.name, f"the keyword parameters of {step.__name__}", keywords,
-                    {*self.options, *self.requires, *COMMON_KEYWORDS})
+                    {*self.options, *self.requires, *COMMON_KEYWORDS, *self.extra_keywords})
+
+    @property
+    def extra_keywords(self) -> tuple[str, ...]:
+        """Keywords of fit (or prepare) beyond the options, ``requires`` and :data:`COMMON_KEYWORDS`."""
+        return ("weighted",) if self.starts_from_weighted else ()
 
     def fit(self, A, W, rank, *, seed, monitor, **options):
         if self.fit_fn is not None:

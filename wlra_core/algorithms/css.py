@@ -105,8 +105,10 @@ def column_coefficients(M: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray,
     return C, X, float(np.einsum("ij,ij->", RX, RX))
 
 
-def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, weight_floor, svd_method):
-    weighted = weighted_product(A, W)
+def fit(A, W, rank, *, seed, monitor, n_columns, selection, axis, weight_rank, weight_floor, svd_method,
+        weighted=None):
+    if weighted is None:
+        weighted = weighted_product(A, W)
     candidates = weighted.T if axis == "rows" else weighted
     d = candidates.shape[1]
     c = min(weight_rank * rank, d) if n_columns is None else n_columns
@@ -142,4 +144,5 @@ ALGORITHM = Algorithm(
     },
     fit_fn=fit,
     divides_by_weights=True,
+    starts_from_weighted=True,
 )

@@ -26,9 +26,10 @@ class Reweighting:
     exact_divisor: bool  # the divisor is W itself: the loss has a closed form (Projection)
 
 
-def prepare(A, W, max_rank, *, seed, monitor, weight_rank, weight_floor, svd_method):
+def prepare(A, W, max_rank, *, seed, monitor, weight_rank, weight_floor, svd_method, weighted=None):
     inner = min(weight_rank * max_rank, min(A.shape))
-    factors = factorize(weighted_matrix(A, W), inner, seed=seed, svd_method=svd_method)
+    M = weighted_matrix(A, W) if weighted is None else weighted
+    factors = factorize(M, inner, seed=seed, svd_method=svd_method)
     return Reweighting(factors, floored(W, weight_floor), weight_rank, weight_floor == 0)
 
 
@@ -49,4 +50,5 @@ ALGORITHM = Algorithm(
     prepare=prepare,
     finish=finish,
     divides_by_weights=True,
+    starts_from_weighted=True,
 )
