@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/completion.py          # writes benchmarks/results/completion.{txt,csv}
     .venv/bin/python benchmarks/completion.py --problems china30,digits50 --skip-compare
+    .venv/bin/python benchmarks/completion.py --only compare   # target 3 alone: compare_workload.{txt,csv}
 
 Problems: scikit-learn's sample photos (china, flower; 427 x 640 grayscale) with 30% and
 50% of the pixels observed, and the digits table (1797 x 64, scaled to [0, 1]) with 50%
@@ -21,7 +22,9 @@ Targets (issue 17), each printed with met / not met:
 2. em at rank 10 (default options) reaches <= 1.01 x IterativeSVD's fitted loss at rank 10
    in <= IterativeSVD's time;
 3. Compare on a 427 x 640 masked photo, 10 algorithms x ranks 1-20 through the sweep
-   engine (wlra_core.sweep.run_all), finishes in <= 15 s.
+   engine (wlra_core.sweep.run_all), finishes in <= 15 s. Printed with it: each algorithm's
+   own sweep (wall and CPU seconds, the CPU ones from time.process_time, which other
+   processes on the machine do not inflate) and the load average.
 
 The peers' conventions, read from their installed source, are printed with the results
 (:data:`PEER_CONVENTIONS`).
@@ -160,35 +163,11 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--peer", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
-    parser.add_argument("--problems", default=",".join(PROBLEMS))
-    parser.add_argument("--skip-compare", action="store_true", help="do not time the Compare workload")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "completion"),
-                        help="path without suffix: writes .txt and .csv")
-    args = parser.parse_args()
-    if args.peer:
-        run_peers(*args.peer)
-        return 0
-
-    sys.path.insert(0, str(ROOT))
+def compare_with_peers(names: list[str], out, target, rows: list[dict]) -> None:
+    """Targets 1 and 2 on the named problems: the peers in their environment, then ours."""
     import wlra_core
-    from wlra_core.sweep import blas_threads, make_sweep, run_all
+    from wlra_core.sweep import blas_threads
 
-    lines: list[str] = []
-    rows: list[dict] = []
-    targets: list[tuple[str, bool]] = []
-
-    def out(line: str = "") -> None:
-        print(line, flush=True)
-        lines.append(line)
-
-    def target(text: str, met: bool) -> None:
-        targets.append((text, met))
-        out(f"  TARGET {'met' if met else 'NOT MET'}: {text}")
-
-    names = [p.strip() for p in args.problems.split(",") if p.strip()]
     problems = {name: make_problem(*PROBLEMS[name]) for name in names}
     python = ensure_peers_venv(out)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -251,32 +230,89 @@ def main() -> int:
                    em.loss <= 1.01 * svd_loss and em.seconds <= svd_seconds)
             out()
 
+
+def compare_workload(out, target, rows: list[dict]) -> None:
+    """Target 3: the Compare page's default sweep on the 30%-observed china photo, timed per
+    algorithm (each in its own sweep) and as a whole (10 algorithms, and the page's default of
+    11 on a masked image: those 10 and soft_impute)."""
+    from wlra_core.sweep import make_sweep, run_all
+
+    problem = make_problem("china", 0.3)
+    out(f"== Compare workload: {problem.name}, {len(COMPARE_TEN)} algorithms x ranks 1-20, 1 trial, "
+        "sweep engine (run_all, 1 BLAS thread)")
+    out(f"  load average before: {load_average()}")
+    out(f"  {'algorithm':<18}{'wall s':>8}{'CPU s':>8}")
+    walls, cpus = {}, {}
+    for algorithm in COMPARE_TEN + ("soft_impute",):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run_all(make_sweep(problem, [algorithm], range(1, 21)))
+        walls[algorithm], cpus[algorithm] = time.perf_counter() - wall, time.process_time() - cpu
+        out(f"  {algorithm:<18}{walls[algorithm]:>8.2f}{cpus[algorithm]:>8.2f}")
+    out(f"  {'sum of the 10':<18}{sum(walls[a] for a in COMPARE_TEN):>8.2f}{sum(cpus[a] for a in COMPARE_TEN):>8.2f}")
+    for algorithms in (COMPARE_TEN, COMPARE_TEN + ("soft_impute",)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        compare_rows, errors = run_all(make_sweep(problem, algorithms, range(1, 21)))
+        seconds, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        out(f"  {len(algorithms)} algorithms in one sweep: {seconds:.1f} s wall, {cpu:.1f} s CPU "
+            f"({len(compare_rows)} results, {len(errors)} errors)")
+        rows.append({"problem": "china30", "side": "ours", "method": f"Compare {len(algorithms)} algorithms",
+                     "rank": 20, "options": "", "seconds": seconds, "fitted_loss": np.nan, "missing_rmse": np.nan})
+        if algorithms == COMPARE_TEN:
+            target(f"Compare, 10 algorithms x ranks 1-20 on 427 x 640: {seconds:.1f} s (<= 15 s)", seconds <= 15)
+    for algorithm in COMPARE_TEN + ("soft_impute",):
+        rows.append({"problem": "china30", "side": "ours", "method": f"Compare: {algorithm} alone", "rank": 20,
+                     "options": f"cpu_seconds={cpus[algorithm]:.2f}", "seconds": walls[algorithm],
+                     "fitted_loss": np.nan, "missing_rmse": np.nan})
+    out(f"  load average after: {load_average()}")
+    out()
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:  # not Linux
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--skip-compare", action="store_true", help="do not time the Compare workload")
+    parser.add_argument("--only", choices=["compare"],
+                        help="time the Compare workload alone (no peers; default --out results/compare_workload)")
+    parser.add_argument("--out", help="path without suffix: writes .txt and .csv "
+                                      "(default benchmarks/results/completion)")
+    args = parser.parse_args()
+    if args.peer:
+        run_peers(*args.peer)
+        return 0
+
+    sys.path.insert(0, str(ROOT))
+    lines: list[str] = []
+    rows: list[dict] = []
+    targets: list[tuple[str, bool]] = []
+
+    def out(line: str = "") -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    def target(text: str, met: bool) -> None:
+        targets.append((text, met))
+        out(f"  TARGET {'met' if met else 'NOT MET'}: {text}")
+
+    results = ROOT / "benchmarks" / "results"
+    base = Path(args.out or results / ("compare_workload" if args.only == "compare" else "completion"))
+    names = [] if args.only == "compare" else [p.strip() for p in args.problems.split(",") if p.strip()]
+    if names:
+        compare_with_peers(names, out, target, rows)
     if not args.skip_compare:
-        problem = make_problem("china", 0.3)
-        out(f"== Compare workload: {problem.name}, {len(COMPARE_TEN)} algorithms x ranks 1-20, 1 trial, "
-            "sweep engine (run_all, 1 BLAS thread)")
-        for algorithms in (COMPARE_TEN, COMPARE_TEN + ("soft_impute",)):
-            start = time.perf_counter()
-            compare_rows, errors = run_all(make_sweep(problem, algorithms, range(1, 21)))
-            seconds = time.perf_counter() - start
-            per = {}
-            for row in compare_rows:
-                per[row["method"]] = per.get(row["method"], 0.0) + row["seconds"]
-            out(f"  {len(algorithms)} algorithms: {seconds:.1f} s wall ({len(compare_rows)} results, "
-                f"{len(errors)} errors); fit seconds per algorithm: "
-                + ", ".join(f"{m} {s:.2f}" for m, s in sorted(per.items(), key=lambda item: -item[1])))
-            rows.append({"problem": "china30", "side": "ours", "method": f"Compare {len(algorithms)} algorithms",
-                         "rank": 20, "options": "", "seconds": seconds, "fitted_loss": np.nan,
-                         "missing_rmse": np.nan})
-            if algorithms == COMPARE_TEN:
-                target(f"Compare, 10 algorithms x ranks 1-20 on 427 x 640: {seconds:.1f} s (<= 15 s)", seconds <= 15)
-        out()
+        compare_workload(out, target, rows)
     met = sum(ok for _, ok in targets)
     out(f"targets met: {met} of {len(targets)}")
     for text, ok in targets:
         out(f"  {'met    ' if ok else 'NOT MET'}  {text}")
 
-    base = Path(args.out)
     base.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(base.with_suffix(".txt"), "\n".join(lines) + "\n")
     buffer = io.StringIO()

@@ -105,6 +105,32 @@ def test_weighted_row_fit_matches_row_by_row_least_squares():
     assert np.all(U[3] == 0)
 
 
+def test_weighted_row_fit_solves_singular_and_ridged_rows_like_per_row_least_squares():
+    # Rows with enough weighted entries whose Gram matrix is singular all the same (the basis
+    # is rank deficient on their columns) get the minimum-norm solution too; with a ridge,
+    # every row is the ridge regression's closed form.
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((40, 15))
+    W = rng.random((40, 15)) * (rng.random((40, 15)) < 0.7)
+    Vt = rng.standard_normal((4, 15))
+    Vt[3, :6] = Vt[2, :6] / 3.0  # on columns 0-5 the basis has rank 3
+    W[7] = 0.0
+    W[7, :6] = 1.0  # six weighted entries, four unknowns, singular Gram matrix
+    W[8] = 0.0  # no weight at all
+    W[9, 2:] = 0.0  # at most two weighted entries
+    U = weighted_row_fit(A, W * W, Vt)
+    for i in range(40):
+        expected = np.linalg.lstsq(W[i][:, None] * Vt.T, W[i] * A[i], rcond=None)[0]
+        np.testing.assert_allclose(U[i], expected, atol=1e-9)
+    ridge = 0.3
+    U = weighted_row_fit(A, W * W, Vt, ridge)
+    for i in range(40):
+        B = W[i][:, None] * Vt.T
+        expected = np.linalg.solve(B.T @ B + ridge * np.eye(4), B.T @ (W[i] * A[i]))
+        np.testing.assert_allclose(U[i], expected, atol=1e-9)
+    assert np.all(U[8] == 0)
+
+
 @pytest.mark.parametrize("bad", [0, 41])
 def test_truncated_svd_rejects_bad_k(bad):
     with pytest.raises(ValueError, match="k must be between 1 and 40"):

@@ -75,6 +75,18 @@ def test_concurrent_runs_compute_each_result_once_and_each_gets_every_row(proble
         assert len(expected_errors) == 2 and "n_samples=1 is below the rank" in expected_errors[0]
 
 
+def test_a_waiting_run_hears_of_the_keys_given_up_together_in_one_message():
+    # One message per release: the waiting run computes those ranks as one task, so a task
+    # that raises is run (and its error reported) once, not once per rank.
+    cache, claimer, waiter, heard = ResultCache(), object(), object(), []
+    keys = [("problem", "sample", "{}", rank, 0, 0, "") for rank in (2, 3, 4)]
+    assert cache.claim(keys, claimer, heard.append) == [True] * 3
+    assert cache.claim(keys, waiter, heard.append) == [False] * 3
+    cache.release(claimer, keys)
+    assert [message.keys for message in heard] == [tuple(keys)]
+    assert cache.claim(keys, waiter, heard.append) == [True] * 3  # free now, and nobody else hears
+
+
 def test_a_stopped_run_leaves_its_claims_to_the_run_waiting_for_them(problem):
     sweep = make_sweep(problem, ["em"], range(1, 5), options={"em": {"n_iter": 100}})
     cache, first, second = ResultCache(), Recording(), Recording()

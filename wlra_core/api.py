@@ -11,7 +11,8 @@ carry ``warnings``; runs that produce no usable answer come back ``failed``.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+import time
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -152,8 +153,10 @@ def solve_ranks(
 
     For ``svd`` and the ``svd_w`` family one truncated SVD at the largest rank serves
     every rank; each result's ``seconds`` is then the shared time plus its own
-    (``extra["shared_seconds"]`` says how much was shared). Other algorithms run
-    rank by rank. ``on_result`` is called as each result is ready (live charts).
+    (``extra["shared_seconds"]`` says how much was shared). An algorithm whose fit at
+    rank k is the k-th step of one sequence (greedy) runs that sequence once, to the
+    largest rank; each result's ``seconds`` and history are those of its first k steps,
+    what a fit at rank k alone takes. Other algorithms run rank by rank. ``on_result`` is called as each result is ready (live charts).
     Results come back in the order of ``ranks``.
     """
     setup = _Setup(name, A, W, seed, options, model)
@@ -173,6 +176,9 @@ def solve_ranks(
 
     if setup.algorithm.prepare is not None:
         for i, result in enumerate(_fit_shared(setup, unique, should_stop).measure(), 1):
+            emit(result, i)
+    elif setup.algorithm.path is not None:
+        for i, result in enumerate(_solve_path(setup, unique, Monitor(progress, should_stop)), 1):
             emit(result, i)
     else:
         for i, k in enumerate(unique, 1):
@@ -242,12 +248,41 @@ def fit_ranks(name: str, A, W=None, ranks: Iterable[int] = (1,), *, seed=0,
     return _fit_shared(setup, ranks, should_stop)
 
 
+def _solve_path(setup: _Setup, ranks: list[int], monitor: Monitor) -> Iterator[WLRAResult]:
+    """The results at ``ranks`` (ascending) from one run of the algorithm's path to the
+    largest, each measured as its step arrives. The clock stops while a rank is measured,
+    so each rank's seconds and history are those of its steps alone; if a step fails, it
+    and every later rank are failed results."""
+    steps = setup.algorithm.path(setup.problem.A, setup.problem.W, ranks[-1], seed=setup.seed, monitor=monitor,
+                                 **setup.fit_kwargs())
+    wanted, rank, failure = set(ranks), 0, None
+    while rank < ranks[-1]:
+        fit, failure = _guarded(lambda: next(steps))
+        if failure is not None:
+            break
+        rank += 1
+        if rank in wanted:
+            seconds, measuring = monitor.elapsed(), time.perf_counter()
+            steps_so_far = Monitor()
+            steps_so_far.history = [point for point in monitor.history if point[0] <= rank]
+            yield _result(setup, rank, fit, steps_so_far, seconds)
+            monitor.start += time.perf_counter() - measuring
+    for k in ranks:
+        if k > rank:
+            yield _failed(setup, k, monitor, failure)
+
+
 def _attempt(setup: _Setup, step: Callable, rank: int, monitor: Monitor) -> tuple[object, str | None]:
-    """``(step's output, None)`` for an algorithm's ``fit`` or ``prepare`` run on the scaled
-    problem, or ``(None, why)`` when it diverged or LAPACK failed."""
+    """``(step's output, None)`` for an algorithm's ``fit``, ``prepare`` or ``path`` run on the
+    scaled problem, or ``(None, why)`` when it diverged or LAPACK failed."""
+    return _guarded(lambda: step(setup.problem.A, setup.problem.W, rank, seed=setup.seed, monitor=monitor,
+                                 **setup.fit_kwargs()))
+
+
+def _guarded(call: Callable[[], object]) -> tuple[object, str | None]:
+    """``(call(), None)``, or ``(None, why)`` when it diverged or LAPACK failed."""
     try:
-        return step(setup.problem.A, setup.problem.W, rank, seed=setup.seed, monitor=monitor,
-                    **setup.fit_kwargs()), None
+        return call(), None
     except np.linalg.LinAlgError as err:
         return None, f"LAPACK could not factorise a matrix of this problem ({err})"
     except SolverFailed as err:

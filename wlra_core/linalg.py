@@ -891,9 +891,11 @@ def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray, ridge: float
     """Coefficients ``U`` minimising ``sum_i ||w_i o (a_i - u_i Vt)||^2 + ridge ||u_i||^2`` row by row.
 
     Each row is an independent weighted least-squares problem with the Gram matrix
-    ``Vt diag(w_i^2) Vt^T``; all rows are solved in one batched call. Rows whose
-    weights are all zero (or whose Gram matrix is singular in the directions that
-    matter) get the minimum-norm solution, so zero rows give zero coefficients.
+    ``Vt diag(w_i^2) Vt^T``; the Gram matrices of a block of rows come from one matrix
+    product (their upper triangles only: they are symmetric) and are solved in batched
+    calls (:func:`_solve_psd_batch`). Rows whose weights are all zero (or whose Gram
+    matrix is singular in the directions that matter) get the minimum-norm solution, so
+    zero rows give zero coefficients.
 
     Parameters
     ----------
@@ -911,23 +913,67 @@ def weighted_row_fit(A: np.ndarray, W2: np.ndarray, Vt: np.ndarray, ridge: float
     """
     n, d = A.shape
     j = Vt.shape[0]
-    outer = (Vt[:, None, :] * Vt[None, :, :]).reshape(j * j, d)
+    first, second = np.triu_indices(j)
+    pairs = Vt[first] * Vt[second]  # (j (j + 1) / 2, d): row p of Vt times row q, p <= q
+    diagonal = np.arange(j)
     U = np.empty((n, j))
     for start in range(0, n, ROW_BLOCK):
         rows = slice(start, start + ROW_BLOCK)
-        gram = (W2[rows] @ outer.T).reshape(-1, j, j)
+        upper = W2[rows] @ pairs.T
+        gram = np.empty((upper.shape[0], j, j))
+        gram[:, first, second] = upper
+        gram[:, second, first] = upper
         if ridge:
-            gram += ridge * np.eye(j)
+            gram[:, diagonal, diagonal] += ridge
         rhs = (W2[rows] * A[rows]) @ Vt.T
-        U[rows] = _solve_psd_batch(gram, rhs)
+        # Fewer weighted entries than unknowns: singular whatever Vt is.
+        few = np.count_nonzero(W2[rows], axis=1) < j if not ridge else np.zeros(upper.shape[0], dtype=bool)
+        U[rows] = _solve_psd_batch(gram, rhs, few)
     return U
 
 
-def _solve_psd_batch(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+# The eigenvalues :func:`_pseudo_solve` treats as zero: below this times j times the largest.
+_PSEUDO_CUTOFF = 10 * np.finfo(np.float64).eps
+
+
+def _solve_psd_batch(gram: np.ndarray, rhs: np.ndarray, singular: np.ndarray) -> np.ndarray:
+    """``pinv(gram[b]) @ rhs[b]`` for a stack of symmetric positive semi-definite matrices.
+
+    A batched inverse solves the well-conditioned ones -- where the pseudo-inverse is the
+    inverse -- about ten times faster than an eigen-decomposition; the rest (those flagged
+    ``singular`` and any whose conditioning is in doubt) go to :func:`_pseudo_solve`. The
+    test is ``kappa = trace(G) trace(G^-1)``, an upper bound on the condition number (it is
+    at most j^2 times it): below ``1 / (j * _PSEUDO_CUTOFF)`` every eigenvalue is above the
+    pseudo-inverse's cutoff, so both give the same solution up to rounding.
+    """
+    j = gram.shape[-1]
+    out = np.zeros_like(rhs)
+    trace = np.trace(gram, axis1=1, axis2=2)
+    # A zero trace is a zero Gram matrix (no weight where Vt is non-zero): zero coefficients.
+    candidates = np.flatnonzero(~singular & (trace > 0))
+    doubtful = np.flatnonzero(singular & (trace > 0))
+    if candidates.size:
+        try:
+            inverse = np.linalg.inv(gram[candidates])
+        except np.linalg.LinAlgError:  # an exactly singular one among them
+            doubtful = np.union1d(doubtful, candidates)
+        else:
+            inverse_trace = np.trace(inverse, axis1=1, axis2=2)
+            with np.errstate(over="ignore", invalid="ignore"):
+                kappa = trace[candidates] * inverse_trace
+            ok = np.isfinite(kappa) & (inverse_trace > 0) & (kappa * (j * _PSEUDO_CUTOFF) < 1.0)
+            out[candidates[ok]] = np.einsum("bij,bj->bi", inverse[ok], rhs[candidates[ok]])
+            doubtful = np.union1d(doubtful, candidates[~ok])
+    if doubtful.size:
+        out[doubtful] = _pseudo_solve(gram[doubtful], rhs[doubtful])
+    return out
+
+
+def _pseudo_solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     # Eigen-decomposition based pseudo-inverse: robust to rank-deficient Gram matrices
     # (zero-weight rows, weights supported on fewer than j columns).
     vals, vecs = np.linalg.eigh(gram)
-    cutoff = vals[:, -1:] * (gram.shape[-1] * np.finfo(np.float64).eps * 10)
+    cutoff = vals[:, -1:] * (gram.shape[-1] * _PSEUDO_CUTOFF)
     inv_vals = np.zeros_like(vals)
     np.divide(1.0, vals, out=inv_vals, where=vals > np.maximum(cutoff, 1e-300))
     coef = np.einsum("bji,bj->bi", vecs, rhs) * inv_vals

@@ -371,9 +371,11 @@ class _Shared:
 
 @dataclass(frozen=True)
 class _Released:
-    """The run computing ``key`` gave it up (it stopped or failed): a waiting run computes it."""
+    """The run computing ``keys`` gave them up (it stopped or failed): a waiting run computes
+    them. One message per release, so the waiting run computes the ranks of one task that
+    were given up together as one task again (as a lone run would), not one by one."""
 
-    key: tuple
+    keys: tuple[tuple, ...]
 
 
 class ResultCache:
@@ -489,15 +491,17 @@ class ResultCache:
             mine = [key for key in (list(self._claims) if keys is None else keys) if self._claims.get(key) is run]
             for key in mine:
                 del self._claims[key]
-            told = [(key, self._waiting.pop(key, {})) for key in mine]
+            told: dict[object, tuple[Callable[[object], None], list[tuple]]] = {}  # run -> its post, keys
+            for key in mine:
+                for waiter, post in self._waiting.pop(key, {}).items():
+                    told.setdefault(waiter, (post, []))[1].append(key)
             if keys is None:
                 for key in list(self._waiting):
                     self._waiting[key].pop(run, None)
                     if not self._waiting[key]:
                         del self._waiting[key]
-        for key, waiting in told:
-            for post in waiting.values():
-                post(_Released(key))
+        for post, released in told.values():
+            post(_Released(tuple(released)))
 
     def clear(self) -> None:
         """Forget every stored result (claims and waits stay: runs in progress go on)."""
@@ -786,6 +790,7 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
     workers: list[threading.Thread] = []
     message = "starting"
     released: dict[tuple, None] = {}  # keys another run gave up, to compute after this round
+    failed: set[tuple[str, Method, int]] = set()  # (problem, method, trial) of the tasks that raised here
     last_tick = time.perf_counter()
     start(list(wanted))
     running = True
@@ -816,11 +821,23 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
                     message = f"{method.label}: rank {rank} done by another run (trial {trial + 1})"
                     last_tick = time.perf_counter()
                     yield ResultEvent(done, sweep.size, message, row, result)
-                case _Released(key=key) if key in wanted:
-                    released[key] = None
+                case _Released(keys=keys):
+                    for key in keys:
+                        if key not in wanted:
+                            continue
+                        if wanted[key][:3] in failed:
+                            del wanted[key]
+                        else:
+                            released[key] = None
                 case TaskRaised(task=task, message=error):
-                    for rank in task.ranks:  # not retried: the error is the result
+                    # Not retried: the error is the result of the task's ranks, and of the
+                    # ranks of its unit this run would compute later (given up by another run).
+                    unit = (task.problem, task.method, task.trial)
+                    failed.add(unit)
+                    for rank in task.ranks:
                         wanted.pop(sweep.key(task.problem, task.method, rank, task.trial), None)
+                    for key in [key for key in released if key in wanted and wanted[key][:3] == unit]:
+                        del wanted[key]
                     yield TaskError(done, sweep.size, message, error)
                 case TaskProgress(message=text):
                     message = text

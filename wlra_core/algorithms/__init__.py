@@ -5,8 +5,11 @@ with ``ALGORITHM = Algorithm(name="<name>", ...)``, and ``"<name>"`` added to
 :data:`ALGORITHMS`. The module provides ``fit(A, W, rank, *, seed, monitor, **options) -> Fit``;
 methods whose work at the largest rank serves every smaller rank instead provide
 ``prepare(A, W, max_rank, *, seed, monitor, **options) -> state`` and
-``finish(state, rank) -> Fit``, and ``fit`` is derived from them. The keyword parameters of
-``fit`` (or ``prepare``) are exactly the declared options, the arrays in ``requires`` and
+``finish(state, rank) -> Fit``, and ``fit`` is derived from them. Methods whose fit at rank
+k is the k-th step of one sequence (greedy: each step adds a direction) provide
+``path(A, W, max_rank, *, seed, monitor, **options)`` instead, yielding the fit at ranks
+1, 2, ..., max_rank in turn, and ``fit`` is its last. The keyword parameters of
+``fit`` (or ``prepare``, or ``path``) are exactly the declared options, the arrays in ``requires`` and
 the common ``seed`` and ``monitor``: :meth:`Algorithm.check_keywords` refuses a declaration
 that differs (like scikit-learn's check that ``get_params`` keys are ``__init__``'s).
 
@@ -48,6 +51,9 @@ class Algorithm:
     fit_fn : callable, optional
     prepare, finish : callable, optional
         One shared computation at the largest rank, then a cheap finish per rank.
+    path : callable, optional
+        A generator of the fits at ranks 1, 2, ..., its ``max_rank``, each independent of
+        ``max_rank`` (and the loss history it records up to iteration k that of rank k).
     slow : bool
         Off by default in the dashboard (adam: trains with TensorFlow).
     requires : tuple of str
@@ -72,6 +78,7 @@ class Algorithm:
     fit_fn: Callable | None = None
     prepare: Callable | None = None
     finish: Callable | None = None
+    path: Callable | None = None
     slow: bool = False
     requires: tuple[str, ...] = ()
     divides_by_weights: bool = False
@@ -85,9 +92,10 @@ class Algorithm:
         """TypeError unless ``fit`` (or ``prepare``) takes ``(A, W, rank)`` positionally and, as
         keywords, exactly the declared options, the ``requires`` arrays and :data:`COMMON_KEYWORDS`
         (the message names the algorithm and every differing name)."""
-        if (self.fit_fn is None) == (self.prepare is None) or (self.prepare is None) != (self.finish is None):
-            raise TypeError(f"{self.name}: declare either fit_fn, or prepare and finish")
-        step = self.fit_fn or self.prepare
+        if (sum(step is not None for step in (self.fit_fn, self.prepare, self.path)) != 1
+                or (self.prepare is None) != (self.finish is None)):
+            raise TypeError(f"{self.name}: declare one of fit_fn, prepare and finish, or path")
+        step = self.fit_fn or self.prepare or self.path
         parameters = inspect.signature(step).parameters.values()
         positional = [p.name for p in parameters if p.kind in _POSITIONAL]
         if len(positional) != 3 or any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
@@ -108,6 +116,10 @@ class Algorithm:
     def fit(self, A, W, rank, *, seed, monitor, **options):
         if self.fit_fn is not None:
             return self.fit_fn(A, W, rank, seed=seed, monitor=monitor, **options)
+        if self.path is not None:
+            for fit in self.path(A, W, rank, seed=seed, monitor=monitor, **options):
+                pass  # each fit is the previous one plus a step: only the last is wanted
+            return fit
         return self.finish(self.prepare(A, W, rank, seed=seed, monitor=monitor, **options), rank)
 
     def resolve_options(self, given: dict, shape: tuple[int, int] | None = None) -> dict:

@@ -30,8 +30,10 @@ def _new_direction(v: np.ndarray, basis: np.ndarray) -> np.ndarray | None:
     return v / norm if norm > _IN_SPAN else None
 
 
-def fit(A, W, rank, *, seed, monitor, svd_method):
-    """k greedy steps; records the loss after each (iteration 0: the zero matrix)."""
+def path(A, W, rank, *, seed, monitor, svd_method):
+    """The fits after 1, 2, ..., ``rank`` greedy steps; records the loss after each (iteration
+    0: the zero matrix). Step t depends on the steps before it only, so the fit at rank k is
+    the same whatever ``rank`` is: one run to the largest rank serves every smaller one."""
     W2 = W * W
     basis = np.empty((0, A.shape[1]))
     coefficients = np.empty((A.shape[0], 0))
@@ -44,14 +46,16 @@ def fit(A, W, rank, *, seed, monitor, svd_method):
         gradient *= W2  # half the gradient of the loss; the direction is what matters
         direction = _new_direction(
             truncated_svd(gradient, 1, method=svd_method, seed=child_seed(seed, step))[2][0], basis)
-        if direction is None:
-            break  # the fit is already exact on the weighted entries
+        if direction is None:  # the fit is already exact on the weighted entries
+            for _ in range(step, rank + 1):
+                yield Fit(LowRank(coefficients, basis))
+            return
         basis = np.vstack([basis, direction])
         coefficients = weighted_row_fit(A, W2, basis)
         np.matmul(coefficients, basis, out=X)
         monitor.record(step, weighted_loss(A, W, X))
         monitor.report(step / rank, f"greedy step {step}/{rank}")
-    return Fit(LowRank(coefficients, basis))
+        yield Fit(LowRank(coefficients, basis))
 
 
 ALGORITHM = Algorithm(
@@ -61,5 +65,5 @@ ALGORITHM = Algorithm(
     reference="Bhaskara, Ruwanpathirana & Wijewardena, Additive error guarantees for "
     "weighted low rank approximation, ICML 2021",
     options={"svd_method": SVD_METHOD},
-    fit_fn=fit,
+    path=path,
 )
