@@ -736,7 +736,8 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
     :class:`TaskError`, an executor that could not run a :class:`Fatal` (the last event).
     Closing the generator (a Stop, or the caller going away) asks the executor to stop at
     its next check, and waits up to ``wait_on_close`` seconds for it to have stopped (the
-    CLI waits, so that a Dask cluster it started shuts down before the process exits).
+    CLI waits, so that a Dask cluster it started shuts down before the process exits). A run
+    that got every result returns only once its executor's thread has ended.
 
     A result another run sharing ``cache`` is computing is not computed again: this run
     waits for it and yields it when it arrives; if that run stops or fails, this one
@@ -788,6 +789,7 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
         workers[-1].start()
 
     workers: list[threading.Thread] = []
+    complete = False
     message = "starting"
     released: dict[tuple, None] = {}  # keys another run gave up, to compute after this round
     failed: set[tuple[str, Method, int]] = set()  # (problem, method, trial) of the tasks that raised here
@@ -842,6 +844,7 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
                 case TaskProgress(message=text):
                     message = text
             if not wanted:
+                complete = True
                 return
             if not running:
                 if released:
@@ -859,7 +862,9 @@ def run(sweep: Sweep, cache: ResultCache | None = None, executor=None, *, tick_s
         cache.release(me)
         deadline = time.monotonic() + wait_on_close
         for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
+            # A complete run's executor has nothing left but to return: waiting for it means
+            # nothing of the sweep (its problems, the BLAS limit it holds) outlives the call.
+            worker.join(None if complete else max(0.0, deadline - time.monotonic()))
 
 
 def run_all(sweep: Sweep, cache: ResultCache | None = None, executor=None, *,
