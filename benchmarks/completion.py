@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results_file import write_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS_VENV = ROOT / "benchmarks" / ".peers-venv"
@@ -155,12 +156,6 @@ def rmse(X, truth, where) -> float:
 
 def fitted_loss(X, A, W) -> float:
     return float(np.sum((W * (A - X)) ** 2))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def compare_with_peers(names: list[str], out, target, rows: list[dict]) -> None:

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from dashboard_speed import CHROMIUM, CHROMIUM_ARGS, free_port, peak_memory_gb, start_server
+from results_file import write_with_load
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "memory.txt"
@@ -94,11 +95,7 @@ def main() -> None:
             browser.close()
             process.terminate()
             process.wait(timeout=30)
-    lines.append(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    partial = RESULTS.with_name(RESULTS.name + ".partial")
-    partial.write_text("\n".join(lines) + "\n")
-    os.replace(partial, RESULTS)
-    print(f"wrote {RESULTS}")
+    write_with_load(RESULTS, lines)
 
 
 if __name__ == "__main__":
