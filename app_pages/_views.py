@@ -189,6 +189,9 @@ LOW_RANK_SHARE = 0.1
 LOW_RANK_MIN = 5
 # Algorithms that fill missing entries (they fit X to the observed ones and extend it).
 FILLERS = ("soft_impute", "em")
+# em is called slow on a W whose entries, weighted by their share of ||W o A||^2, move less
+# than this fraction of the way to their target per iteration (see WeightAdvice.em_step).
+EM_SLOW_STEP = 0.25
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,10 @@ class WeightAdvice:
         :data:`LOW_RANK_MIN`).
     dividers : tuple of str
         The algorithms that divide by W (the svd_w family).
+    em_step : float
+        How far em's iteration moves the entries towards their targets: the mean of
+        ``(W / max W)^2`` (each entry's step, its majorisation weight) weighted by the entry's
+        share of ``||W o A||^2`` (the loss em starts from, at X = 0). 1 for a 0/1 mask.
     """
 
     missing: int
@@ -218,6 +225,7 @@ class WeightAdvice:
     mass_rank_99: int
     low_rank: bool
     dividers: tuple[str, ...]
+    em_step: float = 1.0
 
     @property
     def completion(self) -> bool:
@@ -226,7 +234,18 @@ class WeightAdvice:
 
     def text(self) -> str:
         """The missing-entry count and the verdict, as one Markdown paragraph."""
-        return ":material/lightbulb: " + " ".join(filter(None, (self.missing_line(), self.verdict())))
+        return ":material/lightbulb: " + " ".join(filter(None, (self.missing_line(), self.verdict(),
+                                                                self.em_line())))
+
+    def em_line(self) -> str:
+        """Why em can stall on this W ("" when its steps are long enough)."""
+        if self.em_step >= EM_SLOW_STEP:
+            return ""
+        return (f"em moves each entry (w / max W)² of the way to its target per iteration: weighted by their "
+                f"share of ‖W∘A‖², the entries of this W move {self.em_step:.1%} of the way (a 0/1 mask: 100%). "
+                "Started from zero, em then gains little per iteration, stops on its tolerance, and can sit at "
+                "nearly the same loss at every rank; svd_w_em (em started from svd_w_practical) and als do not "
+                "start from zero.")
 
     def missing_line(self) -> str:
         """How many entries are missing, in one line ("" when none is)."""
@@ -258,21 +277,37 @@ class WeightAdvice:
                 f"(Theorem 1.2); look for svd_w near the slow em/als at a fraction of their time.{zeros}")
 
 
-def advice_of(W: np.ndarray, info: ProblemInfo) -> WeightAdvice:
-    """:class:`WeightAdvice` of ``W`` with its facts ``info`` (:func:`weight_facts`)."""
+def em_step(A: np.ndarray, W: np.ndarray) -> float:
+    """:attr:`WeightAdvice.em_step` of a problem, one block of rows at a time (scaled by the
+    largest entries, so no square overflows or underflows to 0 for lack of range)."""
+    w_max, a_max = float(W.max()), float(np.abs(A).max())
+    if a_max == 0:
+        return 1.0
+    moved = total = 0.0
+    for start in range(0, W.shape[0], 4096):
+        Q = (W[start:start + 4096] / w_max) ** 2
+        share = Q * (A[start:start + 4096] / a_max) ** 2
+        moved += float(np.vdot(Q, share))
+        total += float(share.sum())
+    return moved / total if total > 0 else 1.0
+
+
+def advice_of(A: np.ndarray, W: np.ndarray, info: ProblemInfo) -> WeightAdvice:
+    """:class:`WeightAdvice` of the problem ``(A, W)`` with its facts ``info`` (:func:`weight_facts`)."""
     n, d = W.shape
     positive = W[W > 0]
     return WeightAdvice(
         missing=info.zero_entries, entries=n * d, is_mask=bool(positive.size and positive.min() == positive.max()),
         mass_rank_99=info.mass_rank_99,
         low_rank=info.mass_rank_99 <= max(LOW_RANK_MIN, LOW_RANK_SHARE * min(n, d)),
-        dividers=tuple(a for a in ALGORITHMS if get_algorithm(a).divides_by_weights))
+        dividers=tuple(a for a in ALGORITHMS if get_algorithm(a).divides_by_weights),
+        em_step=em_step(A, W))
 
 
 @st.cache_data(max_entries=16, hash_funcs=BY_FINGERPRINT)
 def weight_advice(problem: Problem) -> WeightAdvice:
     """:func:`advice_of` the problem's W, once per problem."""
-    return advice_of(problem.W, weight_facts(problem)[1])
+    return advice_of(problem.A, problem.W, weight_facts(problem)[1])
 
 
 @st.cache_resource(show_spinner=False, max_entries=2, hash_funcs=BY_FINGERPRINT)  # a split copies A and W

@@ -8,10 +8,10 @@ from wlra_core import Problem
 from wlra_core.report import problem_info
 
 
-def advice(W):
+def advice(W, A=None):
     rng = np.random.default_rng(0)
-    problem = Problem(rng.standard_normal(W.shape), W)
-    return advice_of(problem.W, problem_info(problem))
+    problem = Problem(rng.standard_normal(W.shape) if A is None else A, W)
+    return advice_of(problem.A, problem.W, problem_info(problem))
 
 
 def mass_rank(W, share=0.99):
@@ -35,3 +35,24 @@ def test_dense_weights_far_from_low_rank_and_nearly_rank_one():
     near = advice(np.outer(rng.random(60) + 0.5, rng.random(40) + 0.5))
     assert near.low_rank and near.mass_rank_99 == 1 and "close to low rank" in near.verdict()
     assert not near.missing_line()
+
+
+def test_em_stalls_where_w_moves_the_loss_slowly():
+    """Noise whose deviation grows with the entry (W = 1/sigma small where A is large): the
+    advice quotes em's loss-weighted step, and em from zero stops at nearly one loss for
+    every rank, well above als's."""
+    import wlra_core
+
+    rng = np.random.default_rng(3)
+    A = np.abs(rng.standard_normal((80, 12)) @ rng.standard_normal((12, 30))) ** 2
+    sigma = np.sqrt(A) + 0.05
+    W = 1 / sigma
+    got = advice(W, A)
+    Q, share = (W / W.max()) ** 2, (W * A) ** 2
+    assert np.isclose(got.em_step, (Q * share).sum() / share.sum(), rtol=1e-12)
+    assert got.em_step < 0.25 and f"move {got.em_step:.1%} of the way" in got.em_line()
+    em = [wlra_core.solve("em", A, W, k).relative_loss for k in (2, 6)]
+    als = wlra_core.solve("als", A, W, 6).relative_loss
+    assert em[1] > 0.9 * em[0] and als < 0.75 * em[1]
+    mask = advice((rng.random((30, 20)) < 0.5).astype(float))
+    assert np.isclose(mask.em_step, 1.0, rtol=1e-12) and not mask.em_line()
