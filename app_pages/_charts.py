@@ -503,22 +503,22 @@ def selection_figure(series: dict, selections: list[str], refs: dict, *, largest
             hovertemplate=f"{RULE_LABELS[selection]}<br>%{{x}} {axis}: relative loss %{{y:.4g}}<extra></extra>",
         ))
     grid = np.arange(1, largest + 1)
-    bound = refs["relative_selection_bound"][grid]
+    bound = refs.relative_selection_bound[grid]
     grid, bound = grid[bound > 0], bound[bound > 0]  # 0: nothing proven at that s
     if grid.size:
-        fig.add_trace(go.Scatter(x=grid, y=bound, name=selection_bound_label(refs["support_rank"]), mode="lines",
+        fig.add_trace(go.Scatter(x=grid, y=bound, name=selection_bound_label(refs.support_rank), mode="lines",
                                  line=dict(color="gray", dash="dot")))
-    lines = [refs["relative_lower_bound"]]
-    if refs["svd_w_meets_bound"]:
-        reference_line(fig, lines[0], "black", f"svd_w at rank {rank} = ||(W o A)_-rk||², rk = {refs['rk']}",
+    lines = [refs.relative_lower_bound]
+    if refs.svd_w_meets_bound:
+        reference_line(fig, lines[0], "black", f"svd_w at rank {rank} = ||(W o A)_-rk||², rk = {refs.rk}",
                        above=False)
     else:
-        lines.append(refs["relative_svd_w"])
+        lines.append(refs.relative_svd_w)
         reference_line(fig, lines[1], algorithm_style("svd_w")["color"], f"svd_w at rank {rank} (r = {weight_rank})",
                        above=lines[1] >= lines[0])
-        reference_line(fig, lines[0], "black", f"||(W o A)_-rk||², rk = {refs['rk']}", above=False)
-    if refs["rk"] <= largest:
-        fig.add_vline(x=refs["rk"], line=dict(color="lightgray"))
+        reference_line(fig, lines[0], "black", f"||(W o A)_-rk||², rk = {refs.rk}", above=False)
+    if refs.rk <= largest:
+        fig.add_vline(x=refs.rk, line=dict(color="lightgray"))
     layout(fig, f"Weighted loss vs number of selected {axis}", 460)
     fig.update_xaxes(title=f"selected {axis} s", **count_axis(largest))
     fig.update_yaxes(title="relative loss ||W o (A - X)||² / ||W o A||²", type="log", exponentformat="power")

@@ -10,6 +10,7 @@ from app_pages._views import pixel_image
 from wlra_core import Problem
 from wlra_core.feature_selection import (
     SELECTIONS,
+    SelectionReferences,
     SelectionRun,
     max_selected,
     references,
@@ -31,7 +32,7 @@ def curve(problem: Problem, sizes: tuple, selections: tuple, axis: str, rank: in
 
 
 @st.cache_data(show_spinner="Computing svd_w and the lower bound...", max_entries=32, hash_funcs=BY_FINGERPRINT)
-def reference_lines(problem: Problem, axis: str, rank: int, weight_rank: int, seed: int) -> dict:
+def reference_lines(problem: Problem, axis: str, rank: int, weight_rank: int, seed: int) -> SelectionReferences:
     return references(problem.A, problem.W, rank, weight_rank, axis=axis, seed=seed)
 
 
@@ -93,11 +94,11 @@ for message in errors + [f"{r.method} (trial {r.trial + 1}) failed: {r.message}"
 series = summarize_curve(runs)
 selections = [sel for sel in selections if sel in series]  # a rule whose every run failed is listed above
 bound_note = ("W has rank <= r here, so the black line bounds every rank-k solution."
-              if refs["weight_numerical_rank"] <= weight_rank else
-              f"W's numerical rank is {refs['weight_numerical_rank']} > r = {weight_rank}, so the black line is "
+              if refs.weight_numerical_rank <= weight_rank else
+              f"W's numerical rank is {refs.weight_numerical_rank} > r = {weight_rank}, so the black line is "
               "not a proven bound here; raise r to make it one.")
-support = refs["support_rank"]
-proven = refs["relative_selection_bound"][1:largest + 1] > 0
+support = refs.support_rank
+proven = refs.relative_selection_bound[1:largest + 1] > 0
 if support <= 1:
     selection_note = f"No choice of s {axis} beats the dotted best rank-s approximation of W o A."
 elif proven.any():

@@ -55,9 +55,9 @@ def test_lower_bound_holds_for_every_rank_k_solution_and_svd_w_attains_it():
     A, W = planted(r=r, seed=2)
     assert numerical_rank(W) == r
     refs = references(A, W, k, weight_rank=r)
-    bound = refs["lower_bound"]
+    bound = refs.lower_bound
     assert bound == pytest.approx(tail_mass(W * A, r * k))
-    assert refs["svd_w_loss"] == pytest.approx(bound, rel=1e-9)  # Theorem 1.2, equality
+    assert refs.svd_w_loss == pytest.approx(bound, rel=1e-9)  # Theorem 1.2, equality
     for name in ("svd", "svd_w_practical", "em", "svd_w_em", "als", "greedy", "fwsvd", "sample"):
         result = wlra_core.solve(name, A, W, k)
         assert numerical_rank(result.approx, rtol=1e-9) <= k, name
@@ -72,8 +72,8 @@ def test_no_selection_beats_the_best_rank_s_approximation():
     assert {(r.selection, r.row.trial) for r in rows} == {
         ("leverage", 0), ("leverage", 1), ("pivoted_qr", 0), ("uniform", 0), ("uniform", 1)}
     for run in rows:
-        assert run.row.loss >= refs["selection_bound"][run.n_selected] * (1 - 1e-9)
-        assert run.row.relative_loss == pytest.approx(run.row.loss / refs["reference"])
+        assert run.row.loss >= refs.selection_bound[run.n_selected] * (1 - 1e-9)
+        assert run.row.relative_loss == pytest.approx(run.row.loss / refs.reference)
     curve = summarize_curve(rows)
     leverage = [r.row.relative_loss for r in rows if r.selection == "leverage" and r.n_selected == 3]
     assert curve["leverage"].mean[1] == pytest.approx(np.mean(leverage))
@@ -100,11 +100,11 @@ def test_references_say_whether_svd_w_meets_the_bound():
     # rank(W) <= r: svd_w's loss is the bound (Theorem 1.2), so one line shows both.
     A, W = planted(r=2, seed=2)
     refs = references(A, W, 2, weight_rank=2)
-    assert refs["svd_w_meets_bound"] is True
+    assert refs.svd_w_meets_bound is True
     # A 0/1 mask of rank > r: svd_w's loss is not the line (here below it: no bound then).
     rng = np.random.default_rng(4)
     A, W = rng.standard_normal((30, 12)), (rng.random((30, 12)) > 0.3).astype(float)
     refs = references(A, W, 2, weight_rank=1)
-    assert refs["weight_numerical_rank"] > 1
-    assert refs["relative_svd_w"] != pytest.approx(refs["relative_lower_bound"], rel=1e-6)
-    assert refs["svd_w_meets_bound"] is False
+    assert refs.weight_numerical_rank > 1
+    assert refs.relative_svd_w != pytest.approx(refs.relative_lower_bound, rel=1e-6)
+    assert refs.svd_w_meets_bound is False

@@ -33,8 +33,8 @@ def test_feature_selection_page_curve_and_pixel_mask():
     lines = [s["y0"] for s in curve["layout"]["shapes"] if s["type"] == "line" and s["y0"] == s["y1"]]
     # svd_w's loss is ||(W o A)_{-rk}||^2 here (W's zeros form a whole row, where (W o A)_rk is 0
     # too), so the page draws one line for both.
-    assert refs["svd_w_loss"] == pytest.approx(refs["lower_bound"], rel=1e-9)
-    np.testing.assert_allclose(lines, [refs["lower_bound"] / refs["reference"]], rtol=1e-9)
+    assert refs.svd_w_loss == pytest.approx(refs.lower_bound, rel=1e-9)
+    np.testing.assert_allclose(lines, [refs.lower_bound / refs.reference], rtol=1e-9)
     mask = charts["16 selected pixels"]
     z = decode(mask["data"][0]["z"]).astype(float)
     assert z.shape == (4, 4) and z.sum() == 16  # 16 of the 16 pixels: every row selected
@@ -62,10 +62,10 @@ def test_feature_selection_draws_css_and_svd_w_in_their_colours():
         assert t["marker"]["symbol"].startswith(css["symbol"])
     assert len({(t["line"].get("dash", "solid"), t["marker"]["symbol"]) for t in rules}) == 3
     refs = references(problem.A, problem.W, 5, 1)
-    assert not refs["svd_w_meets_bound"]
+    assert not refs.svd_w_meets_bound
     lines = {s["line"]["color"]: s["y0"] for s in curve["layout"]["shapes"] if s.get("yref") == "y"}
-    assert lines[algorithm_style("svd_w")["color"]] == pytest.approx(refs["relative_svd_w"], rel=1e-9)
-    assert lines["black"] == pytest.approx(refs["relative_lower_bound"], rel=1e-9)
+    assert lines[algorithm_style("svd_w")["color"]] == pytest.approx(refs.relative_svd_w, rel=1e-9)
+    assert lines["black"] == pytest.approx(refs.relative_lower_bound, rel=1e-9)
     bars = next(f for title, f in figures(at).items() if " selected columns (" in title)["data"][0]
     assert bars["marker"]["color"] == css["color"]
 

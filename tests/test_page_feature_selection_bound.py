@@ -50,14 +50,14 @@ def test_every_selection_stays_above_the_proven_bound():
     assert errors == []
     for run in runs:
         s = run.n_selected
-        assert refs["selection_bound"][s] == pytest.approx(tail_mass(P.W * P.A, 2 * s))  # independent SVD
-        assert run.row.loss >= refs["selection_bound"][s] * (1 - 1e-9)
+        assert refs.selection_bound[s] == pytest.approx(tail_mass(P.W * P.A, 2 * s))  # independent SVD
+        assert run.row.loss >= refs.selection_bound[s] * (1 - 1e-9)
 
 
 def test_on_a_random_mask_a_selection_beats_the_best_rank_s_approximation():
     P = random_mask(100, 80, 5, 0.3, 0.0, 0)
     refs = references(P.A, P.W, 5)
-    assert refs["support_rank"] == 80 and not refs["selection_bound"][1:].any()  # nothing proven
+    assert refs.support_rank == 80 and not refs.selection_bound[1:].any()  # nothing proven
     runs, errors = selection_curve(P, None, [20], selections=("pivoted_qr",), rank=5)
     assert errors == []
     assert runs[0].row.loss < tail_mass(P.W * P.A, 20)  # the old "no s-subset beats it" line was false

@@ -45,6 +45,7 @@ __all__ = [
     "SelectionSeries",
     "summarize_curve",
     "references",
+    "SelectionReferences",
     "support_rank",
     "selection_mask",
 ]
@@ -190,7 +191,25 @@ def support_rank(W: np.ndarray) -> int:
     return numerical_rank(distinct.astype(np.float64))
 
 
-def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", seed: int = 0) -> dict:
+@dataclass(frozen=True, eq=False)
+class SelectionReferences:
+    """The lines to compare CSS with (see :func:`references` for each field)."""
+
+    svd_w_loss: float
+    lower_bound: float
+    selection_bound: np.ndarray
+    reference: float
+    relative_svd_w: float
+    relative_lower_bound: float
+    relative_selection_bound: np.ndarray
+    support_rank: int
+    weight_numerical_rank: int
+    rk: int
+    svd_w_meets_bound: bool
+
+
+def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", seed: int = 0
+               ) -> SelectionReferences:
     """The lines to compare CSS with, as absolute and relative losses.
 
     Computed on the scaled problem (:func:`wlra_core.problem.normalize`), so the relative
@@ -198,7 +217,7 @@ def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", 
 
     Returns
     -------
-    dict
+    SelectionReferences
         ``svd_w_loss`` (svd_w at rank k, weight rank r), ``lower_bound``
         (``||(W o A)_{-rk}||_F^2``), ``selection_bound`` (array: ``||(W o A)_{-ms}||_F^2``
         for s = 0 .. number of candidates, m = ``support_rank``; no s-column selection does
@@ -229,19 +248,19 @@ def references(A, W, rank: int, weight_rank: int = 1, *, axis: str = "columns", 
         absolute_selection_bound = np.ldexp(selection_bound, scaled.loss_exponent)
     relative_lower_bound = tails[rk] / reference if reference > 0 else 0.0
     meets = abs(svd_w.relative_loss - relative_lower_bound) <= MEETS_BOUND_RTOL * max(relative_lower_bound, 1e-300)
-    return {
-        "svd_w_loss": svd_w.loss,
-        "lower_bound": float(absolute[rk]),
-        "selection_bound": absolute_selection_bound,
-        "reference": weighted_mass(problem.A, problem.W),
-        "relative_svd_w": svd_w.relative_loss,
-        "relative_lower_bound": relative_lower_bound,
-        "relative_selection_bound": selection_bound / reference if reference > 0 else np.zeros_like(tails),
-        "support_rank": pattern_rank,
-        "weight_numerical_rank": numerical_rank(problem.W),
-        "rk": rk,
-        "svd_w_meets_bound": bool(meets),
-    }
+    return SelectionReferences(
+        svd_w_loss=svd_w.loss,
+        lower_bound=float(absolute[rk]),
+        selection_bound=absolute_selection_bound,
+        reference=weighted_mass(problem.A, problem.W),
+        relative_svd_w=svd_w.relative_loss,
+        relative_lower_bound=relative_lower_bound,
+        relative_selection_bound=selection_bound / reference if reference > 0 else np.zeros_like(tails),
+        support_rank=pattern_rank,
+        weight_numerical_rank=numerical_rank(problem.W),
+        rk=rk,
+        svd_w_meets_bound=bool(meets),
+    )
 
 
 def selection_mask(indices, image_shape) -> np.ndarray:
