@@ -292,9 +292,12 @@ def test_a_trained_problem_comes_back_and_an_untrained_one_waits_for_train(tmp_p
 
     from wlra_core.datasets import pipeline
 
+    from app_pages._sources import trained_problems
+
     trained, trained_cache = digits_trained
     assert (trained.meta["hidden"], trained.meta["epochs"]) == (6, 2)
     monkeypatch.setattr(pipeline, "DEFAULT_CACHE_DIR", tmp_path)
+    trained_problems.clear()  # a server that never trained these settings (other tests here did)
     # A link to settings this server never trained: nothing trains, the Data page offers them.
     pending = session({"source": "digits", "hidden": "6", "epochs": "2"}, DATA)
     [notice] = pending.info
