@@ -89,13 +89,18 @@ def log_axis(values) -> dict:
     finite = [float(v) for v in values if v > 0 and math.isfinite(v)]
     if not finite:
         return dict(type="log", exponentformat="power")
-    decades = math.log10(max(finite) / min(finite))
-    # Minor-tick labels 2 and 5 under three decades (every digit ran together on a half-width
-    # chart at 1024 px); SI suffixes for counts.
-    dtick = "D2" if decades < 3 else None
+    low, high = min(finite), max(finite)
+    decades = math.log10(high / low)
     # Short labels: "500", "2k", "50k" for counts (plotly's own "5e+2" ran into each other).
-    tickformat = "~s" if min(finite) >= 100 else (".2~g" if dtick else None)
-    return dict(type="log", dtick=dtick, tickformat=tickformat, exponentformat="power")
+    tickformat = "~s" if low >= 100 else (".2~g" if decades < 3 else None)
+    if decades < 1:  # labels at 1, 2 and 5 of the decade (plotly labels every digit)
+        return dict(type="log", dtick="D2", tickformat=tickformat, exponentformat="power")
+    if decades < 3:
+        # 1 and 3 per decade: 1-2-5 labels ran together on a half-width chart at 1024 px.
+        first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+        ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 3) if low / 1.5 <= m * 10.0**e <= high * 1.5]
+        return dict(type="log", tickvals=ticks, tickformat=tickformat, exponentformat="power")
+    return dict(type="log", tickformat=tickformat, exponentformat="power")
 
 
 def decade_axis(values) -> dict:
