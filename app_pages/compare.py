@@ -21,8 +21,10 @@ from wlra_core.tables import ResultRow, rank_table, rows_to_csv
 
 STOPPED = "compare_stopped"
 LARGE_PROBLEM = 10_000_000  # entries of A beyond which the per-rank solvers take minutes
-# The charts in page order (two per line; an odd last one takes the whole width).
-CHARTS = ("loss", HELDOUT_COLUMN, MISSING_COLUMN, "time", "params")
+# The charts in page order (two per line; an odd last one takes the whole width): the errors on
+# entries no method saw lead where they were measured -- for a masked matrix they, not the
+# fitted loss, say which method fills best.
+CHARTS = (MISSING_COLUMN, HELDOUT_COLUMN, "loss", "time", "params")
 # Min-max bands are drawn for up to this many methods unless asked for: ten overlapping
 # bands turned the runtime chart into one block.
 BANDS_UP_TO = 4
@@ -40,7 +42,7 @@ def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, 
               f"Weighted loss of each algorithm's rank-k solution{fitted} (mean over trials"
               + ("; band: min to max); " if bands else "; the Min-max bands toggle shows their spread); ")
               + "lower is better"
-              + (", but it always rewards higher ranks: the held-out error beside it says how well the "
+              + (", but it always rewards higher ranks: the held-out error above says how well the "
                  "entries a method did not see are filled. " if held_out
                  else " -- look for svd_w close to the slow em/als at a fraction of their time. ")
               + "A black ring marks a flagged result (hover for why).",
