@@ -188,7 +188,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 TIMEOUT_MS = 90_000
 
 
-
 def new_tab(browser, url: str):
     """A tab in a fresh browser context (a new visitor: no cookies, a new Streamlit session) at ``url``."""
     tab = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
@@ -197,11 +196,21 @@ def new_tab(browser, url: str):
     return tab
 
 
+# Streamlit marks its root with the script's run state ("running", "notRunning", ...). A click
+# reaches the server only after a round trip, so "idle" means idle for SETTLE_MS in a row.
+SETTLE_MS = 600
+_IDLE_FOR = """settle => {
+    const state = document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state');
+    const now = performance.now();
+    if (state !== 'notRunning' || window.__wlraIdleSince === undefined) window.__wlraIdleSince = now;
+    return state === 'notRunning' && now - window.__wlraIdleSince >= settle;
+}"""
+
+
 def wait_idle(page) -> None:
-    """Wait until the script run finished (Streamlit shows its status widget while running)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=TIMEOUT_MS)
+    """Wait until the script run finished and no other run started for ``SETTLE_MS``."""
+    page.evaluate("() => { window.__wlraIdleSince = undefined; }")
+    page.wait_for_function(_IDLE_FOR, arg=SETTLE_MS, timeout=TIMEOUT_MS, polling=100)
 
 
 def go_to_page(page, title: str) -> None:

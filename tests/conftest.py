@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from apptest_helpers import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from apptest_helpers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, streamlit_server
 from wlra_core.datasets.io import default_problem
 from wlra_core.sweep import blas_threads
 from wlra_core.tables import ResultRow
@@ -115,8 +115,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)  # the page's own timeout: a loaded machine redraws slowly
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:

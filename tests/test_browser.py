@@ -51,6 +51,12 @@ def sidebar_problem(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
 
 
+def sidebar_shows(page, *texts: str) -> None:
+    """Wait until the sidebar names the loaded problem by ``texts`` (it is redrawn after the page)."""
+    for text in texts:
+        expect(page.locator('[data-testid="stSidebar"]')).to_contain_text(text)
+
+
 def shoot(page, name: str, anchor=None, *, top: bool = False, height: int | None = None) -> None:
     """Screenshot the viewport, scrolled to ``anchor`` (to its top edge when ``top``), made
     ``height`` pixels tall for this shot when given."""
@@ -181,12 +187,12 @@ def test_a_reload_keeps_the_problem_and_the_compare_selection(page):
     expected = {"source": ["synthetic"], "generator": ["planted_low_rank"], "n": ["60"], "d": ["80"],
                 "rank": ["5"], "weight_rank": ["2"], "noise": ["0.1"], "seed": ["4"]}
     assert query(page) == expected
-    assert "planted rank 5, rank-2 W\n60 x 80" in sidebar_problem(page)
+    sidebar_shows(page, "planted rank 5, rank-2 W\n60 x 80")
     # F5: a new session, the same problem, and the Data page starts from its settings.
     page.reload()
     page.get_by_role("heading", name="Data", level=1).wait_for()
     wait_idle(page)
-    assert "planted rank 5, rank-2 W\n60 x 80" in sidebar_problem(page)
+    sidebar_shows(page, "planted rank 5, rank-2 W\n60 x 80")
     assert query(page) == expected
     assert page.locator(".st-key-synthetic-planted_low_rank-seed input").input_value() == "4"
     no_exception(page)
@@ -198,9 +204,9 @@ def test_a_reload_keeps_the_problem_and_the_compare_selection(page):
     page.wait_for_function("() => location.search.includes('compare-trials=2')")
     page.reload()
     page.get_by_role("heading", name="Compare", level=1).wait_for()
-    expect(page.locator(".st-key-compare-trials input")).to_have_value("2", timeout=TIMEOUT_MS)  # may show 1 first
+    expect(page.locator(".st-key-compare-trials input")).to_have_value("2")  # may show 1 first
     wait_idle(page)
-    assert "planted rank 5, rank-2 W" in sidebar_problem(page)
+    sidebar_shows(page, "planted rank 5, rank-2 W")
     assert query(page) == {**expected, "compare-trials": ["2"]}
     assert page.locator(".js-plotly-plot .legendtext").count() == 0  # Press Run: nothing ran
     page.get_by_text("Press Run: the curves appear here as results arrive").first.wait_for()
@@ -224,7 +230,7 @@ def test_the_digits_mlp_trains_twice_in_a_row(page):
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
         no_exception(page)
     assert query(page) == {"source": ["digits"], "hidden": ["5"], "epochs": ["1"]}
-    assert "digits" in sidebar_problem(page) and "64 x 5" in sidebar_problem(page)
+    sidebar_shows(page, "digits", "64 x 5")
 
 
 def test_a_direct_url_opens_its_page_with_the_linked_problem(browser, server):
@@ -241,7 +247,7 @@ def test_a_direct_url_opens_its_page_with_the_linked_problem(browser, server):
                  "&compare-algorithms=svd&compare-algorithms=svd_w")
         tab.get_by_role("heading", name="Compare", level=1).wait_for()
         wait_idle(tab)
-        assert "random mask, 30% observed\n30 x 20" in sidebar_problem(tab)
+        sidebar_shows(tab, "random mask, 30% observed\n30 x 20")
         expect(tab.locator(".st-key-compare-trials input")).to_have_value("3")
         chosen = tab.locator(".st-key-compare-algorithms").inner_text()
         assert "svd\n" in chosen and "svd_w" in chosen and "em" not in chosen.split("\n")
@@ -251,7 +257,8 @@ def test_a_direct_url_opens_its_page_with_the_linked_problem(browser, server):
         tab.get_by_role("heading", name="Weights", level=1).wait_for()
         wait_idle(tab)
         assert "no longer on this server" in tab.locator('[data-testid="stAlertContentWarning"]').inner_text()
-        assert "fashion_mnist MLP" in sidebar_problem(tab) and "source=" not in tab.url
+        sidebar_shows(tab, "fashion_mnist MLP")
+        assert "source=" not in tab.url
         no_exception(tab)
     finally:
         tab.context.close()

@@ -6,16 +6,14 @@ mid-word, tick labels do not overlap, and legends keep clear of the axis titles.
 Never ``playwright install``: the test uses /usr/bin/chromium (scripts/run_tests.sh installs it).
 """
 import contextlib
-from pathlib import Path
+import re
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from apptest_helpers import streamlit_server
+from apptest_helpers import CHROMIUM, TIMEOUT_MS, streamlit_server, wait_idle
 
-CHROMIUM = Path("/usr/bin/chromium")
-TIMEOUT_MS = 120_000
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not at /usr/bin/chromium")
 
 
@@ -26,34 +24,16 @@ def served(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @contextlib.contextmanager
-def visitor(chromium, width: int = 1280):
+def visitor(browser, width: int = 1280):
     """A new browser context (a new visitor) and its tab, closed afterwards."""
-    context = chromium.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900})
     tab = context.new_page()
     tab.set_default_timeout(TIMEOUT_MS)
     try:
         yield tab
     finally:
         context.close()
-
-
-def wait_idle(tab) -> None:
-    tab.wait_for_timeout(300)
-    tab.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
 
 
 def boxes(locator) -> list[dict]:
@@ -68,8 +48,8 @@ def overlap(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize("path, title", [("/data?source=synthetic&generator=random_mask&n=30&d=20", "Data"),
                                          ("/compare?compare-trials=3&compare-algorithms=svd&compare-algorithms=em",
                                           "Compare")])
-def test_a_deep_link_opens_its_page_without_a_404(served, chromium, path, title):
-    with visitor(chromium) as tab:
+def test_a_deep_link_opens_its_page_without_a_404(served, browser, path, title):
+    with visitor(browser) as tab:
         failed = []
         tab.on("response", lambda response: failed.append(f"{response.status} {response.url}")
                if response.status >= 400 else None)
@@ -81,13 +61,13 @@ def test_a_deep_link_opens_its_page_without_a_404(served, chromium, path, title)
         assert shown.path == path.split("?")[0] and "open-page" not in shown.query
         assert set(urlsplit(path).query.split("&")) <= set(shown.query.split("&"))  # the link's settings kept
         if title == "Data":
-            assert "random mask" in tab.locator('[data-testid="stSidebar"]').inner_text()
+            expect(tab.locator('[data-testid="stSidebar"]')).to_contain_text("random mask")
         else:
             expect(tab.locator(".st-key-compare-trials input")).to_have_value("3")
 
 
-def test_compression_at_1024_px_keeps_labels_and_ticks_apart(served, chromium):
-    with visitor(chromium, width=1024) as tab:
+def test_compression_at_1024_px_keeps_labels_and_ticks_apart(served, browser):
+    with visitor(browser, width=1024) as tab:
         tab.goto(served + "/compression")
         tab.get_by_role("heading", name="Compression", level=1).wait_for()
         wait_idle(tab)
@@ -96,6 +76,7 @@ def test_compression_at_1024_px_keeps_labels_and_ticks_apart(served, chromium):
                             label.element_handle())
         assert label.bounding_box()["height"] < 1.5 * line, "weight_floor wraps onto a second line"
         tab.locator(".st-key-compression-run button").click()
+        tab.get_by_role("heading", name=re.compile(r"^Best accuracy per stored number here: ")).wait_for()
         tab.locator(".js-plotly-plot").nth(3).wait_for()
         wait_idle(tab)
         tab.wait_for_timeout(1000)  # plotly's last layout pass
