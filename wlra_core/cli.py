@@ -177,6 +177,22 @@ def _terminate(signum, frame):
     raise Terminated
 
 
+def _interrupted(interrupt: KeyboardInterrupt, out, path) -> int:
+    """Finish an interrupted bench: ``out``'s finished rows put in place whole, or the file
+    left as it was; one line on stderr; the exit code of the signal (130 or 143)."""
+    for name in ("SIGINT", "SIGTERM"):  # nothing may interrupt the rest
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    if out is None:
+        print("interrupted", file=sys.stderr)
+    elif out.rows:
+        out.commit()
+        print(f"interrupted: {out.rows} rows written to {path}", file=sys.stderr)
+    else:
+        out.discard()
+        print(f"interrupted before any row finished: {path} not written", file=sys.stderr)
+    return 143 if isinstance(interrupt, Terminated) else 130
+
+
 def cmd_bench(args) -> int:
     """Rows go to ``--out`` as they finish (:class:`wlra_core.tables.CsvFile`): a SIGINT or
     SIGTERM keeps the finished rows, says so in one line and exits 130 or 143."""
@@ -197,7 +213,7 @@ def cmd_bench(args) -> int:
                        parse_ranks(args.ranks, min(problem.shape)), args.trials, args.seed,
                        parse_options(args.option), evaluation=evaluation)
     measured = () if evaluation is None else evaluation.columns
-    out = CsvFile(args.out, [*ROW_FIELDS, *measured]) if args.out else None
+    out = None
 
     def on_update(update) -> None:
         if out is not None and isinstance(update, ResultEvent):
@@ -206,23 +222,14 @@ def cmd_bench(args) -> int:
 
     terminate = signal.signal(signal.SIGTERM, _terminate)
     try:
+        out = CsvFile(args.out, [*ROW_FIELDS, *measured]) if args.out else None
         with _executor(args.scheduler) as executor:
             try:
                 rows, errors = run_all(sweep, executor=executor, on_update=on_update, wait_on_close=STOP_SECONDS)
-            except KeyboardInterrupt as interrupt:
-                # Nothing may interrupt the rest: the file is put in place whole, or left as it
-                # was; then a cluster this command started closes.
-                for name in ("SIGINT", "SIGTERM"):
-                    signal.signal(getattr(signal, name), signal.SIG_IGN)
-                if out is None:
-                    print("interrupted", file=sys.stderr)
-                elif out.rows:
-                    out.commit()
-                    print(f"interrupted: {out.rows} rows written to {args.out}", file=sys.stderr)
-                else:
-                    out.discard()
-                    print(f"interrupted before any row finished: {args.out} not written", file=sys.stderr)
-                return 143 if isinstance(interrupt, Terminated) else 130
+            except KeyboardInterrupt as interrupt:  # the cluster this command started closes after
+                return _interrupted(interrupt, out, args.out)
+    except KeyboardInterrupt as interrupt:  # while the executor was starting
+        return _interrupted(interrupt, out, args.out)
     except BaseException:
         if out is not None:
             out.discard()
