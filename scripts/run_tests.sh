@@ -15,4 +15,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 fi
+# One BLAS thread per worker: the workers already fill the cores, and OpenBLAS threads
+# that spin against another worker's load cost more than they give.
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 exec .venv/bin/python -m pytest -q -n auto --dist loadgroup "$@"

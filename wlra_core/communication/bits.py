@@ -95,6 +95,12 @@ class BitWriter:
         self._bits.append(record.ravel())
         self.n_bits += record.size
 
+    def write_bits(self, bits: np.ndarray) -> None:
+        """Append raw bits (a uint8 array of 0s and 1s), as laid out by the caller."""
+        if bits.size:
+            self._bits.append(bits)
+            self.n_bits += bits.size
+
     def to_bytes(self) -> bytes:
         """The fields written so far, packed MSB first."""
         if not self._bits:
@@ -173,13 +179,29 @@ def write_sparse_columns(writer: BitWriter, A: np.ndarray, columns, widths: dict
     """
     columns = np.asarray(columns, dtype=np.int64)
     writer.write([columns.size], widths["n_columns"])
-    for j in columns:
-        rows = np.flatnonzero(A[:, j])
-        writer.write_records([([j], widths["column"]), ([rows.size], widths["count"])])
-        writer.write_records([
-            (rows, widths["row"]),
-            (_to_twos_complement(A[rows, j], widths["value"]), widths["value"]),
-        ])
+    block = np.asarray(A)[:, columns]
+    positions, rows = np.nonzero(block.T)  # by column, then by row within it
+    counts = np.bincount(positions, minlength=columns.size)
+    headers = _record_bits([(columns, widths["column"]), (counts, widths["count"])], columns.size)
+    entries = _record_bits([(rows, widths["row"]),
+                            (_to_twos_complement(block[rows, positions], widths["value"]), widths["value"])],
+                           rows.size)
+    # Column j's bits: its header, then its entries; all columns laid out in one pass.
+    header_width, entry_width = headers.shape[1], entries.shape[1]
+    lengths = header_width + counts * entry_width
+    starts = np.cumsum(lengths) - lengths
+    bits = np.empty(int(lengths.sum()), dtype=np.uint8)
+    bits[starts[:, None] + np.arange(header_width)] = headers
+    rank_in_column = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    entry_starts = starts[positions] + header_width + rank_in_column * entry_width
+    bits[entry_starts[:, None] + np.arange(entry_width)] = entries
+    writer.write_bits(bits)
+
+
+def _record_bits(fields: list[tuple[object, int]], count: int) -> np.ndarray:
+    """``(count, total width)`` bits of records made of these fields (0-bit fields take none)."""
+    blocks = [_bit_matrix(values, width) for values, width in fields if width > 0]
+    return np.hstack(blocks) if blocks else np.zeros((count, 0), dtype=np.uint8)
 
 
 def read_sparse_columns(reader: BitReader, n: int, widths: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
