@@ -19,6 +19,7 @@ import numpy as np
 
 from .factors import row_blocks
 from .linalg import EVALUATION_BLOCK, SquareSum, map_blocks, square_sum, weighted_fits, weighted_square_sum
+from .options import Interval
 
 __all__ = ["Problem", "Normalized", "Scale", "normalize", "normalized_problem", "weighted_problem", "fingerprint",
            "scan_problem", "validate_problem", "validate_rank", "as_float_matrix"]
@@ -245,11 +246,15 @@ def _without_missing(A: np.ndarray, W: np.ndarray | None) -> tuple[np.ndarray, n
 
 
 def validate_rank(rank, shape: tuple[int, int]) -> int:
-    """Return ``rank`` as int if ``1 <= rank <= min(shape)``, else raise ValueError."""
-    if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, (int, np.integer)):
+    """Return ``rank`` as int if ``1 <= rank <= min(shape)``, else raise ValueError.
+
+    The integer rule is the declared options' (:class:`wlra_core.options.Interval`); the
+    message names the problem's bound, which the CLI's rank lists repeat.
+    """
+    if not Interval(int).accepts(rank):
         raise ValueError(f"rank must be an integer, got {rank!r}")
     limit = min(shape)
-    if not 1 <= rank <= limit:
+    if not Interval(int, 1, limit).accepts(rank):
         raise ValueError(f"rank must be between 1 and min(n, d) = {limit}, got {rank}")
     return int(rank)
 
