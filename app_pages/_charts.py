@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages._compression_text import method_label, percent, shown_warnings
-from app_pages._views import REFINE_STARTS, HeatmapView, Series, SpectrumView, TeachingExample
+from app_pages._views import REFINE_STARTS, HeatmapView, LossHistory, Series, SpectrumView, TeachingExample
 from wlra_core.compression import WEIGHT_TRANSFORMS, row_accuracy
 from wlra_core.result import WLRAResult
 from wlra_core.tables import ResultRow
@@ -406,15 +406,15 @@ def _start_styles() -> dict[str, dict]:
 START_STYLES = _start_styles()
 
 
-def refine_figure(histories: dict[str, dict], *, x: str, x_title: str, rank: int) -> go.Figure:
-    """Relative loss against ``x`` (``"iteration"`` or ``"seconds"``) for each start's
-    :func:`~app_pages._views.relative_history`, by start label."""
+def refine_figure(histories: dict[str, LossHistory], *, x: str, x_title: str, rank: int) -> go.Figure:
+    """Relative loss against ``x`` (``"iteration"`` or ``"seconds"``, a field of
+    :class:`~app_pages._views.LossHistory`) for each start, by start label."""
     fig = go.Figure()
     for label, history in histories.items():
-        fig.add_trace(go.Scatter(x=history[x], y=history["relative_loss"], name=label,
+        fig.add_trace(go.Scatter(x=getattr(history, x), y=history.relative_loss, name=label,
                                  mode="lines+markers", **START_STYLES[label]))
     layout(fig, f"Relative loss vs {x} (rank {rank})", 420)
-    losses = np.concatenate([h["relative_loss"] for h in histories.values()] or [np.ones(1)])
+    losses = np.concatenate([h.relative_loss for h in histories.values()] or [np.ones(1)])
     fig.update_yaxes(title="relative loss", **(decade_axis(losses) if np.any(losses > 0) else dict(type="log")))
     fig.update_xaxes(title=x_title)
     return fig

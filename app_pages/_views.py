@@ -8,7 +8,7 @@ that it can be tested without a browser (the figures are ``_charts.py``'s):
   :func:`weight_facts` and :func:`pixel_image` serve them to the Data, Weights and Feature
   selection pages once per problem;
 * :func:`curves` -- chart series (a :class:`Series` per method) over sweep results;
-* :func:`refine_sweep` and :func:`relative_history` -- the paper's Figure 4 runs and their
+* :func:`refine_sweep` and :func:`relative_history` (a :class:`LossHistory`) -- the paper's Figure 4 runs and their
   loss histories;
 * :func:`weight_advice` -- what the loaded W means for the algorithms (a 0/1 mask, far from
   low rank...), measured, for captions and verdicts;
@@ -497,11 +497,22 @@ def curves(rows: list[ResultRow], value: str = "relative_loss") -> dict[str, Ser
     return series
 
 
-def relative_history(result: WLRAResult) -> dict[str, np.ndarray]:
-    """A result's loss history as arrays ``iteration``, ``seconds``, ``relative_loss``."""
-    history = np.array([(p.iteration, p.seconds, p.relative_loss) for p in result.history], dtype=float)
-    history = history.reshape(-1, 3)
-    return {"iteration": history[:, 0].astype(int), "seconds": history[:, 1], "relative_loss": history[:, 2]}
+@dataclass(frozen=True)
+class LossHistory:
+    """A result's relative loss after each iteration (iteration 0 is the start), and the
+    seconds since the start of its solve at each."""
+
+    iteration: np.ndarray
+    seconds: np.ndarray
+    relative_loss: np.ndarray
+
+
+def relative_history(result: WLRAResult) -> LossHistory:
+    """``result``'s loss history (:attr:`WLRAResult.history`) as a :class:`LossHistory`."""
+    points = result.history
+    return LossHistory(iteration=np.array([p.iteration for p in points], dtype=int),
+                       seconds=np.array([p.seconds for p in points], dtype=float),
+                       relative_loss=np.array([p.relative_loss for p in points], dtype=float))
 
 
 # Label -> (algorithm, options). The EM iterations count is added by refine_sweep.

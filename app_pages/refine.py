@@ -64,7 +64,7 @@ for x, x_title, caption in (
     chart(refine_figure(histories, x=x, x_title=x_title, rank=rank), caption, key=f"refine-{x}")
 
 st.dataframe(
-    [{"start": label, "final relative loss": float(h["relative_loss"][-1]), "seconds": seconds}
+    [{"start": label, "final relative loss": float(h.relative_loss[-1]), "seconds": seconds}
      for label, (h, seconds, failed, _) in runs.items() if not failed],
     hide_index=True,
 )

@@ -32,7 +32,7 @@ def test_refine_plots_em_histories_from_three_starts(shipped, refined):
     expected = wlra_core.solve("em", shipped.A, shipped.W, 5, n_iter=6, init="zero", seed=trial_seed(0, 0))
     x, y = curves["EM from zero"]
     np.testing.assert_array_equal(x, np.arange(7))
-    np.testing.assert_allclose(y, relative_history(expected)["relative_loss"], rtol=1e-9)
+    np.testing.assert_allclose(y, relative_history(expected).relative_loss, rtol=1e-9)
     start = wlra_core.solve("svd_w_practical", shipped.A, shipped.W, 5, seed=trial_seed(0, 0))
     assert curves["EM from svd_w_practical"][1][0] == pytest.approx(start.relative_loss, rel=1e-9)
     assert len(traces(by_seconds)) == 3

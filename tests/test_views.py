@@ -177,10 +177,10 @@ def test_refine_sweep_is_the_three_em_starts(problem):
     for label, (name, options) in REFINE_STARTS.items():
         expected = wlra_core.solve(name, problem.A, problem.W, 3, n_iter=4, seed=trial_seed(0, 0), **options)
         curve = relative_history(entries[label])
-        np.testing.assert_array_equal(curve["iteration"], np.arange(5))
-        np.testing.assert_allclose(curve["relative_loss"], [p.loss / reference for p in expected.history], rtol=1e-9)
-        assert np.all(np.diff(curve["seconds"]) >= 0)
-    zero = relative_history(entries["EM from zero"])["relative_loss"]
+        np.testing.assert_array_equal(curve.iteration, np.arange(5))
+        np.testing.assert_allclose(curve.relative_loss, [p.loss / reference for p in expected.history], rtol=1e-9)
+        assert np.all(np.diff(curve.seconds) >= 0)
+    zero = relative_history(entries["EM from zero"]).relative_loss
     assert zero[0] == pytest.approx(1.0)  # X = 0 has relative loss 1
     assert np.all(np.diff(zero) <= 1e-12)  # EM never increases the loss (to rounding)
 
