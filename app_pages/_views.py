@@ -35,7 +35,7 @@ from wlra_core.api import solve
 from wlra_core.heldout import Holdout, holdout, missing_check
 from wlra_core.linalg import cumulative_mass, first_singular_mass, numerical_rank, round_off, spectrum, truncated_svd
 from wlra_core.problem import Problem
-from wlra_core.report import ProblemInfo, problem_info
+from wlra_core.report import ProblemInfo, em_step, problem_info
 from wlra_core.result import WLRAResult
 from wlra_core.sweep import Sweep, make_method, make_sweep
 from wlra_core.tables import ResultRow, summarize
@@ -275,21 +275,6 @@ class WeightAdvice:
                  if self.missing else "")
         return (f"{rank}: close to low rank, the case where svd_w is provably close to the optimum "
                 f"(Theorem 1.2); look for svd_w near the slow em/als at a fraction of their time.{zeros}")
-
-
-def em_step(A: np.ndarray, W: np.ndarray) -> float:
-    """:attr:`WeightAdvice.em_step` of a problem, one block of rows at a time (scaled by the
-    largest entries, so no square overflows or underflows to 0 for lack of range)."""
-    w_max, a_max = float(W.max()), float(np.abs(A).max())
-    if a_max == 0:
-        return 1.0
-    moved = total = 0.0
-    for start in range(0, W.shape[0], 4096):
-        Q = (W[start:start + 4096] / w_max) ** 2
-        share = Q * (A[start:start + 4096] / a_max) ** 2
-        moved += float(np.vdot(Q, share))
-        total += float(share.sum())
-    return moved / total if total > 0 else 1.0
 
 
 def advice_of(A: np.ndarray, W: np.ndarray, info: ProblemInfo) -> WeightAdvice:

@@ -8,7 +8,7 @@ import numpy as np
 from .linalg import cumulative_mass, first_singular_mass, numerical_rank, spectrum
 from .problem import Problem
 
-__all__ = ["ProblemInfo", "problem_info", "info_lines", "mass_rank"]
+__all__ = ["ProblemInfo", "problem_info", "info_lines", "mass_rank", "em_step"]
 
 
 def mass_rank(s: np.ndarray, fraction: float) -> int:
@@ -100,3 +100,24 @@ def info_lines(info: ProblemInfo) -> list[tuple[str, str]]:
     if info.test_accuracy is not None:
         lines.append(("MLP test accuracy", f"{100 * info.test_accuracy:.2f}%"))
     return lines
+
+
+def em_step(A: np.ndarray, W: np.ndarray) -> float:
+    """How far an EM iteration moves the entries of X towards their targets, on average.
+
+    EM's majorisation moves entry (i, j) the fraction ``(W_ij / max W)^2`` of the way to
+    ``A_ij``; the mean of that fraction weighted by the entry's share of ``||W o A||^2`` (the
+    loss EM starts from, at X = 0) is returned: 1 for a 0/1 mask, near 0 when the entries that
+    carry the loss have small weights (EM then stalls). Computed one block of rows at a time,
+    scaled by the largest entries so no square overflows or underflows to 0 for lack of range.
+    """
+    w_max, a_max = float(W.max()), float(np.abs(A).max())
+    if a_max == 0 or w_max == 0:
+        return 1.0
+    moved = total = 0.0
+    for start in range(0, W.shape[0], 4096):
+        Q = (W[start:start + 4096] / w_max) ** 2
+        share = Q * (A[start:start + 4096] / a_max) ** 2
+        moved += float(np.vdot(Q, share))
+        total += float(share.sum())
+    return moved / total if total > 0 else 1.0
