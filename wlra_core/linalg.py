@@ -65,8 +65,9 @@ ROW_BLOCK = 4096
 # its blocks are half of BLOCK_ENTRIES: the same cache budget.
 EVALUATION_BLOCK = BLOCK_ENTRIES // 2
 
-# Entries per chunk whose product U @ V a loss pass forms in one matrix product (32 MB): a
-# few large BLAS calls instead of one per block, each of which costs a thread hand-off.
+# Entries per group of rows whose product U @ V is formed in one matrix product (32 MB) where
+# chosen rows are formed outside a loss pass (largest entries, rows holding zero weights): a
+# few large BLAS calls instead of one per row.
 CHUNK_ENTRIES = 2**22
 
 SVD_METHODS = ("auto", "exact", "randomized")
@@ -754,34 +755,30 @@ def _truncation_pass(A, W, X: Factorization, widths: list[int], closed: list[boo
     (ascending) truncation width, and what ``per_block`` returned on each block (called
     first on the block's rows; an empty list without it).
 
-    The first width's product comes from one matrix product per chunk of CHUNK_ENTRIES
-    (a few large BLAS calls); the rest works on row blocks of EVALUATION_BLOCK entries
-    (:func:`_block_pass`), on :func:`map_blocks`' threads unless they call BLAS (which
-    grows the product of several widths, and forms a low-rank multiplier). Sums are added
-    in block order.
+    Row blocks of EVALUATION_BLOCK entries (:func:`_block_pass`) run on :func:`map_blocks`'
+    threads, each forming its block of the first width's product by one matrix product, so
+    that the product never leaves the cache. Meanwhile BLAS is limited to one thread
+    (:func:`wlra_core.sweep.blas_threads`): every block's product then runs on the thread
+    that needs it, where a multi-threaded product per block (or per larger chunk, between
+    the blocks' elementwise work) left BLAS threads spinning against the pass's own threads
+    (several times slower on two cores). Sums are added in block order.
     """
+    from .sweep import blas_threads  # the sweep engine's shared limit (it imports this module)
+
     n, d = A.shape
     quotient = isinstance(X, Reweighted) and X.divides_by(W)
     V_largest = np.abs(X.V).max(axis=1) if X.V.size else np.zeros(0)
     largest = [0.0] * len(widths)  # maxima found so far: blocks that cannot beat them skip theirs
-    # Blocks call no BLAS (threads would share its cores) with one width and a dense multiplier.
-    blas_in_blocks = len(widths) > 1 or isinstance(getattr(X, "weights", None), LowRank)
-    threads = 1 if blas_in_blocks else None
-    buffer = np.empty(min(A.size, CHUNK_ENTRIES))  # reused: no fresh pages for every chunk
-    found = []
-    for chunk in row_blocks(n, d, CHUNK_ENTRIES):
-        first = buffer[:(chunk.stop - chunk.start) * d].reshape(-1, d)
-        np.matmul(X.U[chunk, :widths[0]], X.V[:widths[0]], out=first)
+    threads = pass_threads()
 
-        def block(rows: slice, chunk=chunk, first=first) -> tuple:
-            extra = per_block(rows) if per_block is not None else None
-            product = first[rows.start - chunk.start:rows.stop - chunk.start]
-            return extra, _block_pass(A[rows], W[rows], X, rows, product, widths, closed,
-                                      largest if maxima else None, quotient, V_largest)
+    def block(rows: slice) -> tuple:
+        extra = per_block(rows) if per_block is not None else None
+        product = X.U[rows, :widths[0]] @ X.V[:widths[0]]
+        return extra, _block_pass(A[rows], W[rows], X, rows, product, widths, closed,
+                                  largest if maxima else None, quotient, V_largest)
 
-        blocks = [slice(chunk.start + b.start, chunk.start + b.stop) for b in row_blocks(first.shape[0], d,
-                                                                                          EVALUATION_BLOCK)]
-        found += map_blocks(block, blocks, threads)
+    with blas_threads(1 if threads > 1 else None):
+        found = map_blocks(block, list(row_blocks(n, d, EVALUATION_BLOCK)), threads)
     totals = [[SquareSum(), 0.0, SquareSum()] for _ in widths]
     for _, parts in found:
         for total, (loss, top, outside) in zip(totals, parts):
