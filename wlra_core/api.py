@@ -19,7 +19,8 @@ import numpy as np
 from .algorithms import Algorithm, get_algorithm
 from .factors import Factorization, LowRank, Reweighted, row_blocks
 from .linalg import ResidualStats, SquareSum, residual_stats, truncation_stats
-from .problem import Normalized, Problem, as_float_matrix, normalized_problem, validate_rank, weighted_problem
+from .problem import (Normalized, Problem, as_float_matrix, normalized_problem, scan_residual, unscanned_problem,
+                      validate_rank, weighted_problem)
 from .result import BLOWUP_FACTOR, Fit, HistoryPoint, Monitor, SolverFailed, WLRAResult
 from .seeding import as_seed_sequence, seed_label
 
@@ -38,17 +39,31 @@ def relative_loss(loss: float, A, W) -> float:
 
 class _Setup:
     """What :func:`solve` and :func:`solve_ranks` check before running: the scaled problem,
-    the original W (results divide by it), the model arrays, the seed and the options."""
+    the original W (results divide by it), the model arrays, the seed and the options.
 
-    def __init__(self, name, A, W, seed, options, model):
+    With ``defer``, a method whose fit reads A alone (svd) given arrays is fitted to A before
+    validation's pass over A and W, which then shares the pass that measures the fit
+    (:func:`_solve_unscanned`): ``unscanned`` holds the caller's ``(A, W)`` and max W until
+    then, and ``problem`` is A and W as given (only its shape and A are read meanwhile).
+    """
+
+    def __init__(self, name, A, W, seed, options, model, defer: bool = False):
         self.algorithm: Algorithm = get_algorithm(name)
         meta = A.meta if isinstance(A, Problem) else {}
+        self.unscanned = None
+        found = (unscanned_problem(A, W) if defer and not isinstance(A, Problem) and _reads_a_alone(self.algorithm)
+                 and not any(isinstance(value, np.ndarray) for value in options.values()) else None)
         if isinstance(A, Problem):
             if W is not None:
                 raise ValueError("give W inside the Problem, not as a separate argument")
             self.problem: Normalized = A.normalized
             self.W = A.W
             model = A.model if model is None else model
+            self.weighted = None
+        elif found is not None:
+            A_given, self.W, w_max = found
+            self.unscanned = (A, W, w_max)
+            self.problem = Normalized(A_given, self.W, 0, 0, SquareSum(math.nan), math.nan, 0)
             self.weighted = None
         elif self.algorithm.starts_from_weighted:
             self.W, self.problem, self.weighted = weighted_problem(A, W)
@@ -64,6 +79,12 @@ class _Setup:
                 self.options[key] = np.ldexp(as_float_matrix(value, f"{name} {key}"), -self.problem.a_exp)
         self.side = _required_arrays(self.algorithm, model or {}, meta)
 
+    def scan(self) -> None:
+        """Validate and scale the problem held back by ``defer`` (:func:`normalized_problem`)."""
+        A, W, _ = self.unscanned
+        self.W, self.problem = normalized_problem(A, W)
+        self.unscanned = None
+
     def fit_kwargs(self) -> dict:
         if not self.algorithm.starts_from_weighted:
             return {**self.options, **self.side}
@@ -75,6 +96,11 @@ class _Setup:
         # Arrays (e.g. an EM init matrix) are not echoed back into tables.
         shown = {k: ("<array>" if isinstance(v, np.ndarray) else v) for k, v in self.options.items()}
         return {**shown, "seed": seed_label(self.seed)}
+
+
+def _reads_a_alone(algorithm: Algorithm) -> bool:
+    """The method's fit reads A and nothing else (svd): not W, W o A or calibration arrays."""
+    return not (algorithm.uses_weights or algorithm.requires or algorithm.starts_from_weighted)
 
 
 def _required_arrays(algorithm: Algorithm, model: dict, meta: dict) -> dict:
@@ -131,7 +157,7 @@ def solve(
     WLRAResult
         ``failed=True`` with a ``message`` when the algorithm diverged or LAPACK failed.
     """
-    setup = _Setup(name, A, W, seed, options, model)
+    setup = _Setup(name, A, W, seed, options, model, defer=True)
     rank = validate_rank(rank, setup.problem.shape)
     return _solve_one(setup, rank, Monitor(progress, should_stop))
 
@@ -291,10 +317,37 @@ def _guarded(call: Callable[[], object]) -> tuple[object, str | None]:
 
 def _solve_one(setup: _Setup, rank: int, monitor: Monitor) -> WLRAResult:
     """One fit at one rank, measured (or failed)."""
+    if setup.unscanned is not None:
+        return _solve_unscanned(setup, rank, monitor)
     fit, failure = _attempt(setup, setup.algorithm.fit, rank, monitor)
     if failure is not None:
         return _failed(setup, rank, monitor, failure)
     return _result(setup, rank, fit, monitor, monitor.elapsed())
+
+
+def _solve_unscanned(setup: _Setup, rank: int, monitor: Monitor) -> WLRAResult:
+    """:func:`_solve_one` for a fit of A alone on arrays not yet scanned: the fit runs on A as
+    given, then one pass over A and W validates and scales the problem and measures the fit
+    (:func:`wlra_core.problem.scan_residual`), one pass fewer than validating first.
+
+    When that pass finds NaN (a missing entry) or ±Inf in A, or A beyond [2**-100, 2**100],
+    the fit is void: the problem is validated and scaled as usual (raising its messages), and
+    fitted again; its clock starts anew.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):  # only on an A the pass below then refuses
+        fit, failure = _attempt(setup, setup.algorithm.fit, rank, monitor)
+    seconds = monitor.elapsed()
+    A, W, w_max = setup.unscanned
+    found = scan_residual(setup.problem.A, setup.W, w_max, None if failure is not None else fit.factors)
+    if found is None:
+        setup.scan()
+        monitor.start, monitor.history = time.perf_counter(), []
+        return _solve_one(setup, rank, monitor)
+    setup.problem, stats = found
+    setup.unscanned = None
+    if failure is not None:
+        return _failed(setup, rank, monitor, failure)
+    return _result(setup, rank, fit, monitor, seconds, stats)
 
 
 def _in_original_units(factors: Factorization, setup: _Setup) -> Factorization:

@@ -65,8 +65,9 @@ ROW_BLOCK = 4096
 # its blocks are half of BLOCK_ENTRIES: the same cache budget.
 EVALUATION_BLOCK = BLOCK_ENTRIES // 2
 
-# Entries per chunk whose product U @ V a loss pass forms in one matrix product (32 MB): a
-# few large BLAS calls instead of one per block, each of which costs a thread hand-off.
+# Entries per group of rows whose product U @ V is formed in one matrix product (32 MB) where
+# chosen rows are formed outside a loss pass (largest entries, rows holding zero weights): a
+# few large BLAS calls instead of one per row.
 CHUNK_ENTRIES = 2**22
 
 SVD_METHODS = ("auto", "exact", "randomized")
@@ -571,7 +572,7 @@ def residual_stats(A: np.ndarray, W: np.ndarray, X: Factorization, projection: P
 
 def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
                      projection: Projection | None = None, mass: SquareSum | None = None, *,
-                     bounded_from: int = BOUNDED_MAXIMA_ENTRIES) -> list[ResidualStats]:
+                     bounded_from: int = BOUNDED_MAXIMA_ENTRIES, per_block: Callable[[slice], object] | None = None):
     """:class:`ResidualStats` of X cut to its first ``w`` terms (``U[:, :w] @ V[:w]``, with X's
     divisor or multiplier) for every ``w`` in ``widths``, in one pass.
 
@@ -583,7 +584,15 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
     it then does not hold (a large mass where W = 0) is summed entry by entry in a second
     pass. On matrices of at least ``bounded_from`` entries, the largest entries of a
     low-rank X, or of one that divides by W, come from row bounds (:func:`_largest_by_bounds`).
+
+    ``per_block`` (only without a ``projection``, whose pass may be skipped) is called on every
+    row block of the pass before the block's loss is summed, so that other work on the same rows
+    of A and W reads them while they are in cache (:func:`wlra_core.problem.scan_residual`: the
+    checks and scaling of validation, writing the scaled rows of W that the loss then reads).
+    With it the return value is ``(stats, [per_block(rows) for every block, in row order])``.
     """
+    if per_block is not None and projection is not None:
+        raise ValueError("per_block needs the pass over every block: give no projection")
     widths = [int(w) for w in widths]
     order = sorted(range(len(widths)), key=widths.__getitem__)
     ascending = [widths[i] for i in order]
@@ -596,7 +605,7 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
     if totals is None:
         # A large low-rank X's largest entries come from row bounds; its pass only sums the loss.
         low_rank = bounded and isinstance(X, LowRank)
-        totals = _truncation_pass(A, W, X, ascending, closed, maxima=not low_rank)
+        totals, blocks_found = _truncation_pass(A, W, X, ascending, closed, maxima=not low_rank, per_block=per_block)
         if low_rank:
             lower, c = _orthonormal_rows(X.V)
             for total, width in zip(totals, ascending):
@@ -604,13 +613,13 @@ def truncation_stats(A: np.ndarray, W: np.ndarray, X: Factorization, widths,
     losses = [projection.loss(w, mass, total[2]) if c else total[0] for w, c, total in zip(ascending, closed, totals)]
     redo = [j for j, loss in enumerate(losses) if loss is None]
     if redo:
-        again = _truncation_pass(A, W, X, [ascending[j] for j in redo], [False] * len(redo))
+        again = _truncation_pass(A, W, X, [ascending[j] for j in redo], [False] * len(redo))[0]
         for j, total in zip(redo, again):
             losses[j] = total[0]
     out: list[ResidualStats] = [None] * len(widths)  # type: ignore[list-item]
     for loss, total, i in zip(losses, totals, order):
         out[i] = ResidualStats(loss, total[1])
-    return out
+    return out if per_block is None else (out, blocks_found)
 
 
 def _quotient_maxima(W: np.ndarray, X: Reweighted, widths: list[int]) -> list[list] | None:
@@ -740,43 +749,41 @@ def _largest_by_bounds(bound: np.ndarray, X: Factorization, width: int, W: np.nd
     return largest
 
 
-def _truncation_pass(A, W, X: Factorization, widths: list[int], closed: list[bool], maxima: bool = True
-                     ) -> list[list]:
+def _truncation_pass(A, W, X: Factorization, widths: list[int], closed: list[bool], maxima: bool = True,
+                     per_block: Callable[[slice], object] | None = None) -> tuple[list[list], list]:
     """``[loss, largest |entry| (0 unless ``maxima``), squares where W = 0]`` of each
-    (ascending) truncation width.
+    (ascending) truncation width, and what ``per_block`` returned on each block (called
+    first on the block's rows; an empty list without it).
 
-    The first width's product comes from one matrix product per chunk of CHUNK_ENTRIES
-    (a few large BLAS calls); the rest works on row blocks of EVALUATION_BLOCK entries
-    (:func:`_block_pass`), on :func:`map_blocks`' threads unless they call BLAS (which
-    grows the product of several widths, and forms a low-rank multiplier). Sums are added
-    in block order.
+    Row blocks of EVALUATION_BLOCK entries (:func:`_block_pass`) run on :func:`map_blocks`'
+    threads, each forming its block of the first width's product by one matrix product, so
+    that the product never leaves the cache. Meanwhile BLAS is limited to one thread
+    (:func:`wlra_core.sweep.blas_threads`): every block's product then runs on the thread
+    that needs it, where a multi-threaded product per block (or per larger chunk, between
+    the blocks' elementwise work) left BLAS threads spinning against the pass's own threads
+    (several times slower on two cores). Sums are added in block order.
     """
+    from .sweep import blas_threads  # the sweep engine's shared limit (it imports this module)
+
     n, d = A.shape
     quotient = isinstance(X, Reweighted) and X.divides_by(W)
     V_largest = np.abs(X.V).max(axis=1) if X.V.size else np.zeros(0)
     largest = [0.0] * len(widths)  # maxima found so far: blocks that cannot beat them skip theirs
-    # Blocks call no BLAS (threads would share its cores) with one width and a dense multiplier.
-    blas_in_blocks = len(widths) > 1 or isinstance(getattr(X, "weights", None), LowRank)
-    threads = 1 if blas_in_blocks else None
-    buffer = np.empty(min(A.size, CHUNK_ENTRIES))  # reused: no fresh pages for every chunk
-    found = []
-    for chunk in row_blocks(n, d, CHUNK_ENTRIES):
-        first = buffer[:(chunk.stop - chunk.start) * d].reshape(-1, d)
-        np.matmul(X.U[chunk, :widths[0]], X.V[:widths[0]], out=first)
+    threads = pass_threads()
 
-        def block(rows: slice, chunk=chunk, first=first) -> list:
-            product = first[rows.start - chunk.start:rows.stop - chunk.start]
-            return _block_pass(A[rows], W[rows], X, rows, product, widths, closed, largest if maxima else None,
-                               quotient, V_largest)
+    def block(rows: slice) -> tuple:
+        extra = per_block(rows) if per_block is not None else None
+        product = X.U[rows, :widths[0]] @ X.V[:widths[0]]
+        return extra, _block_pass(A[rows], W[rows], X, rows, product, widths, closed,
+                                  largest if maxima else None, quotient, V_largest)
 
-        blocks = [slice(chunk.start + b.start, chunk.start + b.stop) for b in row_blocks(first.shape[0], d,
-                                                                                          EVALUATION_BLOCK)]
-        found += map_blocks(block, blocks, threads)
+    with blas_threads(1 if threads > 1 else None):
+        found = map_blocks(block, list(row_blocks(n, d, EVALUATION_BLOCK)), threads)
     totals = [[SquareSum(), 0.0, SquareSum()] for _ in widths]
-    for parts in found:
+    for _, parts in found:
         for total, (loss, top, outside) in zip(totals, parts):
             total[0], total[1], total[2] = total[0] + loss, max(total[1], top), total[2] + outside
-    return totals
+    return totals, [extra for extra, _ in found] if per_block is not None else []
 
 
 def _block_pass(A_b, W_b, X, rows, product, widths, closed, largest, quotient, V_largest) -> list:

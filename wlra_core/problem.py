@@ -13,16 +13,17 @@ import hashlib
 import math
 import operator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from .factors import row_blocks
-from .linalg import EVALUATION_BLOCK, SquareSum, map_blocks, square_sum, weighted_fits, weighted_square_sum
+from .factors import Factorization, row_blocks
+from .linalg import (EVALUATION_BLOCK, ResidualStats, SquareSum, map_blocks, square_sum, truncation_stats,
+                     weighted_fits, weighted_square_sum)
 from .options import Interval
 
 __all__ = ["Problem", "Normalized", "Scale", "normalize", "normalized_problem", "weighted_problem", "fingerprint",
-           "scan_problem", "validate_problem", "validate_rank", "as_float_matrix"]
+           "scan_problem", "unscanned_problem", "scan_residual", "validate_problem", "validate_rank", "as_float_matrix"]
 
 
 def _converted(M, name: str) -> np.ndarray:
@@ -122,6 +123,13 @@ def _scan(A: np.ndarray, W: np.ndarray | None, w_max: float,
     however many threads :func:`wlra_core.linalg.map_blocks` uses.
     """
     w_exp = _exponent(w_max) if math.isfinite(w_max) else 0
+    found = map_blocks(_scan_block(A, W, w_exp, scaled_W, product), list(row_blocks(*A.shape, EVALUATION_BLOCK)))
+    return _scale_found(found, w_exp)
+
+
+def _scan_block(A: np.ndarray, W: np.ndarray | None, w_exp: int, scaled_W: np.ndarray | None = None,
+                product: np.ndarray | None = None) -> Callable[[slice], tuple | None]:
+    """What :func:`_scan` does on one row block (None when the block of A holds NaN or ±Inf)."""
 
     def block(rows: slice):
         A_b = A[rows]
@@ -140,7 +148,11 @@ def _scan(A: np.ndarray, W: np.ndarray | None, w_max: float,
         zeros = int(np.count_nonzero(W_b == 0)) if w_low == 0 or (w_exp and float(W_b.min()) == 0) else 0
         return high, low, w_low, zeros, square_sum(np.multiply(W_b, A_b, out=None if product is None else product[rows]))
 
-    found = map_blocks(block, list(row_blocks(*A.shape, EVALUATION_BLOCK)))
+    return block
+
+
+def _scale_found(found: list, w_exp: int) -> tuple[Scale, float] | None:
+    """The :class:`Scale` and W's least entry from :func:`_scan_block`'s results, in block order."""
     if any(result is None for result in found):
         return None
     highs, lows, w_lows, zeros, sums = zip(*found)
@@ -194,7 +206,63 @@ def scan_problem(A, W=None, *, scaled_W: bool = False, product: bool = False
 
 def _largest(W: np.ndarray) -> float:
     """``W.max()`` (NaN if W holds one), on :func:`wlra_core.linalg.map_blocks`' threads."""
-    return float(np.max(map_blocks(lambda rows: W[rows].max(), list(row_blocks(*W.shape)))))
+    return _extremes(W, least=False)[0]
+
+
+def _extremes(W: np.ndarray, least: bool = True) -> tuple[float, float]:
+    """``(W.max(), W.min())`` (NaN if W holds one; the min only when ``least``, else NaN), in one
+    pass on :func:`wlra_core.linalg.map_blocks`' threads."""
+    found = map_blocks(lambda rows: (W[rows].max(), W[rows].min() if least else math.nan), list(row_blocks(*W.shape)))
+    highs, lows = zip(*found)
+    return float(np.max(highs)), float(np.min(lows))
+
+
+def unscanned_problem(A, W=None) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """``(A, W, max W)`` converted to float64, with W checked but A not read: the start of a
+    method whose fit reads A alone (svd), which runs on A as given while validation's pass over
+    A and W waits for the pass that measures the fit (:func:`scan_residual`).
+
+    None when W itself needs the full validation of :func:`scan_problem` (NaN, ±Inf, a
+    negative entry, all zeros: it raises the message), which then comes first. W None is all ones.
+    """
+    A = _converted(A, "A")
+    if W is None:
+        return A, np.ones_like(A), 1.0
+    W = _converted(W, "W")
+    if W.shape != A.shape:
+        raise ValueError(f"W has shape {W.shape} but A has shape {A.shape}; they must match")
+    w_max, w_min = _extremes(W)
+    if not (math.isfinite(w_max) and w_max > 0 and w_min >= 0):
+        return None
+    return A, W, w_max
+
+
+def scan_residual(A: np.ndarray, W: np.ndarray, w_max: float, factors: Factorization | None
+                  ) -> tuple[Normalized, ResidualStats | None] | None:
+    """Validation's pass over ``(A, W)`` of :func:`unscanned_problem`, fused with the pass that
+    measures ``factors`` fitted to that A as given: the scaled problem and the factors'
+    :class:`~wlra_core.linalg.ResidualStats` on it (from :func:`wlra_core.linalg.truncation_stats`,
+    whose blocks also do :func:`_scan`'s work while A and W are in cache).
+
+    None when A holds NaN or ±Inf, or lies beyond [2**-100, 2**100] (scaled, it would not be the
+    A the factors were fitted to): the fit is then void, and the problem goes through
+    :func:`normalized_problem`. Without ``factors`` (the fit failed), the scan alone.
+    """
+    w_exp = _exponent(w_max)
+    scaled_W = np.empty_like(W) if w_exp else None
+    block = _scan_block(A, W, w_exp, scaled_W)
+    stats = None
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf in A void the fit: no warning about it
+        if factors is None:
+            found = map_blocks(block, list(row_blocks(*A.shape, EVALUATION_BLOCK)))
+        else:
+            # Each block's scan writes its rows of the scaled W before the loss reads them.
+            (stats,), found = truncation_stats(A, W if scaled_W is None else scaled_W, factors, [factors.width],
+                                               per_block=block)
+    scan = _scale_found(found, w_exp)
+    if scan is None or scan[0].a_exp:
+        return None
+    return normalize(A, W, scan[0], scaled_W), stats
 
 
 def _scaled_buffer(A: np.ndarray, W: np.ndarray | None, w_max: float) -> np.ndarray | None:
