@@ -14,6 +14,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dger as _dger
 
+from .blas import blas_threads
 from .factors import BLOCK_ENTRIES, Factorization, LowRank, Reweighted, row_blocks
 from .memory import available_memory
 
@@ -758,13 +759,11 @@ def _truncation_pass(A, W, X: Factorization, widths: list[int], closed: list[boo
     Row blocks of EVALUATION_BLOCK entries (:func:`_block_pass`) run on :func:`map_blocks`'
     threads, each forming its block of the first width's product by one matrix product, so
     that the product never leaves the cache. Meanwhile BLAS is limited to one thread
-    (:func:`wlra_core.sweep.blas_threads`): every block's product then runs on the thread
+    (:func:`wlra_core.blas.blas_threads`, shared with the sweeps' solvers): every block's product then runs on the thread
     that needs it, where a multi-threaded product per block (or per larger chunk, between
     the blocks' elementwise work) left BLAS threads spinning against the pass's own threads
     (several times slower on two cores). Sums are added in block order.
     """
-    from .sweep import blas_threads  # the sweep engine's shared limit (it imports this module)
-
     n, d = A.shape
     quotient = isinstance(X, Reweighted) and X.divides_by(W)
     V_largest = np.abs(X.V).max(axis=1) if X.V.size else np.zeros(0)
