@@ -91,7 +91,7 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     table = process_table()
     server = descendants(table, server_pid)
     mine = descendants(table, os.getpid()) - server
-    harness = {os.getpid()} | {pid for pid in mine if table.get(pid, (0, ""))[1] == "node"}
+    harness = {os.getpid()} | {pid for pid in mine if table.get(pid, (0, ""))[1].startswith("node")}
     browser = {pid for pid in mine - harness if pid in table}
     # Only this process's own time: its reaped children are the servers of earlier counts.
     own = sum(os.times()[:2])
