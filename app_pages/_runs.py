@@ -158,15 +158,15 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
     arrive, and once more at the end when results arrived after the last draw: when it
     returns, the last draw showed every row it returns.
 
-    Everything sent to the browser is paced by the number of sessions running live on the
-    server, ``live``: N sessions redrawing should cost the two cores (the server's, and in
-    the benchmark the browsers') what one does. The charts are redrawn at most once per
-    period of ``redraw_seconds * live`` seconds, and no sooner than four times as long as the
-    last draw took after it. The periods are counted on one clock for every session, so sessions
-    waiting for the same results (their runs share them) redraw at the same updates with the
-    same rows, and a draw that caches its figures by the rows builds them once for all. The
-    progress bar moves at most every ``progress_seconds * live`` seconds: each move is a
-    message the browser renders, and a run has hundreds of updates.
+    What goes to the browser is paced by ``live``, the number of sessions running live on the
+    server: N sessions redrawing should cost the cores (the server's, and the browsers' when
+    they share them) what one does. The charts are redrawn at most once per period of
+    ``redraw_seconds * live`` seconds, and not before four times as long as the last draw
+    took has passed since it. The periods are counted on one clock for every session, so
+    sessions handed the same results (their runs share them) mostly redraw at the same
+    updates with the same rows, and a draw that caches its figures by the rows builds them
+    once for all. The progress bar moves at most every ``progress_seconds * live`` seconds:
+    each move is a message the browser renders, and a run has hundreds of updates.
 
     When it ends, ``status`` says what happened -- an error first when there was one,
     never "done" for a run that could not start. Returns the run's rows: its own, kept
