@@ -402,8 +402,8 @@ def compare_figures(rows: tuple[ResultRow, ...], order: tuple[str, ...], errors:
     (:data:`ERROR_CHARTS`); methods in ``order``.
 
     Built once per server for the same rows and settings, and shared read-only: sessions
-    running one sweep are handed the same results at the same moments, and redraw them
-    together (:func:`~app_pages._runs.run_live`).
+    running one sweep are handed the same results, so their first draws, their last ones
+    (every result) and a reload of the page show the same rows.
     """
     losses = curves(list(rows), value)
     figures = {

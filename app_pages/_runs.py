@@ -160,13 +160,10 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
 
     What goes to the browser is paced by ``live``, the number of sessions running live on the
     server: N sessions redrawing should cost the cores (the server's, and the browsers' when
-    they share them) what one does. The charts are redrawn at most once per period of
-    ``redraw_seconds * live`` seconds, and not before four times as long as the last draw
-    took has passed since it. The periods are counted on one clock for every session, so
-    sessions handed the same results (their runs share them) mostly redraw at the same
-    updates with the same rows, and a draw that caches its figures by the rows builds them
-    once for all. The progress bar moves at most every ``progress_seconds * live`` seconds:
-    each move is a message the browser renders, and a run has hundreds of updates.
+    they share them) what one does. The charts are redrawn at most every ``redraw_seconds *
+    live`` seconds, or every four times as long as the last draw took; the progress bar moves
+    at most every ``progress_seconds * live`` seconds: each move is a message the browser
+    renders, and a run has hundreds of updates.
 
     When it ends, ``status`` says what happened -- an error first when there was one,
     never "done" for a run that could not start. Returns the run's rows: its own, kept
@@ -175,7 +172,7 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
     stop_button(stop_slot, stop_key, stopped_key)
     new, errors, fatal = 0, [], None
     started = time.perf_counter()
-    drawn, drawn_period, next_draw = 0, None, -math.inf  # the first results are drawn at once
+    last_draw, pause, drawn = -math.inf, redraw_seconds, 0  # the first results are drawn at once
     last_progress = -math.inf
     results = {}  # this run's results: the shared cache may be cleared meanwhile
     updates = run(sweep, cache, executor, results=results)
@@ -193,12 +190,11 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
                     status.progress(update.done / update.total,
                                     text=f"{update.done}/{update.total} · {update.message}")
                     last_progress = now
-                period = now // (redraw_seconds * live.count)
-                if len(results) > drawn and period != drawn_period and now >= next_draw:
-                    drawn, drawn_period = len(results), period
+                if len(results) > drawn and now - last_draw >= pause:
+                    drawn = len(results)
                     draw(sweep.rows(results), f"live{drawn}")
-                    finished = time.perf_counter()
-                    next_draw = finished + 4 * (finished - now)
+                    last_draw = time.perf_counter()
+                    pause = max(redraw_seconds * live.count, 4 * (last_draw - now))
     finally:
         updates.close()
     if len(results) > drawn:
