@@ -21,9 +21,9 @@ Where the time goes: the CPU seconds (``/proc/<pid>/stat``: user + system, with 
 children) from the first click until the last tab was done, of the server process, of the
 browser (every Chromium process) and of the harness (this script and Playwright's driver,
 polling the tabs). In real use each visitor's browser runs on the visitor's own machine, not
-on the server's cores; ``--browser-priority nice`` models that by running Chromium at nice 19
-(a wrapper executable ``nice -n 19 /usr/bin/chromium "$@"``), so that the server and its
-solvers get the cores first. By default every count is run both ways, alternated (normal,
+on the server's cores; ``--browser-priority nice`` comes closer to that by running Chromium at
+nice 19 (a wrapper executable ``nice -n 19 /usr/bin/chromium "$@"``): the server and its
+solvers get the cores first, though the tabs still use them after it. By default every count is run both ways, alternated (normal,
 nice) on fresh servers, and both tables are written.
 
 The same sweep is also driven without a browser, by N threads on one result cache (the
@@ -201,7 +201,8 @@ def browser_line(count: int, seen: dict, alone: float) -> str:
 
 PRIORITIES = {"normal": "Chromium at normal priority (on the server's cores, competing with it)",
               "nice": "Chromium at nice 19 (a wrapper running `nice -n 19 /usr/bin/chromium`): the server's "
-                      "work first, as when each visitor's browser runs on the visitor's own machine"}
+                      "work first, closer to browsers on the visitors' own machines (the tabs still use "
+                      "these cores after the server)"}
 
 
 def main() -> None:
