@@ -22,8 +22,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages._compression_text import method_label, percent, shown_warnings
-from app_pages._views import REFINE_STARTS, HeatmapView, LossHistory, Series, SpectrumView, TeachingExample
+from app_pages._views import REFINE_STARTS, HeatmapView, LossHistory, Series, SpectrumView, TeachingExample, curves
 from wlra_core.compression import WEIGHT_TRANSFORMS, row_accuracy
+from wlra_core.heldout import HELDOUT_COLUMN, MISSING_COLUMN
 from wlra_core.result import WLRAResult
 from wlra_core.tables import ResultRow
 
@@ -384,6 +385,40 @@ def series_figure(series: dict[str, Series], order, *, x: str, value: str, title
     fig.update_yaxes(title=y_title)
     fig.update_xaxes(title="rank k" if x == "rank" else "stored numbers (entries of the arrays kept)")
     return fig
+
+
+# The Compare page's error charts: column -> (title, y axis title).
+ERROR_CHARTS = {HELDOUT_COLUMN: ("Held-out error vs rank", "weighted RMSE on the held-out entries"),
+                MISSING_COLUMN: ("True error on the missing entries vs rank", "RMSE on the missing entries")}
+
+
+# repr(row) spells every field exactly (floats round-trip) in a tenth of the time the
+# generic hashing of a dataclass takes.
+@st.cache_resource(show_spinner=False, max_entries=16, hash_funcs={ResultRow: repr})
+def compare_figures(rows: tuple[ResultRow, ...], order: tuple[str, ...], errors: tuple[str, ...], *, value: str,
+                    loss_label: str, log_y: bool, bands: bool) -> dict[str, go.Figure]:
+    """The Compare page's charts of ``rows`` by name: ``"loss"`` and ``"params"`` (``value``
+    against the rank and the stored numbers), ``"time"`` and one per column of ``errors``
+    (:data:`ERROR_CHARTS`); methods in ``order``.
+
+    Built once per server for the same rows and settings, and shared read-only: sessions
+    running one sweep are handed the same results, so their first draws, their last ones
+    (every result) and a reload of the page show the same rows.
+    """
+    losses = curves(list(rows), value)
+    figures = {
+        "loss": series_figure(losses, order, x="rank", value=value, title="Weighted loss vs rank",
+                              y_title=loss_label, log_y=log_y, bands=bands),
+        "time": series_figure(curves(list(rows), "seconds"), order, x="rank", value="seconds",
+                              title="Runtime vs rank", y_title="seconds", log_y=True, bands=bands),
+        "params": series_figure(losses, order, x="n_params", value=value, title="Weighted loss vs stored numbers",
+                                y_title=loss_label, log_y=log_y, log_x=True, bands=bands),
+    }
+    for column in errors:
+        title, y_title = ERROR_CHARTS[column]
+        figures[column] = series_figure(curves(list(rows), column), order, x="rank", value=column, title=title,
+                                        y_title=y_title, log_y=log_y, bands=bands)
+    return figures
 
 
 # --- Refine -----------------------------------------------------------------------------------

@@ -151,14 +151,19 @@ def stop_button(slot, key: str, stopped_key: str) -> None:
 
 
 def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, stop_key: str,
-             stopped_key: str, draw, redraw_seconds: float = 2.0) -> list[ResultRow]:
+             stopped_key: str, draw, redraw_seconds: float = 2.0, progress_seconds: float = 0.5) -> list[ResultRow]:
     """Run ``sweep`` through the engine with a progress bar in ``status``, a Stop button in
     ``stop_slot`` and ``draw(rows, tag)`` called as soon as the run has results (at its first
-    update: results other sessions stored before it started count) and then, while new ones
-    arrive, at most every ``redraw_seconds`` times the number of sessions running live on
-    the server -- or every four times as long as the last draw took: redrawing charts (here
-    and in the browser) shares the two cores with the solvers, and N sessions redrawing
-    should cost them what one does.
+    update: results other sessions stored before it started count), then while new ones
+    arrive, and once more at the end when results arrived after the last draw: when it
+    returns, the last draw showed every row it returns.
+
+    What goes to the browser is paced by ``live``, the number of sessions running live on the
+    server: N sessions redrawing should cost the cores (the server's, and the browsers' when
+    they share them) what one does. The charts are redrawn at most every ``redraw_seconds *
+    live`` seconds, or every four times as long as the last draw took; the progress bar moves
+    at most every ``progress_seconds * live`` seconds: each move is a message the browser
+    renders, and a run has hundreds of updates.
 
     When it ends, ``status`` says what happened -- an error first when there was one,
     never "done" for a run that could not start. Returns the run's rows: its own, kept
@@ -168,25 +173,32 @@ def run_live(sweep: Sweep, cache: ResultCache, executor, *, status, stop_slot, s
     new, errors, fatal = 0, [], None
     started = time.perf_counter()
     last_draw, pause, drawn = -math.inf, redraw_seconds, 0  # the first results are drawn at once
+    last_progress = -math.inf
     results = {}  # this run's results: the shared cache may be cleared meanwhile
     updates = run(sweep, cache, executor, results=results)
     try:
         with live_runs().running() as live:
             for update in updates:
-                status.progress(update.done / update.total, text=f"{update.done}/{update.total} · {update.message}")
                 if isinstance(update, Fatal):
                     fatal = update.error
                 elif isinstance(update, TaskError):
                     errors.append(update.error)
                 elif isinstance(update, ResultEvent):
                     new += 1
-                if len(results) > drawn and time.perf_counter() - last_draw >= pause:
-                    drawing, drawn = time.perf_counter(), len(results)
+                now = time.perf_counter()
+                if now - last_progress >= progress_seconds * live.count:
+                    status.progress(update.done / update.total,
+                                    text=f"{update.done}/{update.total} · {update.message}")
+                    last_progress = now
+                if len(results) > drawn and now - last_draw >= pause:
+                    drawn = len(results)
                     draw(sweep.rows(results), f"live{drawn}")
                     last_draw = time.perf_counter()
-                    pause = max(redraw_seconds * live.count, 4 * (last_draw - drawing))
+                    pause = max(redraw_seconds * live.count, 4 * (last_draw - now))
     finally:
         updates.close()
+    if len(results) > drawn:
+        draw(sweep.rows(results), f"live{len(results)}")
     stop_slot.empty()
     done = f"{new} new results in {time.perf_counter() - started:.1f} s"
     if fatal:

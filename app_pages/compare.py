@@ -7,13 +7,13 @@ The Dask scheduler's address never enters the URL: a link must not make the serv
 """
 import streamlit as st
 
-from app_pages._charts import chart, picture_rgb, series_figure
+from app_pages._charts import ERROR_CHARTS, chart, compare_figures, picture_rgb
 from app_pages._flags import show_flagged
 from app_pages._links import ignored_values
 from app_pages._runs import (cached_run_status, option_key, option_widgets, rank_range, result_cache, run_live,
                              show_failed)
 from app_pages._state import linked_values, page_header
-from app_pages._views import WeightAdvice, curves, held_out_split, image_layout, pictures, weight_advice
+from app_pages._views import WeightAdvice, held_out_split, image_layout, pictures, weight_advice
 from wlra_core import ALGORITHMS, get_algorithm
 from wlra_core.heldout import HELDOUT_COLUMN, MISSING_COLUMN, entry_errors
 from wlra_core.sweep import make_sweep
@@ -34,11 +34,11 @@ def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, 
          advice: WeightAdvice, held_out: bool) -> None:
     """Fill the chart slots from ``rows`` (mean over trials, and min-max bands when ``bands``)."""
     loss_label = "relative loss ||W o (A - X)||² / ||W o A||²" if value == "relative_loss" else "loss ||W o (A - X)||²"
-    losses, seconds = curves(rows, value), curves(rows, "seconds")
+    figures = compare_figures(tuple(rows), tuple(order), tuple(name for name in ERROR_CHARTS if name in slots),
+                              value=value, loss_label=loss_label, log_y=log_y, bands=bands)
     fitted = " on the entries each method was fitted to" + (" (the fit part)" if held_out else "")
     with slots["loss"].container():
-        chart(series_figure(losses, order, x="rank", value=value, title="Weighted loss vs rank",
-                            y_title=loss_label, log_y=log_y, bands=bands),
+        chart(figures["loss"],
               f"Weighted loss of each algorithm's rank-k solution{fitted} (mean over trials"
               + ("; band: min to max); " if bands else "; the Min-max bands toggle shows their spread); ")
               + "lower is better"
@@ -49,31 +49,25 @@ def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, 
               key=f"loss-{tag}")
     if HELDOUT_COLUMN in slots:
         with slots[HELDOUT_COLUMN].container():
-            chart(series_figure(curves(rows, HELDOUT_COLUMN), order, x="rank", value=HELDOUT_COLUMN,
-                                title="Held-out error vs rank", y_title="weighted RMSE on the held-out entries",
-                                log_y=log_y, bands=bands),
+            chart(figures[HELDOUT_COLUMN],
                   "Error on the observed entries held out of every fit (weighted RMSE; the RMSE for a 0/1 "
                   "mask): lower is better. It rises where a method starts to fit noise -- pick the rank at "
                   "its minimum.",
                   key=f"heldout-{tag}")
     if MISSING_COLUMN in slots:
         with slots[MISSING_COLUMN].container():
-            chart(series_figure(curves(rows, MISSING_COLUMN), order, x="rank", value=MISSING_COLUMN,
-                                title="True error on the missing entries vs rank",
-                                y_title="RMSE on the missing entries", log_y=log_y, bands=bands),
+            chart(figures[MISSING_COLUMN],
                   "This problem keeps the truth behind its missing entries: the error on them, which no "
                   "method saw -- the number filling is for. A method that fills nothing sits at the RMS of "
                   "the missing values.",
                   key=f"missing-{tag}")
     with slots["time"].container():
-        chart(series_figure(seconds, order, x="rank", value="seconds", title="Runtime vs rank",
-                            y_title="seconds", log_y=True, bands=bands),
+        chart(figures["time"],
               "Wall time per solution (the svd family computes one SVD for all ranks and counts it "
               "in each); look for the orders of magnitude between one-shot and iterative methods.",
               key=f"time-{tag}")
     with slots["params"].container():
-        chart(series_figure(losses, order, x="n_params", value=value, title="Weighted loss vs stored numbers",
-                            y_title=loss_label, log_y=log_y, log_x=True, bands=bands),
+        chart(figures["params"],
               f"The same losses against the entries of the arrays each solution keeps. {', '.join(advice.dividers)} "
               "divide by W itself, so they must store all n·d weights too"
               + (": with this W that puts them at more numbers than the matrix has, and they fill none of its "
@@ -224,9 +218,10 @@ if run:
                     stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, tag=tag,
                                                                          **settings))
 
-# Without results the charts are drawn empty: the browser loads the chart library before
-# Run, so the first points appear at once.
-draw(rows, order, slots, tag="final", **settings)
+# A run's last draw showed its rows. Without results the charts are drawn empty: the browser
+# loads the chart library before Run, so the first points appear at once.
+if not run or not rows:
+    draw(rows, order, slots, tag="final", **settings)
 if not rows:
     st.stop()
 

@@ -131,7 +131,8 @@ with headline_slot:
         st.markdown(heading[1])
     if (why := why_not_entrywise(rows, problem)) is not None:
         st.markdown(why)
-draw(rows, base, several, slots, tag="final")
+if not run:  # a run's last draw showed its rows
+    draw(rows, base, several, slots, tag="final")
 
 show_failed(rows, "left out of the charts", trials=False)
 show_flagged(rows, label=lambda r: method_label(r, several), warnings=shown_warnings)

@@ -15,9 +15,20 @@ that many browser contexts (Chromium via Playwright) on ``/compare``; Run is cli
 as fast as the browser allows, then every tab is polled. Per count: seconds from a tab's own
 click to its first curve (legend) and to its "Done" line (median and slowest over the
 tabs), the time until the last tab was done (from the first click), the server's peak
-memory (VmHWM) and the errors shown (exception boxes, error boxes, failed runs). The same
-sweep is also driven without a browser, by N threads on one result cache (the engine's
-share of the figures). Results: ``benchmarks/results/concurrency.txt`` (written atomically).
+memory (VmHWM) and the errors shown (exception boxes, error boxes, failed runs).
+
+Where the time goes: the CPU seconds (``/proc/<pid>/stat``: user + system, with reaped
+children) from the first click until the last tab was done, of the server process, of the
+browser (every Chromium process) and of the harness (this script and Playwright's driver,
+polling the tabs). In real use each visitor's browser runs on the visitor's own machine, not
+on the server's cores; ``--browser-priority nice`` comes closer to that by running Chromium at
+nice 19 (a wrapper executable ``nice -n 19 /usr/bin/chromium "$@"``): the server and its
+solvers get the cores first, though the tabs still use them after it. By default every count is run both ways, alternated (normal,
+nice) on fresh servers, and both tables are written.
+
+The same sweep is also driven without a browser, by N threads on one result cache (the
+engine's share of the figures). Results: ``benchmarks/results/concurrency.txt`` (written
+atomically).
 """
 from __future__ import annotations
 
@@ -26,6 +37,7 @@ import os
 import re
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,10 +50,60 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "concurrency.txt"
 POLL_SECONDS = 0.2
 LIMIT_SECONDS = 1200
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# How Chromium is started, by --browser-priority: as it is, or at the lowest CPU priority.
+NICE_WRAPPER = f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n'
 
 
-def browser_sessions(browser, url: str, count: int) -> dict:
-    """``count`` tabs press Run on Compare together; what each saw and when."""
+def process_table() -> dict[int, tuple[int, str, float]]:
+    """Every process: pid -> (parent pid, command name, CPU seconds of it and of its reaped
+    children: utime + stime + cutime + cstime of ``/proc/<pid>/stat``)."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(entry.path, "stat").read_text()
+        except OSError:  # it exited meanwhile
+            continue
+        # The command name is in parentheses and may itself hold spaces or parentheses.
+        name, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        table[int(entry.name)] = (int(fields[1]), name, sum(int(f) for f in fields[11:15]) / CLOCK_TICKS)
+    return table
+
+
+def descendants(table: dict, root: int) -> set[int]:
+    """``root`` and every process below it in ``table``."""
+    children = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo += children.get(pid, [])
+    return found & set(table) | {root}
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server, the browser (Chromium's processes) and the harness
+    (this process and Playwright's driver, the ``node`` process that drives Chromium)."""
+    table = process_table()
+    server = descendants(table, server_pid)
+    mine = descendants(table, os.getpid()) - server
+    harness = {os.getpid()} | {pid for pid in mine if table.get(pid, (0, ""))[1].startswith("node")}
+    browser = {pid for pid in mine - harness if pid in table}
+    # Only this process's own time: its reaped children are the servers of earlier counts.
+    own = sum(os.times()[:2])
+    return {"server": sum(table[pid][2] for pid in server if pid in table),
+            "browser": sum(table[pid][2] for pid in browser),
+            "harness": own + sum(table[pid][2] for pid in harness - {os.getpid()})}
+
+
+def browser_sessions(browser, url: str, count: int, server_pid: int) -> dict:
+    """``count`` tabs press Run on Compare together; what each saw and when, and the CPU
+    seconds of the server, the browser and the harness from the first click to the last
+    tab's "Done"."""
     tabs = []
     for _ in range(count):
         tab = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
@@ -50,7 +112,7 @@ def browser_sessions(browser, url: str, count: int) -> dict:
         tabs.append(tab)
     for tab in tabs:
         tab.locator(".js-plotly-plot").nth(2).wait_for()  # the empty charts: the page is ready
-    clicks = []
+    clicks, cpu_before = [], cpu_seconds(server_pid)
     for tab in tabs:
         tab.locator(".st-key-compare-run button").click()
         clicks.append(time.perf_counter())
@@ -65,6 +127,7 @@ def browser_sessions(browser, url: str, count: int) -> dict:
                 done[i] = now - clicks[i]
                 finished = now
         time.sleep(POLL_SECONDS)
+    cpu_after = cpu_seconds(server_pid)
     errors = []
     for tab in tabs:
         tab.wait_for_timeout(1000)  # the error boxes under the charts follow the Done line
@@ -72,7 +135,8 @@ def browser_sessions(browser, url: str, count: int) -> dict:
         errors += [f"error: {text[:120]}" for text in
                    tab.locator('[data-testid="stAlertContentError"]').all_inner_texts()]
         tab.context.close()
-    return {"first": first, "done": done, "all_done": (finished or time.perf_counter()) - clicks[0], "errors": errors}
+    return {"first": first, "done": done, "all_done": (finished or time.perf_counter()) - clicks[0], "errors": errors,
+            "cpu": {what: cpu_after[what] - cpu_before[what] for what in cpu_before}}
 
 
 def engine_sessions(count: int) -> float:
@@ -102,9 +166,50 @@ def seconds(values) -> str:
     return f"{statistics.median(values):.1f} / {max(values):.1f}"
 
 
+def browser_run(playwright, executable: str, count: int) -> dict:
+    """:func:`browser_sessions` of ``count`` tabs in a freshly launched ``executable`` on a
+    freshly started server; with the server's peak memory and the load average after it."""
+    browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    try:
+        port = free_port()
+        with open(Path("/tmp") / f"wlra_concurrency_{port}.log", "w") as log:
+            process, _ = start_server(port, log)
+        try:
+            seen = browser_sessions(browser, f"http://127.0.0.1:{port}", count, process.pid)
+            seen["peak"] = peak_memory_gb(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    finally:
+        browser.close()
+    seen["load"] = os.getloadavg()[0]
+    return seen
+
+
+BROWSER_HEADER = (f"  {'sessions':>8}  {'first point s':>13}  {'done s':>11}  {'last done s':>16}  "
+                  f"{'server CPU s (per session)':>26}  {'browser CPU s':>13}  {'harness CPU s':>13}  "
+                  f"{'peak memory':>11}  {'load':>5}  errors")
+
+
+def browser_line(count: int, seen: dict, alone: float) -> str:
+    cpu = seen["cpu"]
+    return (f"  {count:>8}  {seconds(seen['first']):>13}  {seconds(seen['done']):>11}  "
+            f"{seen['all_done']:>6.1f} ({seen['all_done'] / alone:.2f}x)  "
+            f"{cpu['server']:>12.1f} ({cpu['server'] / count:>5.1f})       {cpu['browser']:>13.1f}  "
+            f"{cpu['harness']:>13.1f}  {seen['peak']:>8.2f} GB  {seen['load']:>5.1f}  {len(seen['errors'])}")
+
+
+PRIORITIES = {"normal": "Chromium at normal priority (on the server's cores, competing with it)",
+              "nice": "Chromium at nice 19 (a wrapper running `nice -n 19 /usr/bin/chromium`): the server's "
+                      "work first, closer to browsers on the visitors' own machines (the tabs still use "
+                      "these cores after the server)"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", nargs="+", type=int, default=[1, 4, 8])
+    parser.add_argument("--browser-priority", nargs="+", choices=list(PRIORITIES), default=list(PRIORITIES),
+                        help="run Chromium as it is and/or at nice 19 (default: both, alternated per count)")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     lines = [f"machine: {os.cpu_count()} cores, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
@@ -118,31 +223,27 @@ def main() -> None:
     if not args.no_browser and Path(CHROMIUM).exists():
         from playwright.sync_api import sync_playwright
 
-        lines += ["", "browser (N Chromium contexts on a freshly started server, Run clicked in each):",
-                  f"  {'sessions':>8}  {'first point s (median / max)':>28}  {'done s (median / max)':>22}  "
-                  f"{'last done s':>11}  {'peak memory':>11}  errors"]
-        alone = None
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                for count in args.sessions:
-                    port = free_port()
-                    with open(Path("/tmp") / f"wlra_concurrency_{port}.log", "w") as log:
-                        process, _ = start_server(port, log)
-                    try:
-                        seen = browser_sessions(browser, f"http://127.0.0.1:{port}", count)
-                        peak = peak_memory_gb(process.pid)
-                    finally:
-                        process.terminate()
-                        process.wait(timeout=30)
-                    alone = seen["all_done"] if alone is None else alone
-                    lines.append(f"  {count:>8}  {seconds(seen['first']):>28}  {seconds(seen['done']):>22}  "
-                                 f"{seen['all_done']:>11.1f}  {peak:>9.2f} GB  {len(seen['errors'])}"
-                                 f"   ({seen['all_done'] / alone:.2f}x the first count)")
-                    lines += [f"            {error}" for error in seen["errors"]]
-                    print("\n".join(lines[-1 - len(seen["errors"]):]), flush=True)
-            finally:
-                browser.close()
+        tables = {priority: [] for priority in args.browser_priority}
+        with tempfile.TemporaryDirectory(prefix="wlra_concurrency_") as folder, sync_playwright() as playwright:
+            niced = Path(folder) / "chromium"
+            niced.write_text(NICE_WRAPPER)
+            niced.chmod(0o755)
+            executables = {"normal": CHROMIUM, "nice": str(niced)}
+            for count in args.sessions:
+                for priority, table in tables.items():
+                    seen = browser_run(playwright, executables[priority], count)
+                    table.append((count, seen))
+                    print(f"{priority}: " + browser_line(count, seen, table[0][1]["all_done"]).strip(), flush=True)
+                    for error in seen["errors"]:
+                        print(f"    {error}", flush=True)
+        for priority, table in tables.items():
+            lines += ["", f"browser, {PRIORITIES[priority]}: N Chromium contexts on a freshly started server, "
+                          "Run clicked in each; first point and done s: median / slowest tab; CPU s from the "
+                          "first click to the last Done; load: 1-minute load average after the count",
+                      BROWSER_HEADER]
+            for count, seen in table:
+                lines.append(browser_line(count, seen, table[0][1]["all_done"]))
+                lines += [f"            {error}" for error in seen["errors"]]
     write_with_load(RESULTS, lines)
 
 
