@@ -8,7 +8,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages import _preload, _views
+from app_pages import _charts, _preload, _views
 from apptest_helpers import APP, ROOT
 
 
@@ -30,7 +30,7 @@ def events(monkeypatch):
 
     monkeypatch.setattr(_preload, "_import_all", slow_imports)
     monkeypatch.setattr(_views, "teaching_example", recorded("home ran", _views.teaching_example))
-    monkeypatch.setattr(_views, "curves", recorded("compare ran", _views.curves))
+    monkeypatch.setattr(_charts, "compare_figures", recorded("compare ran", _charts.compare_figures))
     _preload.page_modules.clear()
     yield seen
     _preload.page_modules().join()
