@@ -30,6 +30,17 @@ CHARTS = (MISSING_COLUMN, HELDOUT_COLUMN, "loss", "time", "params")
 BANDS_UP_TO = 4
 
 
+# The charts of the errors on entries no method was fitted to: caption and key, by column.
+ERROR_CAPTIONS = {
+    HELDOUT_COLUMN: ("Error on the observed entries held out of every fit (weighted RMSE; the RMSE for a 0/1 "
+                     "mask): lower is better. It rises where a method starts to fit noise -- pick the rank at "
+                     "its minimum.", "heldout"),
+    MISSING_COLUMN: ("This problem keeps the truth behind its missing entries: the error on them, which no "
+                     "method saw -- the number filling is for. A method that fills nothing sits at the RMS of "
+                     "the missing values.", "missing"),
+}
+
+
 def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, bands: bool, tag: str,
          advice: WeightAdvice, held_out: bool) -> None:
     """Fill the chart slots from ``rows`` (mean over trials, and min-max bands when ``bands``)."""
@@ -47,20 +58,10 @@ def draw(rows: list[ResultRow], order, slots: dict, *, value: str, log_y: bool, 
                  else " -- look for svd_w close to the slow em/als at a fraction of their time. ")
               + "A black ring marks a flagged result (hover for why).",
               key=f"loss-{tag}")
-    if HELDOUT_COLUMN in slots:
-        with slots[HELDOUT_COLUMN].container():
-            chart(figures[HELDOUT_COLUMN],
-                  "Error on the observed entries held out of every fit (weighted RMSE; the RMSE for a 0/1 "
-                  "mask): lower is better. It rises where a method starts to fit noise -- pick the rank at "
-                  "its minimum.",
-                  key=f"heldout-{tag}")
-    if MISSING_COLUMN in slots:
-        with slots[MISSING_COLUMN].container():
-            chart(figures[MISSING_COLUMN],
-                  "This problem keeps the truth behind its missing entries: the error on them, which no "
-                  "method saw -- the number filling is for. A method that fills nothing sits at the RMS of "
-                  "the missing values.",
-                  key=f"missing-{tag}")
+    for column, (caption, key) in ERROR_CAPTIONS.items():
+        if column in slots:
+            with slots[column].container():
+                chart(figures[column], caption, key=f"{key}-{tag}")
     with slots["time"].container():
         chart(figures["time"],
               "Wall time per solution (the svd family computes one SVD for all ranks and counts it "
