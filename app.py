@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages._preload import page_modules
+from app_pages._preload import freeze_imported_objects, page_modules
 from app_pages._state import keep_link_in_url, loaded_problem, open_linked_page, show_link_notice, show_sidebar
 
 # A shipped file, served by this server: a :material/...: favicon is fetched from the web.
@@ -48,6 +48,7 @@ notice_stays = show_link_notice(notice_box)
 show_sidebar(problem_box)
 if page is not home:
     page_modules().join()
+freeze_imported_objects()  # after imports: the collection that ends every script run skips their objects
 page.run()
 # The page may have loaded another problem: show the one now current.
 show_sidebar(problem_box)
