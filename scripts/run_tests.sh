@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need (venv; as root on Debian also the real Fashion-MNIST
 # files and Chromium for the browser test), then run the whole pytest suite on every core
-# (pytest-xdist; the browser tests, and the users of the trained digits network, each stay on
-# one worker: tests/conftest.py groups them).
+# (pytest-xdist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh
@@ -18,4 +17,4 @@ fi
 # One BLAS thread per worker: the workers already fill the cores, and OpenBLAS threads
 # that spin against another worker's load cost more than they give.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-exec .venv/bin/python -m pytest -q -n auto --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -q -n auto "$@"

@@ -1,6 +1,8 @@
 """Fixtures the test modules share, among them the Chromium suites' (test_browser*.py): a
 freshly started ``streamlit run app.py`` (``server``) and Debian's Chromium driven by Playwright
 (``browser``); what a walk does in a tab is in apptest_helpers."""
+import fcntl
+import os
 from pathlib import Path
 
 import numpy as np
@@ -78,31 +80,28 @@ def corpus(tmp_path_factory) -> CorpusFiles:
     return CorpusFiles(tmp_path_factory.mktemp("hostile"))
 
 
-# The digits MLP the tests share, trained once per session (per xdist worker: the tests that
-# use it share an xdist group, so one worker trains it).
+# The digits MLP the tests share, trained once per test run.
 DIGITS_SETTINGS = dict(hidden=6, epochs=2, seed=0)
 
 
 @pytest.fixture(scope="session")
 def digits_trained(tmp_path_factory):
     """``(problem, cache_dir)``: the scikit-learn digits MLP of :data:`DIGITS_SETTINGS` and the
-    pipeline cache folder it was saved to by :func:`fisher_problem`."""
+    pipeline cache folder it was saved to by :func:`fisher_problem`.
+
+    The pytest-xdist workers of one run share the cache folder: the first to get its lock
+    trains the network, the others read it from the cache.
+    """
     pytest.importorskip("tensorflow")
     from wlra_core.datasets import fisher_problem
 
-    cache = tmp_path_factory.mktemp("digits-cache")
-    return fisher_problem("digits", **DIGITS_SETTINGS, cache_dir=cache), cache
-
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``--dist loadgroup``), keep on one worker the tests that would
-    otherwise each start their own copy of something costly: the browser tests (a Streamlit
-    server and Chromium) and the users of the trained digits network."""
-    for item in items:
-        if item.path.name.startswith("test_browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif "digits_trained" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("digits"))
+    base = tmp_path_factory.getbasetemp()
+    run_folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with open(run_folder / "digits-cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = run_folder / "digits-cache"
+        cache.mkdir(exist_ok=True)
+        return fisher_problem("digits", **DIGITS_SETTINGS, cache_dir=cache), cache
 
 
 # --- Chromium (Playwright): helpers in apptest_helpers --------------------------------
