@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh
+# Let Python cache compiled modules (in .venv and the git-ignored __pycache__ folders): with
+# PYTHONDONTWRITEBYTECODE set, every process -- each test worker, CLI run, server and Dask
+# worker -- compiles TensorFlow, pandas, plotly and Streamlit from source again.
+unset PYTHONDONTWRITEBYTECODE
 port="${PORT:-8501}"
 address="127.0.0.1"
 args=("$@")

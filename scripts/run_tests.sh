@@ -14,6 +14,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 fi
+# Let Python cache compiled modules (in .venv and the git-ignored __pycache__ folders): with
+# PYTHONDONTWRITEBYTECODE set, every process -- each test worker, CLI run, server and Dask
+# worker -- compiles TensorFlow, pandas, plotly and Streamlit from source again.
+unset PYTHONDONTWRITEBYTECODE
 # One BLAS thread per worker: the workers already fill the cores, and OpenBLAS threads
 # that spin against another worker's load cost more than they give.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
