@@ -14,7 +14,9 @@ For each count a freshly started server (a cold one: nothing imported or cached 
 that many browser contexts (Chromium via Playwright) on ``/compare``; Run is clicked in each
 as fast as the browser allows, then every tab is polled. Per count: seconds from a tab's own
 click to its first curve (legend) and to its "Done" line (median and slowest over the
-tabs), the time until the last tab was done (from the first click), the server's peak
+tabs), the seconds the server's run loop took by each tab's own "Done: ... in X s" line (the
+server's side alone: from the run's start to its last message sent, before the tab drew it),
+the time until the last tab was done (from the first click), the server's peak
 memory (VmHWM) and the errors shown (exception boxes, error boxes, failed runs).
 
 Where the time goes: the CPU seconds (``/proc/<pid>/stat``: user + system, with reaped
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -139,14 +142,19 @@ def browser_sessions(browser, url: str, count: int, server_pid: int) -> dict:
                 finished = now
         time.sleep(POLL_SECONDS)
     cpu_after = cpu_seconds(server_pid)
-    errors = []
+    errors, served = [], []
     for tab in tabs:
         tab.wait_for_timeout(1000)  # the error boxes under the charts follow the Done line
+        # The seconds the server's run loop took, as the tab's own status line reports them.
+        for text in tab.locator('[data-testid^="stAlertContent"]').all_inner_texts():
+            if text.startswith("Done") and (took := re.search(r" results in ([0-9.]+) s", text)):
+                served.append(float(took[1]))
         errors += [f"exception: {text[:120]}" for text in tab.locator('[data-testid="stException"]').all_inner_texts()]
         errors += [f"error: {text[:120]}" for text in
                    tab.locator('[data-testid="stAlertContentError"]').all_inner_texts()]
         tab.context.close()
-    return {"first": first, "done": done, "all_done": (finished or time.perf_counter()) - clicks[0], "errors": errors,
+    return {"first": first, "done": done, "served": served,
+            "all_done": (finished or time.perf_counter()) - clicks[0], "errors": errors,
             "cpu": {what: cpu_after[what] - cpu_before[what] for what in cpu_before}}
 
 
@@ -197,14 +205,14 @@ def browser_run(playwright, executable: str, count: int) -> dict:
     return seen
 
 
-BROWSER_HEADER = (f"  {'sessions':>8}  {'first point s':>13}  {'done s':>11}  {'last done s':>16}  "
+BROWSER_HEADER = (f"  {'sessions':>8}  {'first point s':>13}  {'done s':>11}  {'server run s':>12}  {'last done s':>16}  "
                   f"{'server CPU s (per session)':>26}  {'browser CPU s':>13}  {'harness CPU s':>13}  "
                   f"{'peak memory':>11}  {'load':>5}  errors")
 
 
 def browser_line(count: int, seen: dict, alone: float) -> str:
     cpu = seen["cpu"]
-    return (f"  {count:>8}  {seconds(seen['first']):>13}  {seconds(seen['done']):>11}  "
+    return (f"  {count:>8}  {seconds(seen['first']):>13}  {seconds(seen['done']):>11}  {seconds(seen['served']):>12}  "
             f"{seen['all_done']:>6.1f} ({seen['all_done'] / alone:.2f}x)  "
             f"{cpu['server']:>12.1f} ({cpu['server'] / count:>5.1f})       {cpu['browser']:>13.1f}  "
             f"{cpu['harness']:>13.1f}  {seen['peak']:>8.2f} GB  {seen['load']:>5.1f}  {len(seen['errors'])}")

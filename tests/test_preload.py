@@ -64,3 +64,24 @@ def test_the_page_modules_leave_tensorflow_out():
                           capture_output=True, text=True, timeout=300, check=True)
     missing, tensorflow = json.loads(done.stdout.strip().splitlines()[-1])
     assert missing == [] and tensorflow == []
+
+
+def test_objects_of_later_imports_leave_every_later_collection():
+    """After a page's imports, the objects they made are frozen out of the garbage collector's
+    walks (Streamlit collects after every script run); with nothing imported since, a second
+    call freezes nothing more."""
+    code = """
+import gc
+from app_pages import _preload
+_preload.freeze_imported_objects()
+import pandas, plotly.graph_objects  # a page's imports: hundreds of modules
+tracked = len(gc.get_objects())
+_preload.freeze_imported_objects()
+walked, frozen = len(gc.get_objects()), gc.get_freeze_count()
+_preload.freeze_imported_objects()
+print(tracked, walked, frozen, gc.get_freeze_count())
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    tracked, walked, frozen, frozen_again = map(int, out.stdout.split())
+    assert tracked > 10_000 and walked < tracked / 20, (tracked, walked)
+    assert frozen >= 0.9 * (tracked - walked) and frozen_again == frozen
