@@ -48,8 +48,10 @@ notice_stays = show_link_notice(notice_box)
 show_sidebar(problem_box)
 if page is not home:
     page_modules().join()
-freeze_imported_objects()  # after imports: the collection that ends every script run skips their objects
-page.run()
+try:
+    page.run()
+finally:  # after the page is drawn, also when it stops early: later runs' collections skip imports' objects
+    freeze_imported_objects()
 # The page may have loaded another problem: show the one now current.
 show_sidebar(problem_box)
 if notice_stays:
