@@ -25,8 +25,8 @@ browser (every Chromium process) and of the harness (this script and Playwright'
 polling the tabs). In real use each visitor's browser runs on the visitor's own machine, not
 on the server's cores; ``--browser-priority nice`` comes closer to that by running Chromium at
 nice 19 (a wrapper executable ``nice -n 19 /usr/bin/chromium "$@"``): the server and its
-solvers get the cores first, though the tabs still use them after it. By default every count is run both ways, alternated (normal,
-nice) on fresh servers, and both tables are written.
+solvers get the cores first, though the tabs still use them after it. By default every count
+is run both ways, alternated (normal, nice) on fresh servers, and both tables are written.
 
 The same sweep is also driven without a browser, by N threads on one result cache (the
 engine's share of the figures). Results: ``benchmarks/results/concurrency.txt`` (written
