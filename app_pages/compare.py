@@ -16,7 +16,7 @@ from app_pages._state import linked_values, page_header
 from app_pages._views import WeightAdvice, held_out_split, image_layout, pictures, weight_advice
 from wlra_core import ALGORITHMS, get_algorithm
 from wlra_core.heldout import HELDOUT_COLUMN, MISSING_COLUMN, entry_errors
-from wlra_core.sweep import make_sweep
+from wlra_core.sweep import Sweep, make_sweep
 from wlra_core.tables import ResultRow, rank_table, rows_to_csv
 
 STOPPED = "compare_stopped"
@@ -88,6 +88,123 @@ def chart_slots(names) -> dict:
     if len(names) % 2:
         slots[names[-1]] = st.empty()
     return slots
+
+
+def rank_tables(rows: list[ResultRow], value: str, measured) -> None:
+    """The paper's tables (ranks 5, 10 and 20), one tab per column shown, and the CSV of every result."""
+    # The errors on entries no method saw come first where they were measured: for a masked
+    # matrix they, not the fitted loss, say which method fills best.
+    titles = {MISSING_COLUMN: "True error on the missing entries", HELDOUT_COLUMN: "Held-out error",
+              value: "Relative loss" if value == "relative_loss" else "Loss", "seconds": "Seconds"}
+    st.subheader("At ranks 5, 10 and 20 (the paper's Tables 3-5)")
+    shown = [column for column in titles if column in (value, "seconds") or column in measured]
+    for tab, column in zip(st.tabs([titles[column] for column in shown]), shown):
+        with tab:
+            st.dataframe(rank_table(rows, value=column), hide_index=True)
+    st.download_button("Download every result (CSV)", rows_to_csv(rows), file_name="wlra_compare.csv",
+                       mime="text/csv", icon=":material/download:")
+
+
+def picture_section(problem, sweep: Sweep, cache, split) -> None:
+    """A chosen result as an image beside the observed matrix (and the truth a demo keeps)."""
+    st.subheader("The picture: observed | filled | truth")
+    shape = None
+    if image_layout(problem) is None:
+        as_image = st.toggle("Show as image", key="compare-as-image", persist_state="session",
+                             help="Give the height and width of the image A holds: A itself (n x d), each of its "
+                                  "rows (height x width = d) or each of its columns (= n).")
+        if not as_image:
+            st.caption("This problem is not an image; give its height and width above to see it as one.")
+            return
+        col_h, col_w = st.columns(2)
+        n, d = problem.shape
+        shape = (int(col_h.number_input("Height", min_value=1, value=n, step=1, key="compare-image-height",
+                                        persist_state="session")),
+                 int(col_w.number_input("Width", min_value=1, value=d, step=1, key="compare-image-width",
+                                        persist_state="session")))
+    try:
+        layout = image_layout(problem, shape)
+    except ValueError as err:
+        st.error(str(err))
+        return
+    results = {(row.method, row.rank): (row, result) for row, result in sweep.entries(cache)
+               if not row.failed and row.trial == 0}
+    if not results:
+        st.info("The results of this run are no longer cached on this server: Run again to see them as images.")
+        return
+    col_method, col_rank = st.columns(2)
+    method = col_method.selectbox("Method", list(dict.fromkeys(m for m, _ in results)),
+                                  key="compare-image-method", persist_state="session")
+    ranks = [k for m, k in results if m == method]
+    rank = col_rank.select_slider("Rank", ranks, value=ranks[-1], key=f"compare-image-rank-{method}")
+    row, result = results[method, rank]
+    view = pictures(problem, result, layout, split)
+    errors = st.columns(3)
+    errors[0].metric("RMSE on the missing entries (truth)", "unknown" if view.missing_rmse is None
+                     else f"{view.missing_rmse:.4g}",
+                     help="sqrt(mean((X - truth)²)) over the entries with W = 0, measured on the truth this "
+                          "problem keeps (the demos); no method saw them.")
+    errors[1].metric("Held-out error", "off" if view.heldout_rmse is None else f"{view.heldout_rmse:.4g}",
+                     help="Weighted RMSE on the held-out observed entries (the held-out check).")
+    errors[2].metric("Fitted relative loss", f"{row.relative_loss:.4g}")
+    if row.warnings:
+        st.warning(f"{method} at rank {rank}: {row.warnings}", icon=":material/flag:")
+    panels = [("observed (blue: not seen by the method)", view.observed),
+              (f"{'filled' if view.unseen else 'approximated'} by {method} at rank {rank}", view.filled)]
+    if view.truth is not None:
+        panels.append(("truth", view.truth))
+    for column, (caption, picture) in zip(st.columns(len(panels)), panels):
+        column.image(picture_rgb(picture, view.value_range), caption=caption, width="stretch")
+    st.caption(f"{layout.describe()}. Gray levels span the observed values; blue marks the entries the method "
+               "did not see (missing or held out) and the gaps between tiles.")
+
+
+# A fragment: Run, Stop, the toggles and the picture's choices rerun only this part of the
+# page, not the hundred settings above it: a Run sends each browser about 80 messages
+# instead of 186 (the default Compare on the shipped problem).
+@st.fragment
+def results_section(problem, sweep: Sweep, algorithms: list[str], evaluation, advice: WeightAdvice, split,
+                    executor) -> None:
+    """Run and the toggles, the live charts, and (once there are results) their tables and pictures."""
+    cache = result_cache("compare")
+    rows = sweep.rows(cache)
+    col_run, col_clear, col_rel, col_log, col_bands = st.columns(5)
+    run = col_run.button("Run", type="primary", icon=":material/play_arrow:", key="compare-run")
+    if col_clear.button("Forget cached results", key="compare-clear",
+                        help="Forget every cached Compare result on this server: the results of every session "
+                             "on it, for every problem, not only this one's."):
+        cache.clear()
+        rows = []
+    value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative",
+                                              persist_state="session", bind="query-params") else "loss"
+    log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session",
+                           bind="query-params")
+    bands = len(algorithms) <= BANDS_UP_TO or col_bands.toggle(
+        "Min-max bands", value=False, key="compare-bands", persist_state="session",
+        help=f"The spread over trials as a band per method; drawn by default for up to {BANDS_UP_TO} methods.")
+
+    status = st.empty()
+    stop_slot = st.empty()
+    measured = () if evaluation is None else evaluation.columns
+    slots = chart_slots(name for name in CHARTS if name in ("loss", "time", "params") or name in measured)
+
+    cached_run_status(status, rows, sweep.size, run, STOPPED)
+    order = [m.label for m in sweep.methods]
+    settings = dict(value=value, log_y=log_y, bands=bands, advice=advice, held_out=split is not None)
+    if run:
+        rows = run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
+                        stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, tag=tag,
+                                                                             **settings))
+    # A run's last draw showed its rows. Without results the charts are drawn empty: the browser
+    # loads the chart library before Run, so the first points appear at once.
+    if not run or not rows:
+        draw(rows, order, slots, tag="final", **settings)
+    if not rows:
+        return
+    show_failed(rows, "shown as gaps in the charts", trials=True)
+    show_flagged(rows)
+    rank_tables(rows, value, measured)
+    picture_section(problem, sweep, cache, split)
 
 
 problem = page_header("Compare")
@@ -190,103 +307,5 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 
-cache = result_cache("compare")
-rows = sweep.rows(cache)
-col_run, col_clear, col_rel, col_log, col_bands = st.columns(5)
-run = col_run.button("Run", type="primary", icon=":material/play_arrow:", key="compare-run")
-if col_clear.button("Forget cached results", key="compare-clear",
-                    help="Forget every cached Compare result on this server: the results of every session "
-                         "on it, for every problem, not only this one's."):
-    cache.clear()
-    rows = []
-value = "relative_loss" if col_rel.toggle("Relative loss", value=True, key="compare-relative",
-                                          persist_state="session", bind="query-params") else "loss"
-log_y = col_log.toggle("Log y axis", value=True, key="compare-log-y", persist_state="session", bind="query-params")
-bands = len(algorithms) <= BANDS_UP_TO or col_bands.toggle(
-    "Min-max bands", value=False, key="compare-bands", persist_state="session",
-    help=f"The spread over trials as a band per method; drawn by default for up to {BANDS_UP_TO} methods.")
 
-status = st.empty()
-stop_slot = st.empty()
-measured = () if evaluation is None else evaluation.columns
-slots = chart_slots(name for name in CHARTS if name in ("loss", "time", "params") or name in measured)
-
-cached_run_status(status, rows, sweep.size, run, STOPPED)
-order = [m.label for m in sweep.methods]
-settings = dict(value=value, log_y=log_y, bands=bands, advice=advice, held_out=split is not None)
-if run:
-    rows = run_live(sweep, cache, executor, status=status, stop_slot=stop_slot, stop_key="compare-stop",
-                    stopped_key=STOPPED, draw=lambda live_rows, tag: draw(live_rows, order, slots, tag=tag,
-                                                                         **settings))
-
-# A run's last draw showed its rows. Without results the charts are drawn empty: the browser
-# loads the chart library before Run, so the first points appear at once.
-if not run or not rows:
-    draw(rows, order, slots, tag="final", **settings)
-if not rows:
-    st.stop()
-
-show_failed(rows, "shown as gaps in the charts", trials=True)
-show_flagged(rows)
-
-# The errors on entries no method saw come first where they were measured: for a masked
-# matrix they, not the fitted loss, say which method fills best.
-TABLES = {MISSING_COLUMN: "True error on the missing entries", HELDOUT_COLUMN: "Held-out error",
-          value: "Relative loss" if value == "relative_loss" else "Loss", "seconds": "Seconds"}
-st.subheader("At ranks 5, 10 and 20 (the paper's Tables 3-5)")
-shown = [column for column in TABLES if column in (value, "seconds") or column in measured]
-for tab, column in zip(st.tabs([TABLES[column] for column in shown]), shown):
-    with tab:
-        st.dataframe(rank_table(rows, value=column), hide_index=True)
-st.download_button("Download every result (CSV)", rows_to_csv(rows), file_name="wlra_compare.csv",
-                   mime="text/csv", icon=":material/download:")
-
-st.subheader("The picture: observed | filled | truth")
-shape = None
-if image_layout(problem) is None:
-    as_image = st.toggle("Show as image", key="compare-as-image", persist_state="session",
-                         help="Give the height and width of the image A holds: A itself (n x d), each of its "
-                              "rows (height x width = d) or each of its columns (= n).")
-    if not as_image:
-        st.caption("This problem is not an image; give its height and width above to see it as one.")
-        st.stop()
-    col_h, col_w = st.columns(2)
-    shape = (int(col_h.number_input("Height", min_value=1, value=n, step=1, key="compare-image-height",
-                                    persist_state="session")),
-             int(col_w.number_input("Width", min_value=1, value=d, step=1, key="compare-image-width",
-                                    persist_state="session")))
-try:
-    layout = image_layout(problem, shape)
-except ValueError as err:
-    st.error(str(err))
-    st.stop()
-results = {(row.method, row.rank): (row, result) for row, result in sweep.entries(cache)
-           if not row.failed and row.trial == 0}
-if not results:
-    st.info("The results of this run are no longer cached on this server: Run again to see them as images.")
-    st.stop()
-col_method, col_rank = st.columns(2)
-method = col_method.selectbox("Method", list(dict.fromkeys(m for m, _ in results)), key="compare-image-method",
-                              persist_state="session")
-ranks = [k for m, k in results if m == method]
-rank = col_rank.select_slider("Rank", ranks, value=ranks[-1], key=f"compare-image-rank-{method}")
-row, result = results[method, rank]
-view = pictures(problem, result, layout, split)
-errors = st.columns(3)
-errors[0].metric("RMSE on the missing entries (truth)", "unknown" if view.missing_rmse is None
-                 else f"{view.missing_rmse:.4g}",
-                 help="sqrt(mean((X - truth)²)) over the entries with W = 0, measured on the truth this "
-                      "problem keeps (the demos); no method saw them.")
-errors[1].metric("Held-out error", "off" if view.heldout_rmse is None else f"{view.heldout_rmse:.4g}",
-                 help="Weighted RMSE on the held-out observed entries (the held-out check).")
-errors[2].metric("Fitted relative loss", f"{row.relative_loss:.4g}")
-if row.warnings:
-    st.warning(f"{method} at rank {rank}: {row.warnings}", icon=":material/flag:")
-panels = [("observed (blue: not seen by the method)", view.observed),
-          (f"{'filled' if view.unseen else 'approximated'} by {method} at rank {rank}", view.filled)]
-if view.truth is not None:
-    panels.append(("truth", view.truth))
-for column, (caption, picture) in zip(st.columns(len(panels)), panels):
-    column.image(picture_rgb(picture, view.value_range), caption=caption, width="stretch")
-st.caption(f"{layout.describe()}. Gray levels span the observed values; blue marks the entries the method did "
-           "not see (missing or held out) and the gaps between tiles.")
+results_section(problem, sweep, algorithms, evaluation, advice, split, executor)

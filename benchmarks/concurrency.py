@@ -16,8 +16,9 @@ as fast as the browser allows, then every tab is polled. Per count: seconds from
 click to its first curve (legend) and to its "Done" line (median and slowest over the
 tabs), the seconds the server's run loop took by each tab's own "Done: ... in X s" line (the
 server's side alone: from the run's start to its last message sent, before the tab drew it),
-the time until the last tab was done (from the first click), the server's peak
-memory (VmHWM) and the errors shown (exception boxes, error boxes, failed runs).
+the time until the last tab was done (from the first click), the websocket messages a tab
+received meanwhile (each one its browser renders), the server's peak memory (VmHWM) and the
+errors shown (exception boxes, error boxes, failed runs).
 
 Where the time goes: the CPU seconds (``/proc/<pid>/stat``: user + system, with reaped
 children) from the first click until the last tab was done, of the server process, of the
@@ -63,6 +64,14 @@ TAB_STATE = """() => [
     || [...document.querySelectorAll('[data-testid^="stAlertContent"]')]
          .some(alert => /^\\s*(Done|Could not run)/.test(alert.textContent))
 ]"""
+# Counts the websocket messages a tab receives (each one the dashboard renders): window.wlraMessages.
+COUNT_MESSAGES = """(() => {
+  window.wlraMessages = 0;
+  const Socket = window.WebSocket;
+  window.WebSocket = class extends Socket {
+    constructor(...args) { super(...args); this.addEventListener('message', () => { window.wlraMessages += 1; }); }
+  };
+})()"""
 # How Chromium is started, by --browser-priority: as it is, or at the lowest CPU priority.
 NICE_WRAPPER = f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n'
 
@@ -118,12 +127,15 @@ def browser_sessions(browser, url: str, count: int, server_pid: int) -> dict:
     tab's "Done"."""
     tabs = []
     for _ in range(count):
-        tab = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        context.add_init_script(COUNT_MESSAGES)
+        tab = context.new_page()
         tab.set_default_timeout(LIMIT_SECONDS * 1000)
         tab.goto(f"{url}/compare")
         tabs.append(tab)
     for tab in tabs:
         tab.locator(".js-plotly-plot").nth(2).wait_for()  # the empty charts: the page is ready
+    loaded = [tab.evaluate("window.wlraMessages") for tab in tabs]
     clicks, cpu_before = [], cpu_seconds(server_pid)
     for tab in tabs:
         tab.locator(".st-key-compare-run button").click()
@@ -142,9 +154,10 @@ def browser_sessions(browser, url: str, count: int, server_pid: int) -> dict:
                 finished = now
         time.sleep(POLL_SECONDS)
     cpu_after = cpu_seconds(server_pid)
-    errors, served = [], []
-    for tab in tabs:
+    errors, served, messages = [], [], []
+    for tab, before in zip(tabs, loaded):
         tab.wait_for_timeout(1000)  # the error boxes under the charts follow the Done line
+        messages.append(tab.evaluate("window.wlraMessages") - before)
         # The seconds the server's run loop took, as the tab's own status line reports them.
         for text in tab.locator('[data-testid^="stAlertContent"]').all_inner_texts():
             if text.startswith("Done") and (took := re.search(r" results in ([0-9.]+) s", text)):
@@ -153,7 +166,7 @@ def browser_sessions(browser, url: str, count: int, server_pid: int) -> dict:
         errors += [f"error: {text[:120]}" for text in
                    tab.locator('[data-testid="stAlertContentError"]').all_inner_texts()]
         tab.context.close()
-    return {"first": first, "done": done, "served": served,
+    return {"first": first, "done": done, "served": served, "messages": messages,
             "all_done": (finished or time.perf_counter()) - clicks[0], "errors": errors,
             "cpu": {what: cpu_after[what] - cpu_before[what] for what in cpu_before}}
 
@@ -207,7 +220,7 @@ def browser_run(playwright, executable: str, count: int) -> dict:
 
 BROWSER_HEADER = (f"  {'sessions':>8}  {'first point s':>13}  {'done s':>11}  {'server run s':>12}  {'last done s':>16}  "
                   f"{'server CPU s (per session)':>26}  {'browser CPU s':>13}  {'harness CPU s':>13}  "
-                  f"{'peak memory':>11}  {'load':>5}  errors")
+                  f"{'messages':>8}  {'peak memory':>11}  {'load':>5}  errors")
 
 
 def browser_line(count: int, seen: dict, alone: float) -> str:
@@ -215,7 +228,8 @@ def browser_line(count: int, seen: dict, alone: float) -> str:
     return (f"  {count:>8}  {seconds(seen['first']):>13}  {seconds(seen['done']):>11}  {seconds(seen['served']):>12}  "
             f"{seen['all_done']:>6.1f} ({seen['all_done'] / alone:.2f}x)  "
             f"{cpu['server']:>12.1f} ({cpu['server'] / count:>5.1f})       {cpu['browser']:>13.1f}  "
-            f"{cpu['harness']:>13.1f}  {seen['peak']:>8.2f} GB  {seen['load']:>5.1f}  {len(seen['errors'])}")
+            f"{cpu['harness']:>13.1f}  {statistics.median(seen['messages']):>8.0f}  {seen['peak']:>8.2f} GB  "
+            f"{seen['load']:>5.1f}  {len(seen['errors'])}")
 
 
 PRIORITIES = {"normal": "Chromium at normal priority (on the server's cores, competing with it)",
@@ -258,7 +272,9 @@ def main() -> None:
         for priority, table in tables.items():
             lines += ["", f"browser, {PRIORITIES[priority]}: N Chromium contexts on a freshly started server, "
                           "Run clicked in each; first point and done s: median / slowest tab; CPU s from the "
-                          "first click to the last Done; load: 1-minute load average after the count",
+                          "first click to the last Done; messages: websocket messages a tab received from its click "
+                          "until it was read, a second or more after the last Done (median over the tabs); load: "
+                          "1-minute load average after the count",
                       BROWSER_HEADER]
             for count, seen in table:
                 lines.append(browser_line(count, seen, table[0][1]["all_done"]))
