@@ -17,8 +17,9 @@ click to its first curve (legend) and to its "Done" line (median and slowest ove
 tabs), the seconds the server's run loop took by each tab's own "Done: ... in X s" line (the
 server's side alone: from the run's start to its last message sent, before the tab drew it),
 the time until the last tab was done (from the first click), the websocket messages a tab
-received meanwhile (each one its browser renders), the server's peak memory (VmHWM) and the
-errors shown (exception boxes, error boxes, failed runs).
+received from its click until it was read, a second or more after the last tab was done (each
+one its browser renders), the server's peak memory (VmHWM) and the errors shown (exception
+boxes, error boxes, failed runs).
 
 Where the time goes: the CPU seconds (``/proc/<pid>/stat``: user + system, with reaped
 children) from the first click until the last tab was done, of the server process, of the
