@@ -34,6 +34,13 @@ MARGIN = dict(l=10, r=10, t=50, b=10)
 # Legends under the charts: beside them they took 40% of the width with 11 methods.
 # Anchored below the x axis title (y in the plot's height: the title sits above -0.2).
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0, font=dict(size=11))
+# Margins that already hold what a chart with a legend below puts there in a half-width
+# column at 1280 px or wider: the y tick labels and title (68-80 px), and up to four legend
+# rows under the x axis title (192 px for Compare's 13 methods at 1280 px). Plotly widens
+# margins too small for their content (autoexpand), but by drawing the chart a second time:
+# each live redraw took 3 Plotly draws per chart instead of 2, in every tab running at
+# once. Narrower columns (1024 px) still widen them, at that cost.
+LEGEND_BELOW_MARGIN = dict(l=80, r=10, t=50, b=195)
 
 
 def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> None:
@@ -42,9 +49,9 @@ def chart(figure, caption: str, *, key: str | None = None, width="stretch") -> N
     st.caption(caption)
 
 
-def layout(fig: go.Figure, title: str, height: int, **more) -> go.Figure:
+def layout(fig: go.Figure, title: str, height: int, *, margin: dict = MARGIN, **more) -> go.Figure:
     """Give ``fig`` its title, height and the dashboard's margins (and any other layout)."""
-    fig.update_layout(title=title, height=height, margin=MARGIN, **more)
+    fig.update_layout(title=title, height=height, margin=margin, **more)
     return fig
 
 
@@ -381,7 +388,7 @@ def series_figure(series: dict[str, Series], order, *, x: str, value: str, title
                             else dict(type="linear")))
     # showlegend: plotly hides the legend of a single trace, which left the first
     # algorithm's curve unnamed until the second arrived.
-    layout(fig, title, 460, showlegend=True, legend=LEGEND_BELOW)
+    layout(fig, title, 460, showlegend=True, legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
     fig.update_yaxes(title=y_title)
     fig.update_xaxes(title="rank k" if x == "rank" else "stored numbers (entries of the arrays kept)")
     return fig
@@ -502,7 +509,7 @@ def compression_figure(rows: list[ResultRow], several: bool, reference: float | 
     if reference is not None:
         fig.add_hline(y=reference, line=dict(color="black", dash="dash"),
                       annotation_text=f"uncompressed {percent(reference)}", annotation_position="top left")
-    layout(fig, title, 480, legend=LEGEND_BELOW)
+    layout(fig, title, 480, legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
     fig.update_xaxes(title=x_title, **(log_axis(r.value(x) for r in rows if not r.failed) if log_x else {}))
     fig.update_yaxes(title=y_title, **(log_axis(r.value(y) for r in rows if not r.failed) if log_y else {}))
     if y_percent:

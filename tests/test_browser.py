@@ -134,6 +134,12 @@ def test_walk_the_dashboard(page, tmp_path):
     failed = page.get_by_text("Failed results (shown as gaps in the charts)")
     assert any("(failed at rank" in name for name in names) == (failed.count() == 1)
     page.get_by_text("At ranks 5, 10 and 20 (the paper's Tables 3-5)").wait_for()
+    # The charts' margins already held their tick labels, axis titles and legend at 1280 px:
+    # Plotly drew each one without widening them, which takes it a second draw of the chart.
+    margins = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => "
+                            "[gd._fullLayout._size.l, gd._fullLayout._size.b, gd.layout.margin.l, gd.layout.margin.b])")
+    assert len(margins) == 3 and all(left == asked_left and bottom == asked_bottom
+                                     for left, bottom, asked_left, asked_bottom in margins), margins
     no_exception(page)
     shoot(page, "compare", anchor=page.locator(".st-key-compare-run"), top=True)
 

@@ -56,7 +56,7 @@ def test_compare_run_plots_exactly_what_wlra_core_returns(shipped):
     x, y = xy(method_traces(figures(at)["Weighted loss vs rank"])["svd_w"])
     np.testing.assert_allclose(y, [wlra_core.solve("svd_w", shipped, rank=k).loss for k in ranks], rtol=1e-9)
     # Tables at ranks 5/10/20 only list ranks that were run; the CSV holds every result.
-    assert list(at.dataframe[0].value.columns) == ["method"]
+    assert list(at.table[0].value.columns) == ["method"]
     assert at.get("download_button")[0].proto.label.startswith("Download every result")
 
 
@@ -113,7 +113,7 @@ def test_flagged_and_failed_results_are_said_next_to_their_points(shipped):
     assert any("adam" in e.value and "diverged" in e.value for e in at.error)
     chart = figures(at)["Weighted loss vs rank"]
     assert "adam (failed at rank 5, 6)" in [t["name"] for t in chart["data"]]
-    table = at.dataframe[0].value.set_index("method")
+    table = at.table[0].value.set_index("method")
     assert table.loc["adam", "rank 5"] == "failed"
     # svd_w divides by Fisher weights down to 1e-11: flagged, with a ring on each point.
     rings = next(t for t in chart["data"] if t["name"] == "flagged (!)" and t["text"][0].startswith("svd_w:"))
@@ -130,7 +130,7 @@ def test_a_stopped_sweep_reads_not_run_in_the_table():
     # Back to ranks 5-10 for both without running: em reached rank 5 only (as after a Stop).
     at.multiselect(key="compare-algorithms").set_value(["svd", "em"])
     at.slider(key="compare-ranks-128").set_value((5, 10)).run()
-    table = at.dataframe[0].value.set_index("method")
+    table = at.table[0].value.set_index("method")
     assert table.loc["em", "rank 10"] == "not run" and "±" in table.loc["svd", "rank 10"]
     assert not table.isna().any().any()
 

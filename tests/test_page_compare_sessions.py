@@ -42,4 +42,4 @@ def test_forgetting_the_cache_in_one_tab_leaves_a_running_sweep_in_another_its_r
     assert list(traces) == NAMES
     for name in NAMES:
         assert list(xy(traces[name])[0]) == list(range(RANKS[0], RANKS[1] + 1)), name
-    assert list(running.dataframe[0].value["method"]) == NAMES  # the table at ranks 5 and 10
+    assert list(running.table[0].value["method"]) == NAMES  # the table at ranks 5 and 10
