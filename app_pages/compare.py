@@ -99,8 +99,8 @@ def rank_tables(rows: list[ResultRow], value: str, measured) -> None:
     st.subheader("At ranks 5, 10 and 20 (the paper's Tables 3-5)")
     shown = [column for column in titles if column in (value, "seconds") or column in measured]
     # Plain tables, not data grids: their cells are text ("mean ± std"), which a grid would sort
-    # as strings, and the canvas grids cost the browser about 0.2 CPU s per tab at 8
-    # sessions at once (benchmarks/concurrency.py).
+    # as strings, and the canvas grids cost each tab's browser about 0.2 CPU s when 8 sessions
+    # ran the default Compare at once (Chromium's CPU as benchmarks/concurrency.py reads it).
     for tab, column in zip(st.tabs([titles[column] for column in shown]), shown):
         with tab:
             st.table(rank_table(rows, value=column), hide_index=True)
