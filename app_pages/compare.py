@@ -164,7 +164,7 @@ def picture_section(problem, sweep: Sweep, cache, split) -> None:
 
 # A fragment: Run, Stop, the toggles and the picture's choices rerun only this part of the
 # page, not the hundred settings above it: a Run of the default Compare on the shipped problem
-# sent its browser 124 messages instead of 226-237 (benchmarks/concurrency.py counts them).
+# sent its browser 111-124 messages instead of 226-237 (benchmarks/concurrency.py counts them).
 @st.fragment
 def results_section(problem, sweep: Sweep, algorithms: list[str], evaluation, advice: WeightAdvice, split,
                     executor) -> None:
